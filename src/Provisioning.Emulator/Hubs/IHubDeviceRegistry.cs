@@ -1,0 +1,46 @@
+namespace Provisioning.Emulator.Hubs;
+
+/// <summary>How a device authenticates to its hub.</summary>
+public enum HubCredentialKind
+{
+    /// <summary>SAS tokens signed with a symmetric key (individual or group-derived).</summary>
+    SymmetricKey,
+
+    /// <summary>SAS tokens signed inside the TPM with the identity key DPS wrapped for the hub.</summary>
+    Tpm,
+
+    /// <summary>A TLS client certificate, matched by thumbprint.</summary>
+    X509,
+}
+
+/// <summary>A device in a linked hub's registry, as DPS put it there.</summary>
+/// <param name="HubHostName">The hub the device is assigned to.</param>
+/// <param name="DeviceId">The device id.</param>
+/// <param name="Kind">How the device authenticates.</param>
+/// <param name="PrimaryKey">The SAS key (symmetric primary key, or the TPM identity key); null for X.509.</param>
+/// <param name="SecondaryKey">The secondary symmetric key, when there is one.</param>
+/// <param name="Thumbprint">The SHA-256 (hex, upper case) thumbprint of the device certificate, for X.509.</param>
+/// <param name="Enabled">Whether the hub accepts the device.</param>
+/// <param name="InitialTwin">The desired properties the enrollment set, as JSON, or null.</param>
+public sealed record HubDevice(
+    string HubHostName,
+    string DeviceId,
+    HubCredentialKind Kind,
+    byte[]? PrimaryKey,
+    byte[]? SecondaryKey,
+    string? Thumbprint,
+    bool Enabled,
+    string? InitialTwin);
+
+/// <summary>The device registries of the linked hubs: DPS writes, the emulated hubs read.</summary>
+public interface IHubDeviceRegistry
+{
+    /// <summary>Finds a device, or returns null.</summary>
+    ValueTask<HubDevice?> FindAsync(string hubHostName, string deviceId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds the device or replaces its entry (a re-registration with a fresh credential).</summary>
+    ValueTask UpsertAsync(HubDevice device, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a device (a migration to another hub); returns whether it was there.</summary>
+    ValueTask<bool> RemoveAsync(string hubHostName, string deviceId, CancellationToken cancellationToken = default);
+}
