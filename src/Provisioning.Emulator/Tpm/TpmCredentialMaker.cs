@@ -65,7 +65,7 @@ internal static class TpmCredentialMaker
             }
 
             writer.WriteUInt16(TpmConstants.Rsa2048ModulusSize);
-            TpmRsaOaep.Encrypt(ek.Modulus, ek.Exponent, "IDENTITY", seed, random[TpmConstants.Sha256Size..], writer.Advance(TpmConstants.Rsa2048ModulusSize));
+            TpmRsaOaep.Encrypt(ek.Modulus, ek.Exponent, "IDENTITY\0"u8, seed, random[TpmConstants.Sha256Size..], writer.Advance(TpmConstants.Rsa2048ModulusSize));
         }
         finally
         {

@@ -73,7 +73,7 @@ internal static class TpmDuplicator
             }
 
             writer.WriteUInt16(TpmConstants.Rsa2048ModulusSize);
-            TpmRsaOaep.Encrypt(newParent.Modulus, newParent.Exponent, "DUPLICATE", seed, random[TpmConstants.Sha256Size..], writer.Advance(TpmConstants.Rsa2048ModulusSize));
+            TpmRsaOaep.Encrypt(newParent.Modulus, newParent.Exponent, "DUPLICATE\0"u8, seed, random[TpmConstants.Sha256Size..], writer.Advance(TpmConstants.Rsa2048ModulusSize));
         }
         finally
         {

@@ -1,16 +1,15 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace Provisioning.Emulator.Tpm;
 
 /// <summary>RSA-OAEP-SHA-256 encryption with a label, as the TPM uses to protect credential and import seeds.</summary>
 /// <remarks>
-/// RFC 8017 §7.1.1 (EME-OAEP, MGF1-SHA-256) with the TPM's labels, NUL included (TPM 2.0 Part 1 §B.10.3: "IDENTITY",
+/// RFC 8017 §7.1.1 (EME-OAEP, MGF1-SHA-256) with the TPM's labels, NUL included (TPM 2.0 Part 1 Annex B.10: "IDENTITY",
 /// "DUPLICATE"). .NET's OAEP has no label parameter, so the encoding is done here and the public-key operation with
-/// <see cref="BigInteger.ModPow"/>: only public data goes through <see cref="BigInteger"/> except the encoded block,
-/// which is why the issuer uses each seed once.
+/// <see cref="BigInteger.ModPow"/>. The encoded block passes through <see cref="BigInteger"/>, whose buffers cannot be
+/// zeroed; it holds only a seed used for this one blob.
 /// </remarks>
 internal static class TpmRsaOaep
 {
@@ -19,14 +18,14 @@ internal static class TpmRsaOaep
     /// <summary>Encrypts <paramref name="message"/> to the key; <paramref name="destination"/> is the modulus length.</summary>
     /// <param name="modulus">Big-endian modulus.</param>
     /// <param name="exponent">Public exponent.</param>
-    /// <param name="label">The TPM label without its NUL (it is added).</param>
+    /// <param name="label">The OAEP label, the TPM's terminating NUL included (e.g. <c>"IDENTITY\0"u8</c>).</param>
     /// <param name="message">The secret to encrypt.</param>
     /// <param name="oaepSeed">hLen random bytes for the encoding.</param>
     /// <param name="destination">Receives the ciphertext, exactly the modulus length.</param>
     public static void Encrypt(
         ReadOnlySpan<byte> modulus,
         uint exponent,
-        string label,
+        ReadOnlySpan<byte> label,
         ReadOnlySpan<byte> message,
         ReadOnlySpan<byte> oaepSeed,
         Span<byte> destination)
@@ -58,14 +57,13 @@ internal static class TpmRsaOaep
     }
 
     /// <summary>EME-OAEP encoding: 0x00 || maskedSeed || maskedDB, DB = lHash || PS || 0x01 || M.</summary>
-    internal static void Encode(string label, ReadOnlySpan<byte> message, ReadOnlySpan<byte> oaepSeed, Span<byte> encoded)
+    internal static void Encode(ReadOnlySpan<byte> label, ReadOnlySpan<byte> message, ReadOnlySpan<byte> oaepSeed, Span<byte> encoded)
     {
         encoded.Clear();
         var seed = encoded.Slice(1, HashLength);
         var db = encoded[(1 + HashLength)..];
 
-        var labelBytes = Encoding.ASCII.GetBytes(label + "\0");
-        SHA256.HashData(labelBytes, db[..HashLength]);
+        SHA256.HashData(label, db[..HashLength]);
         db[db.Length - message.Length - 1] = 0x01;
         message.CopyTo(db[(db.Length - message.Length)..]);
         oaepSeed.CopyTo(seed);
