@@ -90,4 +90,15 @@ public sealed class TpmCredentialIssuerTests
         Assert.Equal(-1, issued.AuthenticationKey.AsSpan().IndexOf(issued.IdentityKey));
         Assert.Equal(-1, issued.AuthenticationKey.AsSpan().IndexOf(CountingRandom.Range(0x40, 16)));
     }
+
+    [Fact]
+    public void Issue_ForTheRecordedSwtpmKeys_WithKnownRandomness_ReproducesTheBlobSwtpmActivated()
+    {
+        var issued = new TpmCredentialIssuer(new CountingRandom().Fill).Issue(
+            Convert.FromHexString(SwtpmRecordedVectors.EndorsementKeyHex),
+            Convert.FromHexString(SwtpmRecordedVectors.StorageRootKeyHex));
+
+        Assert.Equal(SwtpmRecordedVectors.AuthenticationKeyHex, Convert.ToHexStringLower(issued.AuthenticationKey));
+        Assert.Equal(SwtpmRecordedVectors.HmacOfAbcHex, Convert.ToHexStringLower(HMACSHA256.HashData(issued.IdentityKey, "abc"u8)));
+    }
 }
