@@ -6,6 +6,18 @@ namespace Provisioning.Device.Tests.Fakes;
 public sealed class CapturingLoggerFactory : ILoggerFactory
 {
     private readonly List<string> _lines = [];
+    private readonly List<(int EventId, IReadOnlyDictionary<string, object?> Values)> _events = [];
+
+    public IReadOnlyList<(int EventId, IReadOnlyDictionary<string, object?> Values)> Events
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _events];
+            }
+        }
+    }
 
     public IReadOnlyList<string> Lines
     {
@@ -42,6 +54,7 @@ public sealed class CapturingLoggerFactory : ILoggerFactory
                 : string.Empty;
             lock (owner._lines)
             {
+                owner._events.Add((eventId.Id, state is IEnumerable<KeyValuePair<string, object?>> kv ? kv.ToDictionary(p => p.Key, p => p.Value) : new Dictionary<string, object?>()));
                 owner._lines.Add($"{logLevel} {eventId.Id} {formatter(state, exception)} || {values} || {exception}");
             }
         }

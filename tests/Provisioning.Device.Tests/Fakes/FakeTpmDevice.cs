@@ -23,6 +23,9 @@ internal sealed class FakeTpmDevice : ITpmDevice
     /// <summary>The member that hangs (e.g. "Activate"), and the signal that it was entered.</summary>
     public string? HangIn { get; set; }
 
+    /// <summary>How many calls of <see cref="HangIn"/> complete before one hangs.</summary>
+    public int HangAfter { get; set; }
+
     public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static byte[] KeyFor(byte[] blob) => SHA256.HashData(blob);
@@ -64,7 +67,7 @@ internal sealed class FakeTpmDevice : ITpmDevice
     {
         Calls.Add(name);
         cancellationToken.ThrowIfCancellationRequested();
-        if (HangIn == name)
+        if (HangIn == name && Calls.Count(c => c == name) > HangAfter)
         {
             Entered.TrySetResult();
             await Task.Delay(Timeout.Infinite, cancellationToken);
