@@ -21,13 +21,26 @@ public sealed class ProvisioningRetryPolicy
     /// <summary>The base wait between status polls when the service sends no <c>Retry-After</c>. Default 500 ms.</summary>
     public TimeSpan PollingInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// The longest server <c>Retry-After</c> obeyed; a longer one is shortened to this, so a bad value cannot park the
+    /// device for days. Default 10 minutes.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(10);
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialDelay, TimeSpan.Zero, nameof(InitialDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxDelay, TimeSpan.Zero, nameof(MaxDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(PollingInterval, TimeSpan.Zero, nameof(PollingInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetryAfter, TimeSpan.Zero, nameof(MaxRetryAfter));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRetryAfter, TimeSpan.FromDays(1), nameof(MaxRetryAfter));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxDelay, TimeSpan.FromDays(1), nameof(MaxDelay));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PollingInterval, TimeSpan.FromHours(1), nameof(PollingInterval));
     }
+
+    /// <summary>The server's wait, capped at <see cref="MaxRetryAfter"/>.</summary>
+    internal TimeSpan GetServerDelay(TimeSpan retryAfter) => retryAfter > MaxRetryAfter ? MaxRetryAfter : retryAfter;
 
     /// <param name="retry">0 for the first retry.</param>
     /// <param name="random">A uniform value in [0, 1).</param>

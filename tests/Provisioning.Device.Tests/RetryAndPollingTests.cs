@@ -106,6 +106,47 @@ public sealed class RetryAndPollingTests
     }
 
     [Fact]
+    public async Task Register_WhenRetryAfterIsAbsurd_WaitsNoLongerThanMaxRetryAfter()
+    {
+        var time = new SteppingTimeProvider();
+        var handler = new ScriptedHttpHandler { Clock = time }
+            .ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: "2000000000")
+            .ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        await RunAsync(time, handler);
+
+        Assert.Equal([TimeSpan.FromMinutes(10)], time.Waits);
+    }
+
+    [Fact]
+    public async Task Register_WhenRetryAfterIsADateInThePast_PollsAtOnce()
+    {
+        var time = new SteppingTimeProvider();
+        string past = (time.Start - S(30)).ToString("R", CultureInfo.InvariantCulture);
+        var handler = new ScriptedHttpHandler { Clock = time }
+            .ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: past)
+            .ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        await RunAsync(time, handler);
+
+        Assert.Empty(time.Waits);
+        Assert.Equal([S(0), S(0)], Offsets(time, handler));
+    }
+
+    [Fact]
+    public async Task Register_WhenRetryAfterIsUnreadable_UsesTheDefault()
+    {
+        var time = new SteppingTimeProvider();
+        var handler = new ScriptedHttpHandler { Clock = time }
+            .ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: "soon")
+            .ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        await RunAsync(time, handler);
+
+        Assert.Equal([S(0.75)], time.Waits);
+    }
+
+    [Fact]
     public async Task Register_WhenServiceAnswers429WithRetryAfter_WaitsThatLong()
     {
         var time = new SteppingTimeProvider();

@@ -91,6 +91,21 @@ public sealed class TpmChallengeTests
     }
 
     [Fact]
+    public async Task Register_WithTpm_WhenTheTpmRejectsTheBlob_ThrowsANonTransientErrorWithTheTpmCause()
+    {
+        var handler = new ScriptedHttpHandler().ThenRespond(HttpStatusCode.Unauthorized, Dps.Challenge(Convert.ToBase64String([0xFF, 1, 2, 3])));
+        using ProvisioningDeviceClient client = TestClients.Create(handler, new TpmAttestation(new FakeTpmDevice()));
+
+        ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(cancellationToken: Ct));
+
+        Assert.False(ex.IsTransient);
+        Assert.Contains("could not activate the challenge's authenticationKey", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidDataException>(ex.InnerException);
+        Assert.DoesNotContain("/wECAw==", ex.Message, StringComparison.Ordinal);
+        Assert.Single(handler.Requests);
+    }
+
+    [Fact]
     public async Task Register_WithTpm_WhenChallengedTwice_Stops()
     {
         var handler = new ScriptedHttpHandler()

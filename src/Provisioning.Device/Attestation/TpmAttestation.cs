@@ -49,7 +49,7 @@ public sealed class TpmAttestation : ProvisioningAttestation
 
     internal override async ValueTask<bool> AnswerChallengeAsync(ReadOnlyMemory<byte> authenticationKey, CancellationToken cancellationToken)
     {
-        await _tpm.ActivateIdentityKeyAsync(authenticationKey, cancellationToken).ConfigureAwait(false);
+        await ActivateAsync(authenticationKey, "the challenge's authenticationKey", cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -60,7 +60,24 @@ public sealed class TpmAttestation : ProvisioningAttestation
             throw ProvisioningException.Malformed("the registration", "an assigned TPM registration lacks registrationState.tpm.authenticationKey");
         }
 
-        await _tpm.ActivateIdentityKeyAsync(key, cancellationToken).ConfigureAwait(false);
+        await ActivateAsync(key, "registrationState.tpm.authenticationKey", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Activates a blob; a blob the TPM rejects (malformed, or not made for this EK and SRK) is a non-transient
+    /// provisioning error whose inner exception is the TPM's, with its response code.
+    /// </summary>
+    private async ValueTask ActivateAsync(ReadOnlyMemory<byte> blob, string field, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _tpm.ActivateIdentityKeyAsync(blob, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not ProvisioningException)
+        {
+            throw new ProvisioningException(
+                $"The TPM could not activate {field} sent by the provisioning service: {ex.Message}", isTransient: false, innerException: ex);
+        }
     }
 
     internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>

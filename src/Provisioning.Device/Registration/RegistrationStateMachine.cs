@@ -150,7 +150,9 @@ internal sealed class RegistrationStateMachine
                 Enter(RegistrationState.Polling);
             }
 
-            TimeSpan wait = reply.RetryAfter ?? _options.RetryPolicy.GetPollingDelay(_options.NextRandom());
+            TimeSpan wait = reply.RetryAfter is { } retryAfter
+                ? _options.RetryPolicy.GetServerDelay(retryAfter)
+                : _options.RetryPolicy.GetPollingDelay(_options.NextRandom());
             await Task.Delay(wait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             string operationId = operation.OperationId;
             reply = await SendWithRetriesAsync(ct => _transport.GetOperationStatusAsync(context, operationId, ct), cancellationToken).ConfigureAwait(false);
@@ -201,7 +203,9 @@ internal sealed class RegistrationStateMachine
             }
             catch (ProvisioningException ex) when (ex.IsTransient && retry < policy.MaxRetries)
             {
-                TimeSpan delay = ex.RetryAfter ?? policy.GetBackoffDelay(retry, _options.NextRandom());
+                TimeSpan delay = ex.RetryAfter is { } retryAfter
+                    ? policy.GetServerDelay(retryAfter)
+                    : policy.GetBackoffDelay(retry, _options.NextRandom());
                 Log.RetryScheduled(_logger, _registrationId, ex.StatusCode is { } status ? $"HTTP {(int)status}" : ex.Message, retry + 1, delay);
                 await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }

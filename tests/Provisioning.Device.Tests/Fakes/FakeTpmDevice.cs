@@ -51,6 +51,12 @@ internal sealed class FakeTpmDevice : ITpmDevice
     public async ValueTask ActivateIdentityKeyAsync(ReadOnlyMemory<byte> authenticationKey, CancellationToken cancellationToken)
     {
         await Step("Activate", cancellationToken);
+        if (authenticationKey.Span[0] == 0xFF)
+        {
+            // What a real TPM says of a blob not made for its EK.
+            throw new InvalidDataException("TPM_RC_INTEGRITY (0x9A2): integrity check failed");
+        }
+
         byte[] blob = authenticationKey.ToArray();
         ActivatedBlobs.Add(blob);
         _identityKey = KeyFor(blob);
