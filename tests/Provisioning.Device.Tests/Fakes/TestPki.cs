@@ -34,6 +34,9 @@ public sealed class TestPki : IDisposable
     /// <summary>The intermediate without its private key.</summary>
     public X509Certificate2 PublicIntermediate => X509CertificateLoader.LoadCertificate(Intermediate.RawData);
 
+    /// <summary>A fresh localhost certificate issued by the intermediate.</summary>
+    public X509Certificate2 IssueUnderIntermediate(bool serverAuth) => CreateLeaf("CN=localhost", "localhost", Intermediate, serverAuth);
+
     public void Dispose()
     {
         Root.Dispose();
