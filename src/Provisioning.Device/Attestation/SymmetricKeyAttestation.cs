@@ -72,17 +72,6 @@ public sealed class SymmetricKeyAttestation : ProvisioningAttestation
         base.Dispose(disposing);
     }
 
-    private static byte[] DecodeKey(string base64, string parameterName)
-    {
-        byte[] buffer = new byte[(base64.Length * 3 / 4) + 3];
-        if (!Convert.TryFromBase64String(base64, buffer, out int written) || written == 0)
-        {
-            CryptographicOperations.ZeroMemory(buffer);
-            throw new ArgumentException("The key is not valid base64.", parameterName);
-        }
-
-        byte[] key = buffer.AsSpan(0, written).ToArray();
-        CryptographicOperations.ZeroMemory(buffer);
-        return key;
-    }
+    private static byte[] DecodeKey(string base64, string parameterName) =>
+        Serialization.Base64Secret.TryDecode(base64) ?? throw new ArgumentException("The key is not valid base64.", parameterName);
 }

@@ -14,5 +14,8 @@ internal sealed class DpsOperation
     /// <summary>The attestation secrets of a final result, decoded.</summary>
     public AssignedCredentials? Credentials { get; init; }
 
-    public bool IsFinal => Status is ProvisioningRegistrationStatus.Assigned or ProvisioningRegistrationStatus.Failed or ProvisioningRegistrationStatus.Disabled;
+    public bool IsFinal => IsFinalStatus(Status);
+
+    public static bool IsFinalStatus(ProvisioningRegistrationStatus status) =>
+        status is ProvisioningRegistrationStatus.Assigned or ProvisioningRegistrationStatus.Failed or ProvisioningRegistrationStatus.Disabled;
 }

@@ -20,17 +20,9 @@ internal static class DpsResponseReader
         }
 
         ProvisioningRegistrationStatus parsed = ParseStatus(wire.Status, "status", operation, status);
-        var result = new DpsOperation
+        if (!DpsOperation.IsFinalStatus(parsed))
         {
-            OperationId = wire.OperationId,
-            Status = parsed,
-            RegistrationState = wire.RegistrationState,
-            Credentials = null,
-        };
-
-        if (!result.IsFinal)
-        {
-            return result;
+            return new DpsOperation { OperationId = wire.OperationId, Status = parsed, RegistrationState = wire.RegistrationState };
         }
 
         DpsRegistrationStateWire state = wire.RegistrationState
@@ -50,7 +42,7 @@ internal static class DpsResponseReader
 
         return new DpsOperation
         {
-            OperationId = result.OperationId,
+            OperationId = wire.OperationId,
             Status = parsed,
             RegistrationState = state,
             Credentials = new AssignedCredentials
@@ -201,23 +193,8 @@ internal static class DpsResponseReader
             _ => ProvisioningRegistrationSubstatus.Unknown,
         };
 
-    private static byte[] DecodeBase64(string value, string field, string operation, HttpStatusCode status)
-    {
-        byte[] buffer = new byte[(value.Length * 3 / 4) + 3];
-        if (!Convert.TryFromBase64String(value, buffer, out int written) || written == 0)
-        {
-            throw ProvisioningException.Malformed(operation, $"{field} is not valid base64", status);
-        }
-
-        if (written == buffer.Length)
-        {
-            return buffer;
-        }
-
-        byte[] exact = buffer.AsSpan(0, written).ToArray();
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(buffer);
-        return exact;
-    }
+    private static byte[] DecodeBase64(string value, string field, string operation, HttpStatusCode status) =>
+        Base64Secret.TryDecode(value) ?? throw ProvisioningException.Malformed(operation, $"{field} is not valid base64", status);
 
     private static X509CertificateInfo? ToInfo(DpsCertificateInfoWire? wire) => wire is null ? null : new X509CertificateInfo
     {
