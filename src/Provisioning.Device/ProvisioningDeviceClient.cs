@@ -58,6 +58,13 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <summary>The attestation; the hub client signs its tokens with the same one.</summary>
     public ProvisioningAttestation Attestation { get; }
 
+    /// <summary>Registers the device with no payload and waits for the outcome.</summary>
+    /// <param name="cancellationToken">Cancels the registration at any step.</param>
+    /// <returns>The outcome: check <see cref="DeviceRegistrationResult.Status"/> for assigned, disabled or failed.</returns>
+    /// <exception cref="ProvisioningException">The service refused, the network failed past the retries, the deadline
+    /// passed, or the service answered something malformed.</exception>
+    public Task<DeviceRegistrationResult> RegisterAsync(CancellationToken cancellationToken) => RegisterAsync(null, cancellationToken);
+
     /// <summary>
     /// Registers the device and waits for the outcome. With a <see cref="ProvisioningClientOptions.RegistrationCache"/>,
     /// a cached assignment for this ID scope and registration id is returned without asking the service, unless
@@ -92,7 +99,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         return result;
     }
 
-    /// <summary>Forgets the cached registration, so the next <see cref="RegisterAsync"/> asks the service.</summary>
+    /// <summary>Forgets the cached registration, so the next registration asks the service.</summary>
     /// <param name="cancellationToken">Cancels the removal.</param>
     public ValueTask InvalidateCachedRegistrationAsync(CancellationToken cancellationToken = default) =>
         _options.RegistrationCache?.InvalidateAsync(cancellationToken) ?? default;

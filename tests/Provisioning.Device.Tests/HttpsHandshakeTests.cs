@@ -34,7 +34,7 @@ public sealed class HttpsHandshakeTests : IClassFixture<HttpsHandshakeTests.Pki>
         using var attestation = new X509Attestation(_pki.Device, [_pki.PublicIntermediate]);
         using var client = new ProvisioningDeviceClient($"localhost:{server.Port}", Dps.IdScope, attestation, Options(trustRoot: true));
 
-        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: Ct);
+        DeviceRegistrationResult result = await client.RegisterAsync(Ct);
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal(["CN=tls-device"], server.ClientSubjects);
