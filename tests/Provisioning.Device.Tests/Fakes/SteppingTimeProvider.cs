@@ -51,6 +51,4 @@ public sealed class SteppingTimeProvider : FakeTimeProvider
             Advance(due);
         }
     }
-
-    public async Task RunAsync(Task work) => await RunAsync(work.ContinueWith(t => { t.GetAwaiter().GetResult(); return 0; }, TaskScheduler.Default));
 }
