@@ -1,0 +1,133 @@
+using System.Text.Json;
+
+using Provisioning.Device.Serialization;
+
+namespace Provisioning.Device;
+
+/// <summary>
+/// A registration cache in one JSON file, written atomically (a temporary file in the same folder, flushed to disk,
+/// then renamed over the old one) and readable by its owner only (mode 0600, folder 0700 when created).
+/// </summary>
+public sealed class FileRegistrationCache : IRegistrationCache
+{
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Creates the cache over a file path; nothing is touched until the first call.</summary>
+    /// <param name="path">The cache file, e.g. <c>/var/lib/contoso/registration.json</c>.</param>
+    public FileRegistrationCache(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Path = System.IO.Path.GetFullPath(path);
+    }
+
+    /// <summary>The cache file.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc/>
+    /// <exception cref="InvalidDataException">The file exists but is not a cache entry.</exception>
+    public async ValueTask<CachedRegistration?> LoadAsync(CancellationToken cancellationToken = default)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await File.ReadAllBytesAsync(Path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        CachedRegistrationWire? wire;
+        try
+        {
+            wire = JsonSerializer.Deserialize(bytes, DpsJsonContext.Default.CachedRegistrationWire);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The registration cache '{Path}' is not valid JSON.", ex);
+        }
+
+        if (wire is not { IdScope: { Length: > 0 } idScope, RegistrationId: { Length: > 0 } registrationId, AssignedHub: { Length: > 0 } hub, DeviceId: { Length: > 0 } deviceId, RegisteredAt: { } at })
+        {
+            throw new InvalidDataException($"The registration cache '{Path}' lacks a required field.");
+        }
+
+        return new CachedRegistration
+        {
+            IdScope = idScope,
+            RegistrationId = registrationId,
+            AssignedHub = hub,
+            DeviceId = deviceId,
+            RegisteredAt = at,
+            JsonPayload = wire.JsonPayload,
+        };
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask SaveAsync(CachedRegistration registration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registration);
+        var wire = new CachedRegistrationWire
+        {
+            IdScope = registration.IdScope,
+            RegistrationId = registration.RegistrationId,
+            AssignedHub = registration.AssignedHub,
+            DeviceId = registration.DeviceId,
+            RegisteredAt = registration.RegisteredAt,
+            JsonPayload = registration.JsonPayload,
+        };
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(wire, DpsJsonContext.Default.CachedRegistrationWire);
+
+        string directory = System.IO.Path.GetDirectoryName(Path)!;
+        if (!Directory.Exists(directory))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else
+            {
+                Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+            }
+        }
+
+        // A unique name per writer, in the same folder so the rename stays on one file system and is atomic.
+        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, Options = FileOptions.Asynchronous };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        try
+        {
+            FileStream stream = new(temporary, options);
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, Path, overwrite: true);
+        }
+        catch
+        {
+            // Leave no half-written temporary behind; the old entry is untouched.
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask InvalidateAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        File.Delete(Path);
+        return default;
+    }
+}

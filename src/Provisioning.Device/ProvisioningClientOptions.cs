@@ -1,0 +1,69 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+
+using Microsoft.Extensions.Logging;
+
+namespace Provisioning.Device;
+
+/// <summary>Settings of a <see cref="ProvisioningDeviceClient"/>. Plain values, validated when the client is built.</summary>
+public sealed class ProvisioningClientOptions
+{
+    /// <summary>The api-version sent by default (dps-protocol.md §1.1).</summary>
+    public const string DefaultApiVersion = "2019-03-31";
+
+    /// <summary>The clock for retries, polling, deadlines and SAS expiry. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The HTTP proxy, or <see langword="null"/> for the platform default (environment variables).</summary>
+    public IWebProxy? Proxy { get; set; }
+
+    /// <summary>
+    /// Root certificates trusted for the service's TLS certificate in addition to the system's (for example a local
+    /// emulator's CA). Validation stays on: the server chain must end at one of these roots and match the host name.
+    /// </summary>
+    public X509Certificate2Collection TrustedRootCertificates { get; } = [];
+
+    /// <summary>The limit on one HTTP exchange; an exchange that takes longer is a transient failure. Default 30 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The overall deadline of one registration, retries and polls included. Default 5 minutes.</summary>
+    public TimeSpan RegistrationTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Delays between polls and retries.</summary>
+    public ProvisioningRetryPolicy RetryPolicy { get; set; } = new();
+
+    /// <summary>Where state transitions are logged. Default none.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// The store of the last successful registration, so a rebooting device can go straight to its hub. Default none.
+    /// </summary>
+    public IRegistrationCache? RegistrationCache { get; set; }
+
+    /// <summary>Text appended to the User-Agent header, e.g. "contoso-firmware/1.2".</summary>
+    public string? ProductInfo { get; set; }
+
+    /// <summary>The lifetime of the SAS tokens sent to DPS. Default 1 hour.</summary>
+    public TimeSpan SasTokenTimeToLive { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The source of jitter: uniform values in [0, 1). Tests make it fixed.</summary>
+    internal Func<double> NextRandom { get; set; } = Random.Shared.NextDouble;
+
+    internal void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        ArgumentNullException.ThrowIfNull(RetryPolicy, nameof(RetryPolicy));
+        RetryPolicy.Validate();
+        if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "The request timeout must be positive or infinite.");
+        }
+
+        if (RegistrationTimeout <= TimeSpan.Zero && RegistrationTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegistrationTimeout), RegistrationTimeout, "The registration timeout must be positive or infinite.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SasTokenTimeToLive, TimeSpan.Zero, nameof(SasTokenTimeToLive));
+    }
+}

@@ -1,0 +1,188 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+using Provisioning.Device.Diagnostics;
+using Provisioning.Device.Serialization;
+using Provisioning.Device.Transport;
+using Provisioning.Device.Transport.Http;
+
+namespace Provisioning.Device;
+
+/// <summary>
+/// Registers a device with the Azure IoT Hub Device Provisioning Service over HTTPS and returns the hub it was
+/// assigned to.
+/// </summary>
+/// <remarks>
+/// One client holds one connection pool, reused by the TPM challenge, the retries and the polls of every registration.
+/// It is safe to share between threads; dispose it when done. dps-protocol.md §1, §7.
+/// </remarks>
+public sealed class ProvisioningDeviceClient : IDisposable
+{
+    /// <summary>The public DPS global endpoint.</summary>
+    public const string DefaultGlobalEndpoint = "global.azure-devices-provisioning.net";
+
+    private readonly HttpProvisioningTransport _transport;
+    private readonly ProvisioningClientOptions _options;
+    private readonly ILogger _logger;
+    private bool _disposed;
+
+    /// <summary>Creates a client.</summary>
+    /// <param name="globalEndpoint">The DPS host (e.g. <see cref="DefaultGlobalEndpoint"/>), with an optional port, or an
+    /// <c>https://</c> URI.</param>
+    /// <param name="idScope">The DPS ID scope, e.g. <c>0ne00000001</c>.</param>
+    /// <param name="attestation">How the device proves its identity; the client does not dispose it.</param>
+    /// <param name="options">Settings; default values when <see langword="null"/>. Read once, here.</param>
+    /// <exception cref="ArgumentException">An argument or option is invalid.</exception>
+    public ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options = null)
+        : this(globalEndpoint, idScope, attestation, options, handler: null)
+    {
+    }
+
+    /// <summary>Creates a client over a given HTTP handler (tests).</summary>
+    internal ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options, HttpMessageHandler? handler)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(idScope);
+        ArgumentNullException.ThrowIfNull(attestation);
+        _options = options ?? new ProvisioningClientOptions();
+        _options.Validate();
+        Uri endpoint = ParseEndpoint(globalEndpoint);
+        IdScope = idScope;
+        Attestation = attestation;
+        _logger = _options.LoggerFactory?.CreateLogger<ProvisioningDeviceClient>() ?? NullLogger<ProvisioningDeviceClient>.Instance;
+        _transport = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options), endpoint, _options);
+    }
+
+    /// <summary>The DPS ID scope.</summary>
+    public string IdScope { get; }
+
+    /// <summary>The attestation; the hub client signs its tokens with the same one.</summary>
+    public ProvisioningAttestation Attestation { get; }
+
+    /// <summary>Registers the device with no payload and waits for the outcome.</summary>
+    /// <param name="cancellationToken">Cancels the registration at any step.</param>
+    /// <returns>The outcome: check <see cref="DeviceRegistrationResult.Status"/> for assigned, disabled or failed.</returns>
+    /// <exception cref="ProvisioningException">The service refused, the network failed past the retries, the deadline
+    /// passed, or the service answered something malformed.</exception>
+    public Task<DeviceRegistrationResult> RegisterAsync(CancellationToken cancellationToken) => RegisterAsync(null, cancellationToken);
+
+    /// <summary>
+    /// Registers the device and waits for the outcome. With a <see cref="ProvisioningClientOptions.RegistrationCache"/>,
+    /// a cached assignment for this ID scope and registration id is returned without asking the service, unless
+    /// <see cref="ProvisioningRegistrationRequest.BypassCache"/> is set.
+    /// </summary>
+    /// <param name="request">What to send; default none.</param>
+    /// <param name="cancellationToken">Cancels the registration at any step.</param>
+    /// <returns>The outcome: check <see cref="DeviceRegistrationResult.Status"/> for assigned, disabled or failed.</returns>
+    /// <exception cref="ProvisioningException">The service refused, the network failed past the retries, the deadline
+    /// passed, or the service answered something malformed.</exception>
+    /// <exception cref="ArgumentException">The request payload is not valid JSON.</exception>
+    public async Task<DeviceRegistrationResult> RegisterAsync(ProvisioningRegistrationRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        request ??= new ProvisioningRegistrationRequest();
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.ApiVersion, nameof(request));
+        RegistrationRequestWriter.Validate(request);
+
+        IRegistrationCache? cache = _options.RegistrationCache;
+        if (cache is not null && !request.BypassCache && await LoadCachedAsync(cache, cancellationToken).ConfigureAwait(false) is { } cached)
+        {
+            return cached;
+        }
+
+        var machine = new RegistrationStateMachine(_transport, Attestation, IdScope, _options, _logger);
+        DeviceRegistrationResult result = await machine.RunAsync(request, cancellationToken).ConfigureAwait(false);
+        if (cache is not null && result.Status == ProvisioningRegistrationStatus.Assigned)
+        {
+            await SaveCachedAsync(cache, result, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>Forgets the cached registration, so the next registration asks the service.</summary>
+    /// <param name="cancellationToken">Cancels the removal.</param>
+    public ValueTask InvalidateCachedRegistrationAsync(CancellationToken cancellationToken = default) =>
+        _options.RegistrationCache?.InvalidateAsync(cancellationToken) ?? default;
+
+    /// <summary>Closes the connection pool.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _transport.Dispose();
+        }
+    }
+
+    private async ValueTask<DeviceRegistrationResult?> LoadCachedAsync(IRegistrationCache cache, CancellationToken cancellationToken)
+    {
+        CachedRegistration? entry;
+        try
+        {
+            entry = await cache.LoadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // A broken cache costs one trip to the service, never the registration.
+            Log.CacheFailed(_logger, ex.Message);
+            return null;
+        }
+
+        if (entry is null || entry.IdScope != IdScope)
+        {
+            return null;
+        }
+
+        string registrationId = await Attestation.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
+        if (entry.RegistrationId != registrationId)
+        {
+            return null;
+        }
+
+        Log.Finished(_logger, registrationId, RegistrationState.Cached, 0, entry.AssignedHub, entry.DeviceId);
+        return new DeviceRegistrationResult
+        {
+            RegistrationId = registrationId,
+            Status = ProvisioningRegistrationStatus.Assigned,
+            AssignedHub = entry.AssignedHub,
+            DeviceId = entry.DeviceId,
+            LastUpdatedDateTimeUtc = entry.RegisteredAt,
+            JsonPayload = entry.JsonPayload,
+            IsFromCache = true,
+        };
+    }
+
+    private async ValueTask SaveCachedAsync(IRegistrationCache cache, DeviceRegistrationResult result, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await cache.SaveAsync(
+                new CachedRegistration
+                {
+                    IdScope = IdScope,
+                    RegistrationId = result.RegistrationId,
+                    AssignedHub = result.AssignedHub!,
+                    DeviceId = result.DeviceId!,
+                    RegisteredAt = result.LastUpdatedDateTimeUtc ?? _options.TimeProvider.GetUtcNow(),
+                    JsonPayload = result.JsonPayload,
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.CacheFailed(_logger, ex.Message);
+        }
+    }
+
+    private static Uri ParseEndpoint(string globalEndpoint)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(globalEndpoint);
+        string text = globalEndpoint.Contains("://", StringComparison.Ordinal) ? globalEndpoint : "https://" + globalEndpoint;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttps || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            throw new ArgumentException("The global endpoint must be a host name, host:port or an https:// URI without a query.", nameof(globalEndpoint));
+        }
+
+        return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
+    }
+}

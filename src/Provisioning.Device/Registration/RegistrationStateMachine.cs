@@ -1,0 +1,223 @@
+using System.Diagnostics;
+
+using Microsoft.Extensions.Logging;
+
+using Provisioning.Device.Diagnostics;
+using Provisioning.Device.Serialization;
+using Provisioning.Device.Transport;
+
+namespace Provisioning.Device;
+
+/// <summary>
+/// One registration, state by state: attesting → (TPM: challenged → activated) → registering → polling → assigned,
+/// disabled or failed (dps-protocol.md §1.4–§1.6).
+/// </summary>
+/// <remarks>
+/// Every request is retried on transient failure with the server's <c>Retry-After</c> or full-jitter backoff; a failed
+/// poll is retried as a poll of the same operation, never as a second registration. Every await observes the caller's
+/// token and the overall deadline.
+/// </remarks>
+internal sealed class RegistrationStateMachine
+{
+    private readonly IProvisioningTransport _transport;
+    private readonly ProvisioningAttestation _attestation;
+    private readonly string _idScope;
+    private readonly ProvisioningClientOptions _options;
+    private readonly ILogger _logger;
+    private string _registrationId = "(unknown)";
+    private RegistrationState _state;
+    private int _attempts;
+
+    public RegistrationStateMachine(
+        IProvisioningTransport transport, ProvisioningAttestation attestation, string idScope, ProvisioningClientOptions options, ILogger logger)
+    {
+        _transport = transport;
+        _attestation = attestation;
+        _idScope = idScope;
+        _options = options;
+        _logger = logger;
+    }
+
+    public async Task<DeviceRegistrationResult> RunAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
+        TimeProvider time = _options.TimeProvider;
+        long started = time.GetTimestamp();
+        using Activity? activity = ProvisioningDiagnostics.Source.StartActivity(ProvisioningDiagnostics.RegisterActivityName, ActivityKind.Client);
+        using CancellationTokenSource? deadline = _options.RegistrationTimeout == Timeout.InfiniteTimeSpan
+            ? null
+            : new CancellationTokenSource(_options.RegistrationTimeout, time);
+        using CancellationTokenSource? linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        CancellationToken token = linked?.Token ?? cancellationToken;
+        string outcome = "error";
+        try
+        {
+            DeviceRegistrationResult result = await RunStatesAsync(request, token).ConfigureAwait(false);
+            outcome = result.Status switch
+            {
+                ProvisioningRegistrationStatus.Assigned => "assigned",
+                ProvisioningRegistrationStatus.Disabled => "disabled",
+                _ => "failed",
+            };
+            return result;
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && deadline?.IsCancellationRequested == true)
+        {
+            outcome = "timeout";
+            Log.Errored(_logger, _registrationId, _state, "the registration deadline passed");
+            throw new ProvisioningException(
+                $"The registration did not finish within {_options.RegistrationTimeout} (last state: {_state}).", isTransient: true, innerException: ex);
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = "canceled";
+            throw;
+        }
+        catch (ProvisioningException ex)
+        {
+            Log.Errored(_logger, _registrationId, _state, ex.Message);
+            throw;
+        }
+        finally
+        {
+            if (activity is not null)
+            {
+                activity.SetTag(ProvisioningDiagnostics.RegistrationIdTag, _registrationId);
+                activity.SetTag(ProvisioningDiagnostics.OutcomeTag, outcome);
+                activity.SetTag(ProvisioningDiagnostics.AttemptsTag, _attempts);
+                activity.SetTag(ProvisioningDiagnostics.DurationTag, time.GetElapsedTime(started).TotalMilliseconds);
+                activity.SetStatus(outcome is "assigned" or "disabled" or "failed" ? ActivityStatusCode.Ok : ActivityStatusCode.Error);
+            }
+        }
+    }
+
+    private async Task<DeviceRegistrationResult> RunStatesAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
+        Enter(RegistrationState.Attesting);
+        _registrationId = await _attestation.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
+        Log.StateChanged(_logger, _registrationId, _state);
+        var context = new DpsRequestContext
+        {
+            IdScope = _idScope,
+            RegistrationId = _registrationId,
+            ApiVersion = request.ApiVersion,
+            Body = await RegistrationRequestWriter.WriteAsync(_registrationId, _attestation, request, cancellationToken).ConfigureAwait(false),
+        };
+
+        if (!_attestation.RequiresChallenge)
+        {
+            context.Authorization = await GetAuthorizationAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+
+        Enter(RegistrationState.Registering);
+        DpsReply reply = await SendWithRetriesAsync(ct => _transport.RegisterAsync(context, ct), cancellationToken).ConfigureAwait(false);
+        if (reply.ChallengeKey is { } challenge)
+        {
+            Enter(RegistrationState.Challenged);
+            try
+            {
+                if (!await _attestation.AnswerChallengeAsync(challenge, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new ProvisioningException(
+                        "The provisioning service sent a TPM challenge, which this attestation cannot answer.",
+                        isTransient: false,
+                        statusCode: System.Net.HttpStatusCode.Unauthorized);
+                }
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(challenge);
+            }
+
+            Enter(RegistrationState.Activated);
+            context.Authorization = await GetAuthorizationAsync(context, cancellationToken).ConfigureAwait(false);
+            Enter(RegistrationState.Registering);
+            reply = await SendWithRetriesAsync(ct => _transport.RegisterAsync(context, ct), cancellationToken).ConfigureAwait(false);
+            if (reply.ChallengeKey is { } second)
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(second);
+                throw new ProvisioningException(
+                    "The provisioning service challenged the registration again after the challenge was answered.",
+                    isTransient: false,
+                    statusCode: System.Net.HttpStatusCode.Unauthorized);
+            }
+        }
+
+        DpsOperation operation = reply.Operation!;
+        while (!operation.IsFinal)
+        {
+            if (_state != RegistrationState.Polling)
+            {
+                Enter(RegistrationState.Polling);
+            }
+
+            TimeSpan wait = reply.RetryAfter is { } retryAfter
+                ? _options.RetryPolicy.GetServerDelay(retryAfter)
+                : _options.RetryPolicy.GetPollingDelay(_options.NextRandom());
+            await Task.Delay(wait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            string operationId = operation.OperationId;
+            reply = await SendWithRetriesAsync(ct => _transport.GetOperationStatusAsync(context, operationId, ct), cancellationToken).ConfigureAwait(false);
+            operation = reply.Operation ?? throw ProvisioningException.Malformed("the status poll", "a TPM challenge arrived for a status poll");
+        }
+
+        return await FinishAsync(operation, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<DeviceRegistrationResult> FinishAsync(DpsOperation operation, CancellationToken cancellationToken)
+    {
+        DeviceRegistrationResult result = DpsResponseReader.ToResult(operation, _registrationId);
+        try
+        {
+            if (operation.Status == ProvisioningRegistrationStatus.Assigned)
+            {
+                // §1.6: the TPM hub key is activated before the caller can use the result.
+                await _attestation.OnAssignedAsync(operation.Credentials!, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            operation.Credentials?.Clear();
+        }
+
+        _state = operation.Status switch
+        {
+            ProvisioningRegistrationStatus.Assigned => RegistrationState.Assigned,
+            ProvisioningRegistrationStatus.Disabled => RegistrationState.Disabled,
+            _ => RegistrationState.Failed,
+        };
+        Log.Finished(_logger, _registrationId, _state, _attempts, result.AssignedHub, result.DeviceId);
+        return result;
+    }
+
+    private ValueTask<string?> GetAuthorizationAsync(DpsRequestContext context, CancellationToken cancellationToken) =>
+        _attestation.GetAuthorizationAsync(context.SasResource, _options.TimeProvider.GetUtcNow() + _options.SasTokenTimeToLive, cancellationToken);
+
+    private async ValueTask<DpsReply> SendWithRetriesAsync(Func<CancellationToken, ValueTask<DpsReply>> send, CancellationToken cancellationToken)
+    {
+        ProvisioningRetryPolicy policy = _options.RetryPolicy;
+        for (int retry = 0; ; retry++)
+        {
+            _attempts++;
+            try
+            {
+                return await send(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ProvisioningException ex) when (ex.IsTransient && retry < policy.MaxRetries)
+            {
+                TimeSpan delay = ex.RetryAfter is { } retryAfter
+                    ? policy.GetServerDelay(retryAfter)
+                    : policy.GetBackoffDelay(retry, _options.NextRandom());
+                Log.RetryScheduled(_logger, _registrationId, ex.StatusCode is { } status ? $"HTTP {(int)status}" : ex.Message, retry + 1, delay);
+                await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Enter(RegistrationState state)
+    {
+        _state = state;
+        if (state != RegistrationState.Attesting)
+        {
+            Log.StateChanged(_logger, _registrationId, state);
+        }
+    }
+}

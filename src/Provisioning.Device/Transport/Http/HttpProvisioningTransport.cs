@@ -1,0 +1,147 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+
+namespace Provisioning.Device.Transport.Http;
+
+/// <summary>DPS over HTTPS (dps-protocol.md §1): PUT register, GET operation status, the TPM 401 challenge.</summary>
+internal sealed class HttpProvisioningTransport : IProvisioningTransport
+{
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json") { CharSet = "utf-8" };
+
+    private readonly HttpClient _http;
+    private readonly Uri _endpoint;
+    private readonly TimeSpan _requestTimeout;
+    private readonly TimeProvider _time;
+    private readonly string _userAgent;
+
+    public HttpProvisioningTransport(HttpMessageHandler handler, Uri endpoint, ProvisioningClientOptions options)
+    {
+        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _endpoint = endpoint;
+        _requestTimeout = options.RequestTimeout;
+        _time = options.TimeProvider;
+        _userAgent = UserAgent.Build(options.ProductInfo);
+    }
+
+    public ValueTask<DpsReply> RegisterAsync(DpsRequestContext context, CancellationToken cancellationToken)
+    {
+        var uri = new Uri(_endpoint, $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/register?api-version={Uri.EscapeDataString(context.ApiVersion)}");
+        return SendAsync(HttpMethod.Put, uri, context, "the registration", cancellationToken);
+    }
+
+    public ValueTask<DpsReply> GetOperationStatusAsync(DpsRequestContext context, string operationId, CancellationToken cancellationToken)
+    {
+        var uri = new Uri(_endpoint, $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/operations/{Uri.EscapeDataString(operationId)}?api-version={Uri.EscapeDataString(context.ApiVersion)}");
+        return SendAsync(HttpMethod.Get, uri, context, "the status poll", cancellationToken);
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async ValueTask<DpsReply> SendAsync(HttpMethod method, Uri uri, DpsRequestContext context, string operation, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (context.Authorization is { } authorization)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        if (method == HttpMethod.Put)
+        {
+            request.Content = new ByteArrayContent(context.Body);
+            request.Content.Headers.ContentType = JsonContentType;
+        }
+
+        using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);
+        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        CancellationToken token = linked?.Token ?? cancellationToken;
+        try
+        {
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            TimeSpan? retryAfter = RetryAfterHeader.Read(response.Headers, _time.GetUtcNow());
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(DpsResponseReader.MaxBodyBytes + 1);
+            int length = 0;
+            try
+            {
+                length = await ReadBodyAsync(response.Content, buffer, operation, response.StatusCode, token).ConfigureAwait(false);
+                return Interpret(response.StatusCode, buffer.AsSpan(0, length), retryAfter, context, operation);
+            }
+            finally
+            {
+                // The body may hold an activation blob; after a failed read, how much arrived is unknown.
+                CryptographicOperations.ZeroMemory(length > 0 ? buffer.AsSpan(0, length) : buffer);
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ProvisioningException($"{Capitalize(operation)} timed out after {_requestTimeout.TotalSeconds:0.###} s.", isTransient: true, innerException: ex);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            throw new ProvisioningException($"{Capitalize(operation)} failed: the TLS handshake with the provisioning service failed ({ex.Message}).", isTransient: false, innerException: ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new ProvisioningException($"{Capitalize(operation)} failed: {ex.HttpRequestError} ({ex.Message}).", isTransient: true, innerException: ex);
+        }
+        catch (IOException ex)
+        {
+            throw new ProvisioningException($"{Capitalize(operation)} failed: the connection broke while reading the answer ({ex.Message}).", isTransient: true, innerException: ex);
+        }
+    }
+
+    private static DpsReply Interpret(HttpStatusCode status, ReadOnlySpan<byte> body, TimeSpan? retryAfter, DpsRequestContext context, string operation)
+    {
+        if (status is HttpStatusCode.OK or HttpStatusCode.Accepted)
+        {
+            return new DpsReply { Operation = DpsResponseReader.ReadOperation(body, operation, status), RetryAfter = retryAfter };
+        }
+
+        // §1.4: only an unauthenticated request can be challenged; a 401 to a signed one is an error.
+        if (status == HttpStatusCode.Unauthorized && context.Authorization is null && DpsResponseReader.ReadChallenge(body, operation) is { } key)
+        {
+            return new DpsReply { ChallengeKey = key, RetryAfter = retryAfter };
+        }
+
+        if ((int)status >= 400)
+        {
+            throw DpsResponseReader.ReadError(body, operation, status, retryAfter);
+        }
+
+        throw new ProvisioningException(
+            $"The provisioning service answered {operation} with the unexpected status {(int)status} ({status}).", isTransient: false, statusCode: status);
+    }
+
+    private static async ValueTask<int> ReadBodyAsync(HttpContent content, byte[] buffer, string operation, HttpStatusCode status, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > DpsResponseReader.MaxBodyBytes)
+        {
+            throw ProvisioningException.Malformed(operation, $"the body is {content.Headers.ContentLength} bytes, over the {DpsResponseReader.MaxBodyBytes / 1024} KB limit", status);
+        }
+
+        Stream stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            int total = 0;
+            int limit = DpsResponseReader.MaxBodyBytes + 1;
+            while (total < limit)
+            {
+                int read = await stream.ReadAsync(buffer.AsMemory(total, limit - total), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return total;
+                }
+
+                total += read;
+            }
+
+            throw ProvisioningException.Malformed(operation, $"the body is over the {DpsResponseReader.MaxBodyBytes / 1024} KB limit", status);
+        }
+    }
+
+    private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
+}
