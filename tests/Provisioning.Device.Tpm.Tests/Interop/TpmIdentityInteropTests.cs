@@ -85,6 +85,11 @@ public sealed class TpmIdentityInteropTests
             Assert.DoesNotContain(recorder.Exchanges, e => e.CommandCode is TpmCommandCode.CreatePrimary or TpmCommandCode.EvictControl);
             Assert.Contains(recorder.Exchanges, e => e.CommandCode == TpmCommandCode.ReadPublic);
         }
+
+        await using var transport = TpmTransport.Open(tpm.TransportSpec);
+        var commands = new TpmCommands(transport);
+        Assert.Equal([TpmHandles.StorageRootKey, TpmHandles.EndorsementKey], await commands.GetHandlesAsync(TpmHandles.PersistentType, Ct));
+        Assert.Empty(await commands.GetHandlesAsync(TpmHandles.TransientType, Ct));
     }
 
     [Fact]
