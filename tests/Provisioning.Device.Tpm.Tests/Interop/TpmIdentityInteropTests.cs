@@ -154,6 +154,30 @@ public sealed class TpmIdentityInteropTests
     }
 
     [Fact]
+    public async Task Identity_AfterAPowerCycle_SendsStartup_AndFindsItsKeys()
+    {
+        Swtpm.RequireOrSkip();
+        await using var tpm = await SwtpmInstance.StartNewAsync(cancellationToken: Ct);
+        byte[] ek;
+        await using (var identity = TpmIdentity.Open(tpm.TransportSpec))
+        {
+            ek = await identity.GetEndorsementKeyAsync(Ct);
+        }
+
+        await tpm.PowerCycleAsync(Ct);
+
+        await using var recorder = new RecordingTpmTransport(TpmTransport.Open(tpm.TransportSpec));
+        await using (var identity = new TpmIdentity(recorder, ownsTransport: false))
+        {
+            Assert.Equal(ek, await identity.GetEndorsementKeyAsync(Ct));
+        }
+
+        var startup = recorder.Exchanges[0];
+        Assert.Equal(TpmCommandCode.Startup, startup.CommandCode);
+        Assert.Equal(TpmResponseCode.Success, startup.ResponseCode); // a power cycle needs Startup, and it was sent
+    }
+
+    [Fact]
     public async Task Sign_WithoutAnIdentityKey_SaysToActivateFirst()
     {
         Swtpm.RequireOrSkip();
