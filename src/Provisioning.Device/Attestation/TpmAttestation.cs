@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Provisioning.Device.Tpm;
 
 namespace Provisioning.Device;
 
@@ -17,6 +18,14 @@ public sealed class TpmAttestation : ProvisioningAttestation
     private readonly string? _registrationId;
     private byte[]? _endorsementKey;
     private byte[]? _storageRootKey;
+
+    /// <summary>Attests with the TPM behind <paramref name="identity"/>; the caller keeps ownership of it.</summary>
+    /// <param name="identity">The TPM identity (any transport: device, swtpm, mssim, software).</param>
+    /// <param name="registrationId">The registration id; by default the EK-derived one (dps-protocol.md §2.5).</param>
+    public TpmAttestation(TpmIdentity identity, string? registrationId = null)
+        : this(new TpmIdentityDevice(identity ?? throw new ArgumentNullException(nameof(identity))), registrationId)
+    {
+    }
 
     internal TpmAttestation(ITpmDevice tpm, string? registrationId = null)
     {
