@@ -118,7 +118,7 @@ public sealed partial class DeviceClient
     }
 
     /// <summary>Parses a twin JSON document; malformed JSON from the hub becomes a non-transient <see cref="HubException"/>.</summary>
-    private static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
+    internal static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
     {
         try
         {
