@@ -55,8 +55,16 @@ public sealed partial class DeviceClient
                 Payload = new System.Buffers.ReadOnlySequence<byte>(response.Payload.IsEmpty ? "null"u8.ToArray() : response.Payload),
                 QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
             };
-            await RunAsync(async (session, token) => await session.Client.PublishAsync(answer, token).ConfigureAwait(false), cancellationToken)
-                .ConfigureAwait(false);
+            try
+            {
+                await RunAsync(async (session, token) => await session.Client.PublishAsync(answer, token).ConfigureAwait(false), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (HubException ex)
+            {
+                // The hub refused the device meanwhile; the caller sees a timeout on the service side.
+                HubClientLog.MethodAnswerFailed(_logger, ex, request.Name);
+            }
         }
     }
 

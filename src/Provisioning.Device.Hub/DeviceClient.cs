@@ -125,9 +125,13 @@ public sealed partial class DeviceClient : IAsyncDisposable
             {
                 await task.ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                // Expected: the loops end by cancellation.
+                // The loops end by cancellation; anything else they threw on the way out is only worth a log line now.
+                if (ex is not OperationCanceledException)
+                {
+                    HubClientLog.StoppedWithError(_logger, ex);
+                }
             }
         }
 

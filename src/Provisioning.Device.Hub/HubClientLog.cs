@@ -23,6 +23,12 @@ internal static partial class HubClientLog
     [LoggerMessage(6, LogLevel.Warning, "Could not acknowledge a cloud-to-device message; the hub will deliver it again")]
     public static partial void AcknowledgeFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(8, LogLevel.Warning, "A background loop stopped with an error while the client was closing")]
+    public static partial void StoppedWithError(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Warning, "Could not answer direct method {Method}")]
+    public static partial void MethodAnswerFailed(ILogger logger, Exception exception, string method);
+
     [LoggerMessage(7, LogLevel.Debug, "Skipped desired properties version {Version}: version {Last} was already delivered")]
     public static partial void StaleDesired(ILogger logger, long version, long last);
 }
