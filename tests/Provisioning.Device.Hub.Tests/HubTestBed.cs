@@ -44,6 +44,16 @@ public sealed class HubTestBed : IAsyncDisposable
         return new HubTestBed(pki, serverCertificate, hub, registry, time);
     }
 
+    /// <summary>Starts the hub's WebSocket endpoint (disposed with the test bed).</summary>
+    public async Task<EmulatedHubWebSocketEndpoint> StartWebSocketAsync()
+    {
+        var endpoint = await EmulatedHubWebSocketEndpoint.StartAsync(Hub, _serverCertificate, cancellationToken: TestContext.Current.CancellationToken);
+        _webSockets.Add(endpoint);
+        return endpoint;
+    }
+
+    private readonly List<EmulatedHubWebSocketEndpoint> _webSockets = [];
+
     public DeviceClientOptions Options(Action<DeviceClientOptions>? configure = null)
     {
         var options = new DeviceClientOptions
@@ -90,6 +100,11 @@ public sealed class HubTestBed : IAsyncDisposable
         foreach (var client in _clients)
         {
             await client.DisposeAsync();
+        }
+
+        foreach (var endpoint in _webSockets)
+        {
+            await endpoint.DisposeAsync();
         }
 
         await Hub.DisposeAsync();

@@ -129,4 +129,56 @@ public sealed class TelemetryTests
         Assert.Equal(200, ids.Count);
         Assert.Equal(200, ids.Distinct().Count());
     }
+
+    [Fact]
+    public async Task SendEvent_OverWebSockets_ArrivesWithItsProperties()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var webSocket = await bed.StartWebSocketAsync();
+        var key = await bed.RegisterKeyAsync("ws-1");
+        var client = await bed.OpenAsync("ws-1", HubAuthentication.FromSymmetricKey(key), o =>
+        {
+            o.Transport = HubTransport.MqttWebSocket;
+            o.HubAddresses[HubTestBed.HubName] = webSocket.Address;
+        });
+
+        await client.SendEventAsync(Message("ws"), Ct);
+
+        AssertArrived(await bed.Hub.ReadTelemetryAsync("ws-1", Ct), "ws");
+    }
+
+    [Fact]
+    public async Task Open_WhenTheServerCertificateIsNotFromTheTrustedRoot_FailsTlsAndKeepsRetrying()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var key = await bed.RegisterKeyAsync("tls-1");
+        using var otherPki = new TestPki();
+        var states = System.Threading.Channels.Channel.CreateUnbounded<ConnectionStateChangedEventArgs>();
+        var client = bed.Create("tls-1", HubAuthentication.FromSymmetricKey(key), o =>
+        {
+            o.TrustedRoots.Clear();
+            o.TrustedRoots.Add(otherPki.Root);
+        });
+        client.ConnectionStateChanged += (_, e) => states.Writer.TryWrite(e);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var open = client.OpenAsync(timeout.Token);
+        ConnectionStateChangedEventArgs change;
+        do
+        {
+            change = await states.Reader.ReadAsync(Ct);
+        }
+        while (change.State != ConnectionState.Disconnected);
+        await timeout.CancelAsync();
+
+        var chain = new List<Exception>();
+        for (var e = change.Exception; e is not null; e = e.InnerException)
+        {
+            chain.Add(e);
+        }
+
+        Assert.Contains(chain, e => e is System.Security.Authentication.AuthenticationException);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => open);
+        Assert.Equal(0, bed.Hub.GetConnectionCount("tls-1"));
+    }
 }
