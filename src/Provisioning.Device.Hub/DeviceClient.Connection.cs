@@ -5,6 +5,8 @@ namespace Provisioning.Device.Hub;
 /// <summary>The connection loop: connect, wait for a drop or the renewal time, drain, reconnect with backoff and jitter.</summary>
 public sealed partial class DeviceClient
 {
+    private int _connections;
+
     private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
     {
         var failures = 0;
@@ -30,10 +32,15 @@ public sealed partial class DeviceClient
                 continue;
             }
 
+            var reconnected = _connections++ > 0;
             failures = 0;
             Volatile.Write(ref _session, session);
             SetState(ConnectionState.Connected, ConnectionChangeReason.Connected, null);
             _ready.TrySetResult(session);
+            if (reconnected && _desiredHandler is not null)
+            {
+                _ = ResyncDesiredAsync(cancellationToken);
+            }
 
             var renewal = await WaitForDropOrRenewalAsync(session, cancellationToken).ConfigureAwait(false);
 

@@ -152,6 +152,24 @@ public sealed partial class DeviceClient
         }
     }
 
+    /// <summary>Desired patches pushed while the device was offline are lost; after a reconnect the whole desired document is
+    /// fetched and, when newer than the last delivered version, delivered as one patch (it holds every current value).</summary>
+    private async Task ResyncDesiredAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (_, _, body) = await TwinRequestAsync(HubTopics.TwinGet, [], cancellationToken).ConfigureAwait(false);
+            if (ParseObject(body, "a twin")["desired"] is JsonObject desired && desired["$version"] is JsonValue version)
+            {
+                _desired.Writer.TryWrite((HubTopics.DesiredPrefix + "?$version=" + version.ToJsonString(), System.Text.Encoding.UTF8.GetBytes(desired.ToJsonString())));
+            }
+        }
+        catch (Exception ex) when (ex is HubException or OperationCanceledException or ObjectDisposedException)
+        {
+            HubClientLog.ResyncFailed(_logger, ex);
+        }
+    }
+
     private static long TakeVersion(JsonObject properties)
     {
         long version = 0;

@@ -29,6 +29,9 @@ internal static partial class HubClientLog
     [LoggerMessage(9, LogLevel.Warning, "Could not answer direct method {Method}")]
     public static partial void MethodAnswerFailed(ILogger logger, Exception exception, string method);
 
+    [LoggerMessage(10, LogLevel.Debug, "Could not fetch the desired properties after reconnecting")]
+    public static partial void ResyncFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(7, LogLevel.Debug, "Skipped desired properties version {Version}: version {Last} was already delivered")]
     public static partial void StaleDesired(ILogger logger, long version, long last);
 }

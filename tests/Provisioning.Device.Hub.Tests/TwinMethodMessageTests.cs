@@ -67,6 +67,40 @@ public sealed class TwinMethodMessageTests
     }
 
     [Fact]
+    public async Task TwinRequests_AnsweredWithAnErrorStatus_ThrowWithThatStatus()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var client = await bed.OpenSymmetricAsync("twin-5");
+        bed.Hub.FailTwinRequests("twin-5", 429);
+        bed.Hub.FailTwinRequests("twin-5", 400);
+
+        var throttled = await Assert.ThrowsAsync<HubException>(() => client.UpdateReportedPropertiesAsync(new JsonObject { ["a"] = 1 }, Ct));
+        var rejected = await Assert.ThrowsAsync<HubException>(() => client.GetTwinAsync(Ct));
+
+        Assert.Equal((429, true), (throttled.Status, throttled.IsTransient));
+        Assert.Equal((400, false), (rejected.Status, rejected.IsTransient));
+        Assert.Equal(2, await client.UpdateReportedPropertiesAsync(new JsonObject { ["a"] = 2 }, Ct));
+    }
+
+    [Fact]
+    public async Task Desired_ChangedWhileDisconnected_IsDeliveredAfterTheReconnect()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var updates = System.Threading.Channels.Channel.CreateUnbounded<DesiredPropertyUpdate>();
+        var key = await bed.RegisterKeyAsync("twin-6");
+        var client = bed.Create("twin-6", HubAuthentication.FromSymmetricKey(key));
+        client.SetDesiredPropertyUpdateHandler((u, _) => updates.Writer.WriteAsync(u, Ct));
+        await client.OpenAsync(Ct);
+
+        await bed.Hub.StopAsync(Ct);
+        await bed.Hub.UpdateDesiredAsync("twin-6", "{\"interval\":7}", Ct);
+        await bed.Hub.StartAsync(Ct);
+
+        var update = await updates.Reader.ReadAsync(Ct);
+        Assert.Equal((2, 7), (update.Version, update.Patch["interval"]!.GetValue<int>()));
+    }
+
+    [Fact]
     public async Task DirectMethods_ByName_Default_Unknown_AndFailingHandler()
     {
         await using var bed = await HubTestBed.StartAsync();

@@ -47,6 +47,13 @@ public sealed partial class EmulatedIotHub
 
             CaptureTelemetry(device.DeviceId, topic.AsSpan(events.Length), System.Buffers.BuffersExtensions.ToArray(payload));
         }
+        else if ((topic.StartsWith(HubTopics.TwinGetPrefix, StringComparison.Ordinal) || topic.StartsWith(HubTopics.TwinReportedPrefix, StringComparison.Ordinal))
+            && State(device.DeviceId).TwinFaults.TryDequeue(out var fault))
+        {
+            var rid = HubTopics.QueryValue(topic, "$rid") ?? string.Empty;
+            await SendAsync(device.DeviceId, $"{HubTopics.TwinResponsePrefix}{fault}/?$rid={Uri.EscapeDataString(rid)}", [], e.CancellationToken)
+                .ConfigureAwait(false);
+        }
         else if (topic.StartsWith(HubTopics.TwinGetPrefix, StringComparison.Ordinal))
         {
             var rid = HubTopics.QueryValue(topic, "$rid") ?? string.Empty;

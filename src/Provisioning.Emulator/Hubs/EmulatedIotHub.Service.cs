@@ -102,6 +102,17 @@ public sealed partial class EmulatedIotHub
         }
     }
 
+    /// <summary>Fault injection for tests: the device's next <paramref name="count"/> twin requests are answered with
+    /// <paramref name="status"/> (e.g. 429 throttling) and change nothing.</summary>
+    public void FailTwinRequests(string deviceId, int status, int count = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(status, 300);
+        for (var i = 0; i < count; i++)
+        {
+            State(deviceId).TwinFaults.Enqueue(status);
+        }
+    }
+
     /// <summary>Fault injection for tests: publishes raw bytes to one device on any topic.</summary>
     public Task PublishRawAsync(string deviceId, string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {

@@ -281,6 +281,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
     private sealed class DeviceState
     {
         public readonly HubTelemetryLog Telemetry = new();
+        public readonly ConcurrentQueue<int> TwinFaults = new();
         public HubTwinStore? Twin;
         public int ConnectionCount;
         public volatile bool Connected;
