@@ -9,6 +9,7 @@ public sealed partial class DeviceClient
 
     private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
     {
+        CallbackOwner.Value = this;
         var failures = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -66,7 +67,6 @@ public sealed partial class DeviceClient
 
             Interlocked.CompareExchange(ref _session, null, session);
             await session.DisposeAsync().ConfigureAwait(false);
-            FailPendingTwinRequests();
             if (failures > 0)
             {
                 await Task.Delay(BackoffDelay(failures), _time, cancellationToken).ConfigureAwait(false);

@@ -46,6 +46,7 @@ public sealed partial class DeviceClient
 
     private async Task RunMethodDispatcherAsync(CancellationToken cancellationToken)
     {
+        CallbackOwner.Value = this;
         await foreach (var (request, rid) in _methodRequests.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             var response = await InvokeHandlerAsync(request, cancellationToken).ConfigureAwait(false);

@@ -92,6 +92,7 @@ public sealed partial class DeviceClient
 
     private async Task RunMessageDispatcherAsync(CancellationToken cancellationToken)
     {
+        CallbackOwner.Value = this;
         await foreach (var (message, delivery) in _messages.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             if (_messageHandler is { } handler)

@@ -96,12 +96,12 @@ public sealed partial class DeviceClient
         }
     }
 
+    /// <summary>On dispose: twin requests still waiting for an answer fail now rather than at their timeout.</summary>
     private void FailPendingTwinRequests()
     {
-        // Requests in flight are retried by RunAsync once their session closes; nothing else to release here.
         foreach (var (rid, pending) in _twinRequests)
         {
-            if (_life.IsCancellationRequested && _twinRequests.TryRemove(rid, out _))
+            if (_twinRequests.TryRemove(rid, out _))
             {
                 pending.TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
             }
@@ -110,6 +110,7 @@ public sealed partial class DeviceClient
 
     private async Task RunDesiredDispatcherAsync(CancellationToken cancellationToken)
     {
+        CallbackOwner.Value = this;
         await foreach (var (topic, body) in _desired.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             JsonObject patch;

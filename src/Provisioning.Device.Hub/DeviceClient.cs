@@ -104,7 +104,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Closes the connection and stops the background work.</summary>
+    /// <summary>Closes the connection and stops the background work. Safe to call from a handler or the reprovisioning hook
+    /// (the background work is then not awaited, as it is what is calling).</summary>
     public async ValueTask DisposeAsync()
     {
         if (_life.IsCancellationRequested)
@@ -112,8 +113,29 @@ public sealed partial class DeviceClient : IAsyncDisposable
             return;
         }
 
+        var fromCallback = CallbackOwner.Value == this;
         await _life.CancelAsync().ConfigureAwait(false);
-        _ready.TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+        var disposed = NewReady();
+        disposed.SetException(new ObjectDisposedException(nameof(DeviceClient)));
+        Interlocked.Exchange(ref _ready, disposed).TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+        if (!fromCallback)
+        {
+            await AwaitBackgroundWorkAsync().ConfigureAwait(false);
+        }
+
+        if (Interlocked.Exchange(ref _session, null) is { } session)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // The loop may have swapped in a fresh one meanwhile (when not awaited): fail that too.
+        Interlocked.Exchange(ref _ready, disposed).TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+        FailPendingTwinRequests();
+        SetState(ConnectionState.Closed, ConnectionChangeReason.ClientRequest, null);
+    }
+
+    private async Task AwaitBackgroundWorkAsync()
+    {
         foreach (var task in new[] { _connectionLoop, _dispatchers })
         {
             if (task is null)
@@ -134,16 +156,11 @@ public sealed partial class DeviceClient : IAsyncDisposable
                 }
             }
         }
-
-        if (Interlocked.Exchange(ref _session, null) is { } session)
-        {
-            await session.DisposeAsync().ConfigureAwait(false);
-        }
-
-        FailPendingTwinRequests();
-        SetState(ConnectionState.Closed, ConnectionChangeReason.ClientRequest, null);
-        _life.Dispose();
     }
+
+    /// <summary>Marks the background flows that call application code, so that <see cref="DisposeAsync"/> called from there does
+    /// not wait for itself.</summary>
+    private static readonly AsyncLocal<DeviceClient?> CallbackOwner = new();
 
     /// <summary>Runs an operation on the current connection, waiting for one if needed, and again on the next connection if this one
     /// drops under it.</summary>

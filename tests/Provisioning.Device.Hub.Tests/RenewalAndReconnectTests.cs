@@ -84,6 +84,39 @@ public sealed class RenewalAndReconnectTests
     }
 
     [Fact]
+    public async Task ReprovisioningHook_MayDisposeTheClient_WithoutDeadlock()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        DeviceClient? client = null;
+        var disposed = new TaskCompletionSource();
+        client = await bed.OpenSymmetricAsync("disable-2", o => o.ReprovisionRequired = async (_, _) =>
+        {
+            await client!.DisposeAsync();
+            disposed.TrySetResult();
+        });
+
+        await bed.Hub.SetDeviceEnabledAsync("disable-2", false, Ct);
+
+        await disposed.Task.WaitAsync(Ct);
+        Assert.Equal(ConnectionState.Closed, client.State);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.SendEventAsync(Numbered(1), Ct));
+    }
+
+    [Fact]
+    public async Task Dispose_WhileSendsWaitForAConnection_FailsThemWithObjectDisposed()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var client = await bed.OpenSymmetricAsync("dispose-1");
+        await bed.Hub.StopAsync(Ct);
+        await WaitUntilAsync(() => client.State != ConnectionState.Connected);
+        var waiting = client.SendEventAsync(Numbered(1), Ct);
+
+        await client.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting);
+    }
+
+    [Fact]
     public async Task Open_UnknownDevice_IsRefusedNotRetried()
     {
         await using var bed = await HubTestBed.StartAsync();
