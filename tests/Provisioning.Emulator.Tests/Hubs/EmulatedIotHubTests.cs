@@ -46,11 +46,13 @@ public sealed class EmulatedIotHubTests : IAsyncLifetime
         _root.Dispose();
     }
 
-    private async Task<(IMqttClient Client, MqttClientConnectResult Result)> ConnectAsync(string deviceId, string? password, string? user = null)
+    private async Task<(IMqttClient Client, MqttClientConnectResult Result)> ConnectAsync(string deviceId, string? password, string? user = null,
+        EmulatedIotHub? hub = null)
     {
+        hub ??= _hub;
         var client = new MqttClientFactory().CreateMqttClient();
         var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(_hub.EndPoint.Address.ToString(), _hub.EndPoint.Port)
+            .WithTcpServer(hub.EndPoint.Address.ToString(), hub.EndPoint.Port)
             .WithClientId(deviceId)
             .WithCredentials(user ?? $"{Hub}/{deviceId}/?api-version=2020-09-30", password)
             .WithProtocolVersion(MqttProtocolVersion.V311)
@@ -130,5 +132,77 @@ public sealed class EmulatedIotHubTests : IAsyncLifetime
 
         await closed.Task.WaitAsync(Ct);
         Assert.Empty(_hub.GetTelemetry("dev-b"));
+    }
+
+    [Fact]
+    public async Task Publish_OverTheSizeLimit_ClosesTheConnectionAndIsNotCaptured()
+    {
+        var (client, result) = await ConnectAsync("dev-a", Token("dev-a", _key, TimeSpan.FromHours(1)));
+        using var _ = client;
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+        var closed = WhenClosed(client);
+
+        await PublishIgnoringDropAsync(client, "devices/dev-a/messages/events/", new byte[256 * 1024 + 1]);
+
+        await closed.WaitAsync(Ct);
+        Assert.Empty(_hub.GetTelemetry("dev-a"));
+    }
+
+    [Fact]
+    public async Task Publish_AfterTheTokenExpired_ClosesTheConnection()
+    {
+        var clock = new ManualClock { Now = DateTimeOffset.UtcNow };
+        await using var hub = await EmulatedIotHub.StartAsync(new EmulatedIotHubOptions
+        {
+            HubHostName = Hub,
+            ServerCertificate = _server,
+            Registry = _registry,
+            TimeProvider = clock,
+        }, Ct);
+        var (client, result) = await ConnectAsync("dev-a", Token("dev-a", _key, TimeSpan.FromMinutes(5)), hub: hub);
+        using var _ = client;
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+        await client.PublishAsync(Telemetry("devices/dev-a/messages/events/", [1]), Ct);
+        var closed = WhenClosed(client);
+
+        clock.Now += TimeSpan.FromMinutes(6);
+        await PublishIgnoringDropAsync(client, "devices/dev-a/messages/events/", [2]);
+
+        await closed.WaitAsync(Ct);
+        Assert.Single(hub.GetTelemetry("dev-a"));
+    }
+
+    private static MqttApplicationMessage Telemetry(string topic, byte[] payload) =>
+        new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+            .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build();
+
+    private static Task WhenClosed(IMqttClient client)
+    {
+        var closed = new TaskCompletionSource();
+        client.DisconnectedAsync += _ =>
+        {
+            closed.TrySetResult();
+            return Task.CompletedTask;
+        };
+        return closed.Task;
+    }
+
+    private static async Task PublishIgnoringDropAsync(IMqttClient client, string topic, byte[] payload)
+    {
+        try
+        {
+            await client.PublishAsync(Telemetry(topic, payload), Ct);
+        }
+        catch (MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            // The hub closes the connection instead of acknowledging.
+        }
+    }
+
+    private sealed class ManualClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 }
