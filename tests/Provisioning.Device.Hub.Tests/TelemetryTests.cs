@@ -148,6 +148,26 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task SendEvent_OverWebSocketsThroughAProxy_TunnelsToTheHubOnPort443()
+    {
+        await using var bed = await HubTestBed.StartAsync();
+        var webSocket = await bed.StartWebSocketAsync();
+        await using var proxy = new ConnectProxy(System.Net.IPEndPoint.Parse(webSocket.Address));
+        var key = await bed.RegisterKeyAsync("ws-proxy-1");
+        var client = await bed.OpenAsync("ws-proxy-1", HubAuthentication.FromSymmetricKey(key), o =>
+        {
+            o.Transport = HubTransport.MqttWebSocket;
+            o.HubAddresses.Clear();
+            o.Proxy = new System.Net.WebProxy(proxy.Address);
+        });
+
+        await client.SendEventAsync(Message("via proxy"), Ct);
+
+        AssertArrived(await bed.Hub.ReadTelemetryAsync("ws-proxy-1", Ct), "via proxy");
+        Assert.Contains($"CONNECT {HubTestBed.HubName}:443 HTTP/1.1", proxy.Requests);
+    }
+
+    [Fact]
     public async Task Open_WhenTheServerCertificateIsNotFromTheTrustedRoot_FailsTlsAndKeepsRetrying()
     {
         await using var bed = await HubTestBed.StartAsync();
