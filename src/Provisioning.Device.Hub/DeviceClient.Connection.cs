@@ -15,6 +15,9 @@ public sealed partial class DeviceClient
         {
             SetState(ConnectionState.Connecting, failures == 0 ? ConnectionChangeReason.ClientRequest : ConnectionChangeReason.ConnectionLost, null);
             HubSession session;
+            using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.Connect");
+            activity?.SetTag("iothub.device_id", DeviceId);
+            activity?.SetTag("iothub.transport", _options.Transport.ToString());
             try
             {
                 session = await HubSession.ConnectAsync(HubHostName, DeviceId, _authentication, _options, OnMessageReceivedAsync, cancellationToken)
@@ -22,17 +25,20 @@ public sealed partial class DeviceClient
             }
             catch (HubException ex) when (!ex.IsTransient)
             {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "refused");
                 await RefuseAsync(ex, cancellationToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
                 failures++;
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.GetType().Name);
                 SetState(ConnectionState.Disconnected, ConnectionChangeReason.ConnectionLost, ex);
                 await Task.Delay(BackoffDelay(failures), _time, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
+            activity?.Dispose();
             var reconnected = _connections++ > 0;
             failures = 0;
             Volatile.Write(ref _session, session);

@@ -71,6 +71,8 @@ public sealed partial class DeviceClient
 
     private async ValueTask<MethodResponse> InvokeHandlerAsync(MethodRequest request, CancellationToken cancellationToken)
     {
+        using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.DirectMethod");
+        activity?.SetTag("iothub.method", request.Name);
         var handler = _methodHandlers.GetValueOrDefault(request.Name) ?? _defaultMethodHandler;
         if (handler is null)
         {

@@ -43,6 +43,8 @@ public sealed partial class DeviceClient
 
     private async Task<(int Status, long? Version, byte[] Body)> TwinRequestAsync(Func<long, string> topic, byte[] body, CancellationToken cancellationToken)
     {
+        using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.TwinRequest");
+        activity?.SetTag("iothub.device_id", DeviceId);
         var (status, version, answer) = await RunAsync(async (session, token) =>
         {
             var rid = Interlocked.Increment(ref _nextRid);

@@ -61,6 +61,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
     public event EventHandler<ConnectionStateChangedEventArgs>? ConnectionStateChanged;
 
     /// <summary>Connects, retrying transient failures with backoff until connected or <paramref name="cancellationToken"/> fires.</summary>
+    /// <remarks>Cancelling stops the wait, not the connection attempts: the client keeps connecting in the background (and
+    /// operations wait for it) until it is disposed.</remarks>
     /// <exception cref="HubException">The hub refused the device (see <see cref="DeviceClientOptions.ReprovisionRequired"/>).</exception>
     public async Task OpenAsync(CancellationToken cancellationToken = default)
     {
@@ -92,6 +94,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
             Payload = new System.Buffers.ReadOnlySequence<byte>(message.Body),
             QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
         };
+        using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.SendEvent");
+        activity?.SetTag("iothub.device_id", DeviceId);
         await RunAsync(async (session, token) =>
         {
             var result = await session.Client.PublishAsync(publish, token).ConfigureAwait(false);

@@ -74,7 +74,8 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
                 }
             },
         };
-        using var invoker = new HttpMessageInvoker(handler, disposeHandler: false);
+        // The upgraded connection leaves the handler's pool, so the handler can go once the WebSocket is open.
+        using var invoker = new HttpMessageInvoker(handler, disposeHandler: true);
         var webSocket = new ClientWebSocket();
         webSocket.Options.AddSubProtocol("mqtt");
         try
@@ -86,7 +87,6 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
         catch
         {
             webSocket.Dispose();
-            handler.Dispose();
             throw;
         }
     }
