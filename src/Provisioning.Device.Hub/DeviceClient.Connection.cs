@@ -1,0 +1,129 @@
+using Provisioning.Device.Hub.Mqtt;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>The connection loop: connect, wait for a drop or the renewal time, drain, reconnect with backoff and jitter.</summary>
+public sealed partial class DeviceClient
+{
+    private int _connections;
+
+    private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
+    {
+        CallbackOwner.Value = this;
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            SetState(ConnectionState.Connecting, failures == 0 ? ConnectionChangeReason.ClientRequest : ConnectionChangeReason.ConnectionLost, null);
+            HubSession session;
+            using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.Connect");
+            activity?.SetTag("iothub.device_id", DeviceId);
+            activity?.SetTag("iothub.transport", _options.Transport.ToString());
+            try
+            {
+                session = await HubSession.ConnectAsync(HubHostName, DeviceId, _authentication, _options, OnMessageReceivedAsync, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (HubException ex) when (!ex.IsTransient)
+            {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "refused");
+                await RefuseAsync(ex, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
+            {
+                failures++;
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.GetType().Name);
+                SetState(ConnectionState.Disconnected, ConnectionChangeReason.ConnectionLost, ex);
+                await Task.Delay(BackoffDelay(failures), _time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            activity?.Dispose();
+            var reconnected = _connections++ > 0;
+            failures = 0;
+            Volatile.Write(ref _session, session);
+            SetState(ConnectionState.Connected, ConnectionChangeReason.Connected, null);
+            _ready.TrySetResult(session);
+            if (reconnected && _desiredHandler is not null)
+            {
+                _ = ResyncDesiredAsync(cancellationToken);
+            }
+
+            var renewal = await WaitForDropOrRenewalAsync(session, cancellationToken).ConfigureAwait(false);
+
+            // New operations wait for the next connection from here on.
+            Volatile.Write(ref _ready, NewReady());
+            if (renewal)
+            {
+                SetState(ConnectionState.Connecting, ConnectionChangeReason.TokenRenewal, null);
+                try
+                {
+                    await session.DrainAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    HubClientLog.DrainTimedOut(_logger, DeviceId);
+                }
+            }
+            else if (!cancellationToken.IsCancellationRequested)
+            {
+                failures = 1;
+                SetState(ConnectionState.Disconnected, ConnectionChangeReason.ConnectionLost, null);
+            }
+
+            Interlocked.CompareExchange(ref _session, null, session);
+            await session.DisposeAsync().ConfigureAwait(false);
+            if (failures > 0)
+            {
+                await Task.Delay(BackoffDelay(failures), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Returns true when the token is due for renewal, false when the connection dropped.</summary>
+    /// <remarks>Renewal when ≤ <see cref="DeviceClientOptions.RenewalThreshold"/> of the lifetime is left (dps-protocol.md §8: 15 %).</remarks>
+    private async Task<bool> WaitForDropOrRenewalAsync(HubSession session, CancellationToken cancellationToken)
+    {
+        if (session.TokenExpiresAt is not { } expiresAt)
+        {
+            await session.Closed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        var renewAt = expiresAt - (_options.SasTokenLifetime * _options.RenewalThreshold);
+        var wait = renewAt - _time.GetUtcNow();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var due = wait > TimeSpan.Zero ? Task.Delay(wait, _time, stop.Token) : Task.CompletedTask;
+        var first = await Task.WhenAny(due, session.Closed).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return first == due && !session.Closed.IsCompleted;
+    }
+
+    /// <summary>Exponential backoff from <see cref="DeviceClientOptions.MinReconnectDelay"/>, capped, with "equal jitter"
+    /// (half fixed, half random) so that many devices dropped together do not come back together.</summary>
+    internal TimeSpan BackoffDelay(int failures)
+    {
+        var exponent = Math.Min(failures - 1, 20);
+        var ceiling = Math.Min(_options.MaxReconnectDelay.Ticks, _options.MinReconnectDelay.Ticks * (1L << exponent));
+        var jitter = Math.Clamp(_options.Jitter(), 0, 1);
+        return TimeSpan.FromTicks((long)((ceiling / 2.0) + (ceiling / 2.0 * jitter)));
+    }
+
+    private async Task RefuseAsync(HubException refusal, CancellationToken cancellationToken)
+    {
+        SetState(ConnectionState.Refused, ConnectionChangeReason.Refused, refusal);
+        _ready.TrySetException(refusal);
+        if (_options.ReprovisionRequired is { } hook)
+        {
+            try
+            {
+                await hook(new HubRefusal(HubHostName, DeviceId, refusal.Status), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+            {
+                HubClientLog.HandlerFailed(_logger, ex, nameof(DeviceClientOptions.ReprovisionRequired));
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Text;
+using MQTTnet;
+using Provisioning.Device.Hub.Mqtt;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>Direct methods: a handler per name or a default one; unknown methods answer 501, a failing handler 500.</summary>
+public sealed partial class DeviceClient
+{
+    private readonly ConcurrentDictionary<string, Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>> _methodHandlers = new(StringComparer.Ordinal);
+    private readonly System.Threading.Channels.Channel<(MethodRequest Request, string Rid)> _methodRequests = NewQueue<(MethodRequest, string)>();
+    private Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? _defaultMethodHandler;
+
+    /// <summary>Sets (or with null removes) the handler of one method.</summary>
+    public void SetMethodHandler(string methodName, Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(methodName);
+        if (handler is null)
+        {
+            _methodHandlers.TryRemove(methodName, out _);
+        }
+        else
+        {
+            _methodHandlers[methodName] = handler;
+        }
+    }
+
+    /// <summary>Sets the handler of methods that have no handler of their own.</summary>
+    public void SetDefaultMethodHandler(Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? handler) => _defaultMethodHandler = handler;
+
+    private void QueueMethodRequest(string topic, byte[] payload)
+    {
+        // $iothub/methods/POST/{name}/?$rid={rid}
+        var rest = topic.AsSpan(HubTopics.MethodRequestPrefix.Length);
+        var slash = rest.IndexOf('/');
+        var rid = HubTopics.QueryValue(topic, "$rid");
+        if (slash <= 0 || rid is null)
+        {
+            HubClientLog.Dropped(_logger, topic, "malformed method request topic");
+            return;
+        }
+
+        _methodRequests.Writer.TryWrite((new MethodRequest(Uri.UnescapeDataString(rest[..slash].ToString()), payload), rid));
+    }
+
+    private async Task RunMethodDispatcherAsync(CancellationToken cancellationToken)
+    {
+        CallbackOwner.Value = this;
+        await foreach (var (request, rid) in _methodRequests.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var response = await InvokeHandlerAsync(request, cancellationToken).ConfigureAwait(false);
+            var answer = new MqttApplicationMessage
+            {
+                Topic = HubTopics.MethodResponse(response.Status, rid),
+                Payload = new System.Buffers.ReadOnlySequence<byte>(response.Payload.IsEmpty ? "null"u8.ToArray() : response.Payload),
+                QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
+            };
+            try
+            {
+                await RunAsync(async (session, token) => await session.Client.PublishAsync(answer, token).ConfigureAwait(false), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (HubException ex)
+            {
+                // The hub refused the device meanwhile; the caller sees a timeout on the service side.
+                HubClientLog.MethodAnswerFailed(_logger, ex, request.Name);
+            }
+        }
+    }
+
+    private async ValueTask<MethodResponse> InvokeHandlerAsync(MethodRequest request, CancellationToken cancellationToken)
+    {
+        using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.DirectMethod");
+        activity?.SetTag("iothub.method", request.Name);
+        var handler = _methodHandlers.GetValueOrDefault(request.Name) ?? _defaultMethodHandler;
+        if (handler is null)
+        {
+            return new MethodResponse(501, Encoding.UTF8.GetBytes($"{{\"message\":\"Method '{JsonEscape(request.Name)}' is not implemented.\"}}"));
+        }
+
+        try
+        {
+            return await handler(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            HubClientLog.HandlerFailed(_logger, ex, "method " + request.Name);
+            return new MethodResponse(500, "{\"message\":\"The method handler failed.\"}"u8.ToArray());
+        }
+    }
+
+    private static string JsonEscape(string value) => System.Text.Json.JsonEncodedText.Encode(value).ToString();
+}

@@ -1,0 +1,133 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MQTTnet;
+using Provisioning.Device.Hub.Mqtt;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>What the hub sends: routed by topic to the twin requests in flight or to the dispatch queues. The MQTT receive
+/// loop never waits for application code (that would stall the acknowledgements of our own publishes).</summary>
+public sealed partial class DeviceClient
+{
+    private readonly System.Threading.Channels.Channel<(HubMessage Message, MqttApplicationMessageReceivedEventArgs Delivery)> _messages = NewQueue<(HubMessage, MqttApplicationMessageReceivedEventArgs)>();
+    private Func<HubMessage, CancellationToken, ValueTask>? _messageHandler;
+
+    /// <summary>Sets the cloud-to-device message handler. A message is acknowledged after the handler returns (or throws: MQTT
+    /// cannot reject, so a failure is logged); messages that arrive with no handler are left unacknowledged for redelivery.</summary>
+    public void SetMessageHandler(Func<HubMessage, CancellationToken, ValueTask>? handler) => _messageHandler = handler;
+
+    private Task OnMessageReceivedAsync(HubSession session, MqttApplicationMessageReceivedEventArgs e)
+    {
+        var topic = e.ApplicationMessage.Topic;
+        try
+        {
+            if (topic.StartsWith(HubTopics.TwinResponsePrefix, StringComparison.Ordinal))
+            {
+                CompleteTwinRequest(topic, e.ApplicationMessage.Payload.ToArray());
+            }
+            else if (topic.StartsWith(HubTopics.DesiredPrefix, StringComparison.Ordinal))
+            {
+                _desired.Writer.TryWrite((topic, e.ApplicationMessage.Payload.ToArray()));
+            }
+            else if (topic.StartsWith(HubTopics.MethodRequestPrefix, StringComparison.Ordinal))
+            {
+                QueueMethodRequest(topic, e.ApplicationMessage.Payload.ToArray());
+            }
+            else if (topic.StartsWith(HubTopics.DeviceBoundPrefix(DeviceId), StringComparison.Ordinal))
+            {
+                e.AutoAcknowledge = false;
+                if (_messageHandler is null)
+                {
+                    HubClientLog.Dropped(_logger, topic, "no message handler is set; left unacknowledged");
+                }
+                else
+                {
+                    _messages.Writer.TryWrite((ToHubMessage(topic, e.ApplicationMessage.Payload), e));
+                }
+            }
+            else
+            {
+                HubClientLog.Dropped(_logger, topic, "unknown topic");
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or UriFormatException or ArgumentException)
+        {
+            HubClientLog.Dropped(_logger, topic, ex.Message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private HubMessage ToHubMessage(string topic, ReadOnlySequence<byte> payload)
+    {
+        var properties = PropertyBag.Parse(topic.AsSpan(HubTopics.DeviceBoundPrefix(DeviceId).Length));
+        var message = new HubMessage(payload.ToArray());
+        var system = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in properties)
+        {
+            switch (key)
+            {
+                case "$.mid": message.MessageId = value; break;
+                case "$.cid": message.CorrelationId = value; break;
+                case "$.ct": message.ContentType = value; break;
+                case "$.ce": message.ContentEncoding = value; break;
+                default:
+                    if (key.StartsWith("$.", StringComparison.Ordinal))
+                    {
+                        system[key] = value;
+                    }
+                    else
+                    {
+                        message.Properties[key] = value;
+                    }
+
+                    break;
+            }
+        }
+
+        message.SystemProperties = system;
+        return message;
+    }
+
+    private async Task RunMessageDispatcherAsync(CancellationToken cancellationToken)
+    {
+        CallbackOwner.Value = this;
+        await foreach (var (message, delivery) in _messages.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (_messageHandler is { } handler)
+            {
+                try
+                {
+                    await handler(message, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    HubClientLog.HandlerFailed(_logger, ex, "message");
+                }
+            }
+
+            try
+            {
+                await delivery.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                HubClientLog.AcknowledgeFailed(_logger, ex);
+            }
+        }
+    }
+
+    /// <summary>Parses a twin JSON document; malformed JSON from the hub becomes a non-transient <see cref="HubException"/>.</summary>
+    internal static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
+    {
+        try
+        {
+            return JsonNode.Parse(json) as JsonObject ?? throw new HubException($"The hub sent {what} that is not a JSON object.", 0, isTransient: false);
+        }
+        catch (JsonException ex)
+        {
+            throw new HubException($"The hub sent {what} that is not valid JSON.", 0, isTransient: false, ex);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MQTTnet;
+using Provisioning.Device.Hub.Mqtt;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>The twin: GET, reported patches and desired-property pushes (dps-protocol.md §8).</summary>
+public sealed partial class DeviceClient
+{
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<(int Status, long? Version, byte[] Body)>> _twinRequests = new();
+    private readonly System.Threading.Channels.Channel<(string Topic, byte[] Body)> _desired = NewQueue<(string, byte[])>();
+    private Func<DesiredPropertyUpdate, CancellationToken, ValueTask>? _desiredHandler;
+    private long _nextRid;
+    private long _lastDesiredVersion;
+
+    /// <summary>Sets the handler of desired-property patches. Patches are delivered one at a time in version order; a patch whose
+    /// version is not newer than the last delivered one is skipped.</summary>
+    public void SetDesiredPropertyUpdateHandler(Func<DesiredPropertyUpdate, CancellationToken, ValueTask>? handler) => _desiredHandler = handler;
+
+    /// <summary>Gets the twin.</summary>
+    /// <exception cref="HubException">The hub answered an error status (429 is transient) or a malformed document.</exception>
+    public async Task<Twin> GetTwinAsync(CancellationToken cancellationToken = default)
+    {
+        var (_, _, body) = await TwinRequestAsync(HubTopics.TwinGet, [], cancellationToken).ConfigureAwait(false);
+        var document = ParseObject(body, "a twin");
+        var desired = document["desired"] as JsonObject ?? [];
+        var reported = document["reported"] as JsonObject ?? [];
+        var desiredVersion = TakeVersion(desired);
+        var reportedVersion = TakeVersion(reported);
+        return new Twin((JsonObject)desired.DeepClone(), desiredVersion, (JsonObject)reported.DeepClone(), reportedVersion);
+    }
+
+    /// <summary>Patches the reported properties and returns the new reported version.</summary>
+    public async Task<long> UpdateReportedPropertiesAsync(JsonObject patch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        var body = System.Text.Encoding.UTF8.GetBytes(patch.ToJsonString());
+        var (_, version, _) = await TwinRequestAsync(HubTopics.TwinPatchReported, body, cancellationToken).ConfigureAwait(false);
+        return version ?? throw new HubException("The hub acknowledged the patch without a version.", 0, isTransient: false);
+    }
+
+    private async Task<(int Status, long? Version, byte[] Body)> TwinRequestAsync(Func<long, string> topic, byte[] body, CancellationToken cancellationToken)
+    {
+        using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.TwinRequest");
+        activity?.SetTag("iothub.device_id", DeviceId);
+        var (status, version, answer) = await RunAsync(async (session, token) =>
+        {
+            var rid = Interlocked.Increment(ref _nextRid);
+            var pending = new TaskCompletionSource<(int, long?, byte[])>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _twinRequests[rid] = pending;
+            try
+            {
+                var request = new MqttApplicationMessage
+                {
+                    Topic = topic(rid),
+                    Payload = new System.Buffers.ReadOnlySequence<byte>(body),
+                    QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
+                };
+                await session.Client.PublishAsync(request, token).ConfigureAwait(false);
+                var first = await Task.WhenAny(pending.Task, session.Closed).WaitAsync(_options.OperationTimeout, _time, token).ConfigureAwait(false);
+                return first == pending.Task ? await pending.Task.ConfigureAwait(false) : throw new ConnectionLostException();
+            }
+            catch (TimeoutException ex)
+            {
+                throw new HubException("The hub did not answer the twin request in time.", 0, isTransient: true, ex);
+            }
+            finally
+            {
+                _twinRequests.TryRemove(rid, out _);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+
+        // dps-protocol.md §8: ≥ 300 fails; 429 is throttling (transient).
+        return status >= 300
+            ? throw new HubException(string.Create(CultureInfo.InvariantCulture, $"The hub answered the twin request with {status}."), status, status is 429 or >= 500)
+            : (status, version, answer);
+    }
+
+    private void CompleteTwinRequest(string topic, byte[] body)
+    {
+        if (!HubTopics.TryParseTwinStatus(topic, out var status)
+            || !long.TryParse(HubTopics.QueryValue(topic, "$rid"), NumberStyles.None, CultureInfo.InvariantCulture, out var rid))
+        {
+            HubClientLog.Dropped(_logger, topic, "malformed twin response topic");
+            return;
+        }
+
+        long? version = long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+        if (_twinRequests.TryGetValue(rid, out var pending))
+        {
+            pending.TrySetResult((status, version, body));
+        }
+        else
+        {
+            HubClientLog.Dropped(_logger, topic, "no twin request is waiting for this answer");
+        }
+    }
+
+    /// <summary>On dispose: twin requests still waiting for an answer fail now rather than at their timeout.</summary>
+    private void FailPendingTwinRequests()
+    {
+        foreach (var (rid, pending) in _twinRequests)
+        {
+            if (_twinRequests.TryRemove(rid, out _))
+            {
+                pending.TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+            }
+        }
+    }
+
+    private async Task RunDesiredDispatcherAsync(CancellationToken cancellationToken)
+    {
+        CallbackOwner.Value = this;
+        await foreach (var (topic, body) in _desired.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            JsonObject patch;
+            try
+            {
+                patch = ParseObject(body, "a desired-properties patch");
+            }
+            catch (HubException ex)
+            {
+                HubClientLog.Dropped(_logger, topic, ex.Message);
+                continue;
+            }
+
+            var version = TakeVersion(patch);
+            if (version == 0 && long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var fromTopic))
+            {
+                version = fromTopic;
+            }
+
+            if (version <= _lastDesiredVersion)
+            {
+                HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
+                continue;
+            }
+
+            _lastDesiredVersion = version;
+            if (_desiredHandler is not { } handler)
+            {
+                continue;
+            }
+
+            try
+            {
+                await handler(new DesiredPropertyUpdate(patch, version), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                HubClientLog.HandlerFailed(_logger, ex, "desired properties");
+            }
+        }
+    }
+
+    /// <summary>Desired patches pushed while the device was offline are lost; after a reconnect the whole desired document is
+    /// fetched and, when newer than the last delivered version, delivered as one patch (it holds every current value).</summary>
+    private async Task ResyncDesiredAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (_, _, body) = await TwinRequestAsync(HubTopics.TwinGet, [], cancellationToken).ConfigureAwait(false);
+            if (ParseObject(body, "a twin")["desired"] is JsonObject desired && desired["$version"] is JsonValue version)
+            {
+                _desired.Writer.TryWrite((HubTopics.DesiredPrefix + "?$version=" + version.ToJsonString(), System.Text.Encoding.UTF8.GetBytes(desired.ToJsonString())));
+            }
+        }
+        catch (Exception ex) when (ex is HubException or OperationCanceledException or ObjectDisposedException)
+        {
+            HubClientLog.ResyncFailed(_logger, ex);
+        }
+    }
+
+    private static long TakeVersion(JsonObject properties)
+    {
+        long version = 0;
+        if (properties["$version"] is JsonValue value && value.TryGetValue<long>(out var v))
+        {
+            version = v;
+        }
+
+        properties.Remove("$version");
+        return version;
+    }
+}

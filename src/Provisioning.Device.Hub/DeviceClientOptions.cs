@@ -1,0 +1,81 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>Options of a <see cref="DeviceClient"/>. Defaults follow dps-protocol.md §8.</summary>
+public sealed class DeviceClientOptions
+{
+    /// <summary>TLS (8883) or WebSockets (443).</summary>
+    public HubTransport Transport { get; set; } = HubTransport.Mqtt;
+
+    /// <summary>A proxy for <see cref="HubTransport.MqttWebSocket"/>.</summary>
+    public IWebProxy? Proxy { get; set; }
+
+    /// <summary>Maps a hub host name to the <c>host:port</c> actually dialled (the TLS name stays the hub host name).
+    /// Used by the emulator, whose hubs listen on 127.0.0.1:port.</summary>
+    public IDictionary<string, string> HubAddresses { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Roots to trust instead of the system store (e.g. the emulator's CA). Empty: the system store.</summary>
+    public X509Certificate2Collection TrustedRoots { get; } = [];
+
+    /// <summary>How long each SAS token lives. Default 1 hour.</summary>
+    public TimeSpan SasTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The share of the lifetime left when the token is renewed (reconnecting with a fresh one). Default 15 %.</summary>
+    public double RenewalThreshold { get; set; } = 0.15;
+
+    /// <summary>MQTT keep-alive. Default 300 s (the C# SDK's).</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>How long a connect, a twin request or the drain before a renewal may take. Default 30 s.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The first reconnect delay; it doubles per failed attempt up to <see cref="MaxReconnectDelay"/>, with jitter.</summary>
+    public TimeSpan MinReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest reconnect delay.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Returns a number in [0, 1) for jitter; injectable for tests. Default <see cref="Random.Shared"/>.</summary>
+    public Func<double> Jitter { get; set; } = Random.Shared.NextDouble;
+
+    /// <summary>The clock for token expiry, renewal and backoff.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The largest telemetry payload sent (IoT Hub: 256 KB); larger ones throw <see cref="ArgumentException"/>.</summary>
+    public int MaxMessageBytes { get; set; } = 256 * 1024;
+
+    /// <summary>The product name sent as <c>DeviceClientType</c>.</summary>
+    public string ProductInfo { get; set; } = "Provisioning.Device.Hub/0.1.0";
+
+    /// <summary>An IoT Plug and Play model id (<c>dtmi:…</c>), sent in the username when set.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Called once when the hub refuses the device (unauthorized, unknown or disabled); the client is then
+    /// <see cref="ConnectionState.Refused"/>. The first-boot flow goes back to DPS from here.</summary>
+    public Func<HubRefusal, CancellationToken, ValueTask>? ReprovisionRequired { get; set; }
+
+    /// <summary>Logging; silent when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(SasTokenLifetime, TimeSpan.FromSeconds(10), nameof(SasTokenLifetime));
+        if (RenewalThreshold is <= 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RenewalThreshold), "The renewal threshold is a share of the lifetime, in (0, 1).");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(OperationTimeout, TimeSpan.Zero, nameof(OperationTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(KeepAlive, TimeSpan.FromSeconds(1), nameof(KeepAlive));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(KeepAlive, TimeSpan.FromSeconds(ushort.MaxValue), nameof(KeepAlive));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinReconnectDelay, TimeSpan.Zero, nameof(MinReconnectDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxReconnectDelay, MinReconnectDelay, nameof(MaxReconnectDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentNullException.ThrowIfNull(Jitter);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+        ArgumentException.ThrowIfNullOrEmpty(ProductInfo);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+
+namespace Provisioning.Device.Hub;
+
+/// <summary>How a device proves itself to its hub: a SAS token signed with a symmetric key or by a signer (a TPM), or a
+/// TLS client certificate.</summary>
+/// <remarks>dps-protocol.md §8 (password: SAS token, or none for X.509). Dispose it with the client to zero a held key.</remarks>
+public abstract class HubAuthentication : IDisposable
+{
+    private protected HubAuthentication()
+    {
+    }
+
+    /// <summary>Authenticates with SAS tokens signed in-process with a symmetric key (the device's primary key).</summary>
+    /// <param name="key">The raw key bytes (decoded from base64); copied.</param>
+    public static HubAuthentication FromSymmetricKey(ReadOnlySpan<byte> key)
+    {
+        if (key.IsEmpty)
+        {
+            throw new ArgumentException("The key is empty.", nameof(key));
+        }
+
+        return new SymmetricKeyAuthentication(key);
+    }
+
+    /// <summary>Authenticates with SAS tokens whose HMAC-SHA256 another party computes — for a TPM, inside the TPM with the
+    /// hub identity key.</summary>
+    /// <param name="signer">Returns HMAC-SHA256(key, data) for the data given.</param>
+    public static HubAuthentication FromSigner(Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>> signer)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        return new SignerAuthentication(signer);
+    }
+
+    /// <summary>Authenticates with a TLS client certificate (with its key and, optionally, its chain).</summary>
+    public static HubAuthentication FromCertificate(SslStreamCertificateContext certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        if (!certificate.TargetCertificate.HasPrivateKey)
+        {
+            throw new ArgumentException("The device certificate needs its private key.", nameof(certificate));
+        }
+
+        return new CertificateAuthentication(certificate);
+    }
+
+    /// <summary>The client certificate to present, for X.509.</summary>
+    internal virtual SslStreamCertificateContext? ClientCertificate => null;
+
+    /// <summary>Whether the password is a SAS token.</summary>
+    internal virtual bool UsesSasToken => true;
+
+    /// <summary>Computes HMAC-SHA256 over the string to sign.</summary>
+    internal virtual ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("This authentication does not sign SAS tokens.");
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases held secrets.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+
+    private sealed class SymmetricKeyAuthentication(ReadOnlySpan<byte> key) : HubAuthentication
+    {
+        // Held for the life of the client because every renewal signs again; zeroed on dispose.
+        private readonly byte[] _key = key.ToArray();
+        private bool _disposed;
+
+        internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            return ValueTask.FromResult(HMACSHA256.HashData(_key, data.Span));
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed = true;
+            CryptographicOperations.ZeroMemory(_key);
+            base.Dispose(disposing);
+        }
+    }
+
+    private sealed class SignerAuthentication(Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>> signer) : HubAuthentication
+    {
+        internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => signer(data, cancellationToken);
+    }
+
+    private sealed class CertificateAuthentication(SslStreamCertificateContext certificate) : HubAuthentication
+    {
+        internal override SslStreamCertificateContext ClientCertificate => certificate;
+
+        internal override bool UsesSasToken => false;
+    }
+}

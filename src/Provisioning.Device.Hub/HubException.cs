@@ -1,0 +1,36 @@
+namespace Provisioning.Device.Hub;
+
+/// <summary>An IoT Hub operation failed.</summary>
+public sealed class HubException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public HubException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public HubException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public HubException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception with a status.</summary>
+    public HubException(string message, int status, bool isTransient, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Status = status;
+        IsTransient = isTransient;
+    }
+
+    /// <summary>The hub's status (twin: HTTP-like status; refusal: CONNACK code), or 0.</summary>
+    public int Status { get; }
+
+    /// <summary>Whether trying again later may succeed.</summary>
+    public bool IsTransient { get; }
+}

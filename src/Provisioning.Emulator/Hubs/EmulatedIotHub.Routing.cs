@@ -1,0 +1,163 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace Provisioning.Emulator.Hubs;
+
+/// <summary>What devices publish: telemetry, twin requests and method responses; anything else closes the connection.</summary>
+public sealed partial class EmulatedIotHub
+{
+    private async Task InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        if (e.ClientId is { } sender && sender.StartsWith(HubSenderPrefix, StringComparison.Ordinal))
+        {
+            return; // the hub's own messages to a device
+        }
+
+        // The hub consumes what devices publish; nothing is ever routed to another client.
+        e.ProcessPublish = false;
+        if (e.SessionItems[DeviceItem] is not HubDevice device)
+        {
+            e.CloseConnection = true;
+            return;
+        }
+
+        if (e.SessionItems[ExpiryItem] is DateTimeOffset expiry && expiry <= _options.TimeProvider.GetUtcNow())
+        {
+            HubLog.TokenExpired(_logger, HubHostName, device.DeviceId);
+            e.CloseConnection = true;
+            return;
+        }
+
+        var message = e.ApplicationMessage;
+        var topic = message.Topic;
+        var payload = message.Payload;
+        var events = HubTopics.Events(device.DeviceId);
+        if (topic.StartsWith(events, StringComparison.Ordinal))
+        {
+            if (payload.Length > _options.MaxMessageBytes)
+            {
+                HubLog.TooLarge(_logger, HubHostName, device.DeviceId, payload.Length, _options.MaxMessageBytes);
+                e.CloseConnection = true;
+                return;
+            }
+
+            CaptureTelemetry(device.DeviceId, topic.AsSpan(events.Length), System.Buffers.BuffersExtensions.ToArray(payload));
+        }
+        else if ((topic.StartsWith(HubTopics.TwinGetPrefix, StringComparison.Ordinal) || topic.StartsWith(HubTopics.TwinReportedPrefix, StringComparison.Ordinal))
+            && State(device.DeviceId).TwinFaults.TryDequeue(out var fault))
+        {
+            var rid = HubTopics.QueryValue(topic, "$rid") ?? string.Empty;
+            await SendAsync(device.DeviceId, $"{HubTopics.TwinResponsePrefix}{fault}/?$rid={Uri.EscapeDataString(rid)}", [], e.CancellationToken)
+                .ConfigureAwait(false);
+        }
+        else if (topic.StartsWith(HubTopics.TwinGetPrefix, StringComparison.Ordinal))
+        {
+            var rid = HubTopics.QueryValue(topic, "$rid") ?? string.Empty;
+            var twin = await TwinAsync(device.DeviceId, e.CancellationToken).ConfigureAwait(false);
+            await SendAsync(device.DeviceId, $"{HubTopics.TwinResponsePrefix}200/?$rid={Uri.EscapeDataString(rid)}",
+                Encoding.UTF8.GetBytes(twin.ToDocument()), e.CancellationToken).ConfigureAwait(false);
+        }
+        else if (topic.StartsWith(HubTopics.TwinReportedPrefix, StringComparison.Ordinal))
+        {
+            await PatchReportedAsync(device.DeviceId, topic, System.Buffers.BuffersExtensions.ToArray(payload), e.CancellationToken).ConfigureAwait(false);
+        }
+        else if (topic.StartsWith(HubTopics.MethodResponsePrefix, StringComparison.Ordinal)
+            && HubTopics.TryParseMethodResponse(topic, out var status, out var methodRid))
+        {
+            if (_pendingMethods.TryRemove((device.DeviceId, methodRid!), out var pending))
+            {
+                pending.TrySetResult(new HubMethodResult(status, Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(payload))));
+            }
+            else
+            {
+                HubLog.UnknownMethodResponse(_logger, HubHostName, device.DeviceId, methodRid);
+            }
+        }
+        else
+        {
+            // Another device's topics, or no topic IoT Hub knows: the hub drops the connection.
+            HubLog.ForbiddenTopic(_logger, HubHostName, device.DeviceId, topic);
+            e.CloseConnection = true;
+        }
+    }
+
+    private void CaptureTelemetry(string deviceId, ReadOnlySpan<char> bag, byte[] body)
+    {
+        var all = HubPropertyBag.Parse(bag);
+        var app = new Dictionary<string, string>(StringComparer.Ordinal);
+        var system = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in all)
+        {
+            (key.StartsWith("$.", StringComparison.Ordinal) ? system : app)[key] = value;
+        }
+
+        State(deviceId).Telemetry.Add(new HubTelemetryMessage(deviceId, body, app, system, _options.TimeProvider.GetUtcNow()));
+    }
+
+    private async Task PatchReportedAsync(string deviceId, string topic, byte[] body, CancellationToken cancellationToken)
+    {
+        var rid = Uri.EscapeDataString(HubTopics.QueryValue(topic, "$rid") ?? string.Empty);
+        var twin = await TwinAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        string answer;
+        try
+        {
+            var version = twin.PatchReported(body);
+            answer = $"{HubTopics.TwinResponsePrefix}204/?$rid={rid}&$version={version}";
+        }
+        catch (JsonException ex)
+        {
+            HubLog.BadReportedPatch(_logger, ex, HubHostName, deviceId);
+            answer = $"{HubTopics.TwinResponsePrefix}400/?$rid={rid}";
+        }
+
+        await SendAsync(deviceId, answer, [], cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<HubTwinStore> TwinAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var state = State(deviceId);
+        if (state.Twin is { } twin)
+        {
+            return twin;
+        }
+
+        var device = await _options.Registry.FindAsync(HubHostName, deviceId, cancellationToken).ConfigureAwait(false);
+        Interlocked.CompareExchange(ref state.Twin, new HubTwinStore(device?.InitialTwin), null);
+        return state.Twin;
+    }
+
+    private Task OnClientAcknowledgedAsync(ClientAcknowledgedPublishPacketEventArgs e)
+    {
+        var topic = e.PublishPacket.Topic;
+        var prefix = HubTopics.DeviceBound(e.ClientId);
+        if (topic.StartsWith(prefix, StringComparison.Ordinal)
+            && HubPropertyBag.Parse(topic.AsSpan(prefix.Length)).GetValueOrDefault("$.mid") is { } messageId
+            && _pendingC2D.TryRemove((e.ClientId, messageId), out var pending))
+        {
+            pending.TrySetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Publishes a message to one device only (<see cref="InterceptEnqueueAsync"/> keeps it from the others).</summary>
+    private async Task SendAsync(string deviceId, string topic, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (_server is not { } server)
+        {
+            throw new InvalidOperationException($"Hub '{HubHostName}' is stopped.");
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = HubSenderPrefix + deviceId },
+            cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,289 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace Provisioning.Emulator.Hubs;
+
+/// <summary>One emulated Azure IoT hub: an MQTT 3.1.1 endpoint over TLS that authenticates devices against an
+/// <see cref="IHubDeviceRegistry"/> and implements the device topics of telemetry, C2D, twin and direct methods.</summary>
+/// <remarks>dps-protocol.md §8. Credential failures (unknown or disabled device, forged, expired or wrong-audience token, wrong
+/// certificate) answer CONNACK 5 "not authorized", as IoT Hub does; a username or password that does not parse answers 4.</remarks>
+public sealed partial class EmulatedIotHub : IAsyncDisposable
+{
+    private const string DeviceItem = "hub.device";
+    private const string ExpiryItem = "hub.expiry";
+    private const string HubSenderPrefix = "$hub/";
+
+    private readonly EmulatedIotHubOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
+    private MqttServer? _server;
+
+    private EmulatedIotHub(EmulatedIotHubOptions options, int port)
+    {
+        _options = options;
+        _logger = options.LoggerFactory?.CreateLogger<EmulatedIotHub>() ?? NullLogger<EmulatedIotHub>.Instance;
+        EndPoint = new IPEndPoint(options.BindAddress, port);
+    }
+
+    /// <summary>The hub host name.</summary>
+    public string HubHostName => _options.HubHostName;
+
+    /// <summary>Where the MQTT endpoint listens.</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>The listening address as <c>host:port</c> (<c>emulator.json</c>'s <c>mqttAddress</c>).</summary>
+    public string MqttAddress => EndPoint.ToString();
+
+    /// <summary>Whether the endpoint is accepting connections.</summary>
+    public bool IsRunning => _server?.IsStarted == true;
+
+    /// <summary>Starts a hub.</summary>
+    public static async Task<EmulatedIotHub> StartAsync(EmulatedIotHubOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var hub = new EmulatedIotHub(options, options.Port == 0 ? FreePort(options.BindAddress) : options.Port);
+        await hub.StartAsync(cancellationToken).ConfigureAwait(false);
+        return hub;
+    }
+
+    /// <summary>Starts the endpoint again on the same port after <see cref="StopAsync"/> (a broker restart).</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_server is not null)
+        {
+            return;
+        }
+
+        var serverOptions = new MqttServerOptionsBuilder()
+            .WithoutDefaultEndpoint()
+            .WithEncryptedEndpoint()
+            .WithEncryptedEndpointBoundIPAddress(EndPoint.Address)
+            .WithEncryptedEndpointPort(EndPoint.Port)
+            .WithEncryptionCertificate(_options.ServerCertificate)
+            .WithTlsEndpointReuseAddress()
+            .WithPersistentSessions(false)
+            .Build();
+
+        // Ask for a client certificate but accept any: X.509 devices are matched by thumbprint after the handshake (self-signed
+        // device certificates are normal in IoT Hub), SAS devices send none.
+        serverOptions.TlsEndpointOptions.ClientCertificateRequired = true;
+        serverOptions.TlsEndpointOptions.RemoteCertificateValidationCallback = AcceptDeviceCertificate;
+
+        var server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        server.ValidatingConnectionAsync += ValidateConnectionAsync;
+        server.ClientConnectedAsync += OnClientConnectedAsync;
+        server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
+        server.InterceptingPublishAsync += InterceptPublishAsync;
+        server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        server.InterceptingClientEnqueueAsync += InterceptEnqueueAsync;
+        server.ClientAcknowledgedPublishPacketAsync += OnClientAcknowledgedAsync;
+        await server.StartAsync().ConfigureAwait(false);
+        _server = server;
+        HubLog.Listening(_logger, HubHostName, MqttAddress);
+    }
+
+    /// <summary>Stops the endpoint, dropping every connection; the captured telemetry and twins stay.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var server = Interlocked.Exchange(ref _server, null);
+        if (server is null)
+        {
+            return;
+        }
+
+        await server.StopAsync(new MqttServerStopOptionsBuilder().Build()).ConfigureAwait(false);
+        server.Dispose();
+        foreach (var state in _devices.Values)
+        {
+            state.Connected = false;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>How many times the device has connected successfully.</summary>
+    public int GetConnectionCount(string deviceId) => _devices.TryGetValue(deviceId, out var state) ? state.ConnectionCount : 0;
+
+    /// <summary>Whether the device is connected now.</summary>
+    public bool IsConnected(string deviceId) => _devices.TryGetValue(deviceId, out var state) && state.Connected;
+
+    /// <summary>Disables (or enables) a device in the registry; disabling drops its connection, as the IoT Hub service does.</summary>
+    public async Task SetDeviceEnabledAsync(string deviceId, bool enabled, CancellationToken cancellationToken = default)
+    {
+        var device = await _options.Registry.FindAsync(HubHostName, deviceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Device '{deviceId}' is not registered in hub '{HubHostName}'.");
+        await _options.Registry.UpsertAsync(device with { Enabled = enabled }, cancellationToken).ConfigureAwait(false);
+        if (!enabled)
+        {
+            await DisconnectDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Drops the device's connection (it may reconnect).</summary>
+    public async Task DisconnectDeviceAsync(string deviceId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_server is { } server && IsConnected(deviceId))
+        {
+            await server.DisconnectClientAsync(deviceId, new MqttServerClientDisconnectOptionsBuilder()
+                .WithReasonCode(MqttDisconnectReasonCode.AdministrativeAction).Build()).ConfigureAwait(false);
+        }
+    }
+
+    private DeviceState State(string deviceId) => _devices.GetOrAdd(deviceId, static id => new DeviceState());
+
+    private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        var (code, why) = await AuthenticateAsync(e).ConfigureAwait(false);
+        e.ReasonCode = code;
+        if (code != MqttConnectReasonCode.Success)
+        {
+            // The reason never includes the token or key.
+            HubLog.Refused(_logger, HubHostName, e.ClientId, why);
+        }
+    }
+
+    private async Task<(MqttConnectReasonCode, string)> AuthenticateAsync(ValidatingConnectionEventArgs e)
+    {
+        if (e.ProtocolVersion != MqttProtocolVersion.V311)
+        {
+            return (MqttConnectReasonCode.UnsupportedProtocolVersion, "not MQTT 3.1.1");
+        }
+
+        var deviceId = e.ClientId;
+        if (string.IsNullOrEmpty(deviceId) || deviceId.Contains('/', StringComparison.Ordinal))
+        {
+            return (MqttConnectReasonCode.ClientIdentifierNotValid, "no device id");
+        }
+
+        var userPrefix = $"{HubHostName}/{deviceId}/?";
+        if (e.UserName is not { } user || !user.StartsWith(userPrefix, StringComparison.OrdinalIgnoreCase)
+            || HubTopics.QueryValue(user, "api-version") is null)
+        {
+            return (MqttConnectReasonCode.BadUserNameOrPassword, "username is not {hub}/{deviceId}/?api-version=…");
+        }
+
+        var device = await _options.Registry.FindAsync(HubHostName, deviceId, e.CancellationToken).ConfigureAwait(false);
+        if (device is null)
+        {
+            return (MqttConnectReasonCode.NotAuthorized, "unknown device");
+        }
+
+        if (!device.Enabled)
+        {
+            return (MqttConnectReasonCode.NotAuthorized, "device disabled");
+        }
+
+        DateTimeOffset? expiresAt = null;
+        if (device.Kind == HubCredentialKind.X509)
+        {
+            if (e.ClientCertificate is not { } certificate)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, "no client certificate");
+            }
+
+            var thumbprint = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
+            if (!string.Equals(thumbprint, device.Thumbprint, StringComparison.OrdinalIgnoreCase))
+            {
+                return (MqttConnectReasonCode.NotAuthorized, "certificate thumbprint does not match");
+            }
+        }
+        else
+        {
+            var refusal = HubSasValidator.Validate(e.Password, HubHostName, deviceId, device, _options.TimeProvider.GetUtcNow(), out var expiry);
+            if (refusal == SasRefusal.Malformed)
+            {
+                return (MqttConnectReasonCode.BadUserNameOrPassword, "password is not a SAS token");
+            }
+
+            if (refusal != SasRefusal.None)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, $"SAS token refused ({refusal})");
+            }
+
+            expiresAt = expiry;
+        }
+
+        e.SessionItems[DeviceItem] = device;
+        if (expiresAt is { } value)
+        {
+            e.SessionItems[ExpiryItem] = value;
+        }
+
+        return (MqttConnectReasonCode.Success, string.Empty);
+    }
+
+    private Task OnClientConnectedAsync(ClientConnectedEventArgs e)
+    {
+        var state = State(e.ClientId);
+        Interlocked.Increment(ref state.ConnectionCount);
+        state.Connected = true;
+        return Task.CompletedTask;
+    }
+
+    private Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        if (e.SessionItems.Contains(DeviceItem))
+        {
+            State(e.ClientId).Connected = false;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        if (!HubTopics.IsAllowedSubscription(e.TopicFilter.Topic, e.ClientId))
+        {
+            HubLog.ForbiddenSubscription(_logger, HubHostName, e.ClientId, e.TopicFilter.Topic);
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Messages from the hub carry the target device in their sender id; nobody else receives them.</summary>
+    private static Task InterceptEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    {
+        e.AcceptEnqueue = e.SenderClientId is { } sender && sender.Length == HubSenderPrefix.Length + e.ReceiverClientId.Length
+            && sender.StartsWith(HubSenderPrefix, StringComparison.Ordinal) && sender.EndsWith(e.ReceiverClientId, StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A device certificate need not chain to anything the hub trusts (it is matched by thumbprint later), and SAS
+    /// devices present none; any other TLS error still fails the handshake.</summary>
+    private static bool AcceptDeviceCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        (errors & ~(SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable)) == SslPolicyErrors.None;
+
+    private static int FreePort(IPAddress address)
+    {
+        using var probe = new TcpListener(address, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    private sealed class DeviceState
+    {
+        public readonly HubTelemetryLog Telemetry = new();
+        public readonly ConcurrentQueue<int> TwinFaults = new();
+        public HubTwinStore? Twin;
+        public int ConnectionCount;
+        public volatile bool Connected;
+    }
+}
