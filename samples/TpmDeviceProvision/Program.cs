@@ -1,1 +1,68 @@
-return 0;
+// TpmDeviceProvision: the Azure IoT C SDK's tpm_device_provision, plus two diagnostic verbs.
+//   TpmDeviceProvision [--tpm <spec>]                      prints Registration Id, Endorsement Key, Storage Root Key
+//   TpmDeviceProvision activate --blob <file> [--tpm <spec>] activates a raw DPS authenticationKey blob
+//   TpmDeviceProvision sign --data <file> [--tpm <spec>]     prints the HMAC-SHA256 of the file with the identity key
+using Provisioning.Device.Tpm;
+using Provisioning.Samples;
+
+var parsed = CommandLine.Parse(args);
+if (parsed.Error is not null)
+{
+    await Console.Error.WriteLineAsync(parsed.Error);
+    await Console.Error.WriteLineAsync(CommandLine.Usage);
+    return 2;
+}
+
+if (parsed.Help)
+{
+    Console.WriteLine(CommandLine.Usage);
+    return 0;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+try
+{
+    await using var identity = TpmIdentity.Open(parsed.Tpm);
+    switch (parsed.Verb)
+    {
+        case "activate":
+            var blob = await File.ReadAllBytesAsync(parsed.File!, cancel.Token);
+            await identity.ActivateIdentityKeyAsync(blob, cancel.Token);
+            Console.WriteLine($"Identity key activated at 0x{TpmHandles.IdentityKey:X8}.");
+            break;
+        case "sign":
+            var data = await File.ReadAllBytesAsync(parsed.File!, cancel.Token);
+            Console.WriteLine($"Signature: {Convert.ToBase64String(await identity.SignAsync(data, cancel.Token))}");
+            break;
+        default:
+            Console.WriteLine($"Registration Id: {await identity.GetRegistrationIdAsync(cancel.Token)}");
+            Console.WriteLine($"Endorsement Key: {Convert.ToBase64String(await identity.GetEndorsementKeyAsync(cancel.Token))}");
+            Console.WriteLine($"Storage Root Key: {Convert.ToBase64String(await identity.GetStorageRootKeyAsync(cancel.Token))}");
+            break;
+    }
+
+    return 0;
+}
+catch (Exception e) when (e is TpmException or TpmFormatException or ArgumentException or IOException or TimeoutException or UnauthorizedAccessException or OperationCanceledException)
+{
+    var what = e switch
+    {
+        TpmFormatException when parsed.Verb == "activate" => "the blob is not a DPS authenticationKey: ",
+        TpmFormatException => "the TPM sent malformed data: ",
+        OperationCanceledException => "canceled",
+        _ => string.Empty,
+    };
+    await Console.Error.WriteLineAsync($"error: {what}{(e is OperationCanceledException ? string.Empty : e.Message)}");
+    if (parsed.Verbose)
+    {
+        await Console.Error.WriteLineAsync(e.ToString());
+    }
+
+    return 1;
+}

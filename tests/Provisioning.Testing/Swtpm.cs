@@ -68,8 +68,11 @@ public sealed class SwtpmInstance : IAsyncDisposable
     /// <summary>Whether the process is running.</summary>
     public bool IsRunning { get; private set; }
 
+    /// <summary>The Unix socket of the TPM command channel when started with <see cref="StartNewUnixSocketAsync"/>; null for TCP.</summary>
+    public string? UnixSocketPath { get; private set; }
+
     /// <summary>Our own transport spec for this TPM.</summary>
-    public string TransportSpec => $"swtpm:127.0.0.1:{Port}";
+    public string TransportSpec => UnixSocketPath is null ? $"swtpm:127.0.0.1:{Port}" : $"unix:{UnixSocketPath}";
 
     /// <summary>The tpm2-tools TCTI for this TPM (pass it with <c>-T</c>).</summary>
     public string Tcti => $"swtpm:host=127.0.0.1,port={Port}";
@@ -100,6 +103,18 @@ public sealed class SwtpmInstance : IAsyncDisposable
         return instance;
     }
 
+    /// <summary>A fresh TPM whose command channel is a Unix socket (<c>--server type=unixio</c>), as a kernel device is a stream;
+    /// the control channel stays on TCP.</summary>
+    public static async Task<SwtpmInstance> StartNewUnixSocketAsync(CancellationToken cancellationToken = default)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "provisioning-swtpm", Guid.NewGuid().ToString("N"));
+        var state = Path.Combine(root, "state");
+        Directory.CreateDirectory(state);
+        var instance = new SwtpmInstance(state, ownsState: true) { UnixSocketPath = Path.Combine(root, "tpm.sock") };
+        await instance.StartAsync(cancellationToken).ConfigureAwait(false);
+        return instance;
+    }
+
     /// <summary>Starts swtpm on an existing state folder (kept by the caller).</summary>
     public static async Task<SwtpmInstance> StartAsync(string stateDirectory, CancellationToken cancellationToken = default)
     {
@@ -125,7 +140,7 @@ public sealed class SwtpmInstance : IAsyncDisposable
                 "swtpm",
                 [
                     "socket", "--tpm2", "--tpmstate", $"dir={StateDirectory}",
-                    "--server", $"type=tcp,port={port},bindaddr=127.0.0.1",
+                    "--server", UnixSocketPath is null ? $"type=tcp,port={port},bindaddr=127.0.0.1" : $"type=unixio,path={UnixSocketPath}",
                     "--ctrl", $"type=tcp,port={port + 1},bindaddr=127.0.0.1",
                     "--flags", "not-need-init,startup-clear",
                     "--pid", $"file={PidFile}",

@@ -15,6 +15,17 @@ public class TpmException : Exception
         Command = command;
     }
 
+    /// <summary>Creates the exception with its own message for a response code (for example to say what to do about it).</summary>
+    /// <param name="responseCode">The raw TPM_RC.</param>
+    /// <param name="message">The explanation.</param>
+    /// <param name="innerException">The exception that reported the code, if any.</param>
+    public TpmException(uint responseCode, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        ResponseCode = responseCode;
+        Command = (innerException as TpmException)?.Command;
+    }
+
     /// <summary>Creates the exception for a failure that is not a TPM response code (<see cref="ResponseCode"/> is 0).</summary>
     public TpmException(string message)
         : base(message)

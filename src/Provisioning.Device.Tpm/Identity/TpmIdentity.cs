@@ -1,0 +1,219 @@
+using System.Diagnostics;
+
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Provisioning.Device.Tpm;
+
+/// <summary>
+/// The device's TPM identity for DPS: ensures the EK and SRK, reports them and the registration ID, activates the identity
+/// key DPS sends, and signs with it.
+/// </summary>
+/// <remarks>
+/// dps-protocol.md §2. Constructing an identity does not talk to the TPM; the first call does. Operations are serialised and
+/// every transient object, session and sequence they create is flushed on every path (swtpm holds only three transient
+/// objects). The EK and SRK public areas are cached after the first read; they are public keys, not secrets.
+/// </remarks>
+public sealed partial class TpmIdentity : IAsyncDisposable
+{
+    internal static readonly ActivitySource ActivitySource = new("Provisioning.Device.Tpm");
+
+    private readonly TpmCommands _tpm;
+    private readonly TpmTransport _transport;
+    private readonly bool _ownsTransport;
+    private readonly TpmIdentityOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _started;
+    private byte[]? _endorsementKey;
+    private byte[]? _storageRootKey;
+
+    /// <summary>Creates an identity over a transport.</summary>
+    /// <param name="transport">How to reach the TPM.</param>
+    /// <param name="options">Handles and hierarchy passwords; defaults when null.</param>
+    /// <param name="ownsTransport">Whether disposing the identity disposes <paramref name="transport"/>.</param>
+    public TpmIdentity(TpmTransport transport, TpmIdentityOptions? options = null, bool ownsTransport = true)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        _options = options ?? new TpmIdentityOptions();
+        _options.Validate();
+        _transport = transport;
+        _ownsTransport = ownsTransport;
+        _logger = _options.Logger ?? NullLogger.Instance;
+        _tpm = new TpmCommands(transport, _options.TimeProvider);
+    }
+
+    /// <summary>Opens an identity over a transport spec (see <see cref="TpmTransport.Open"/>).</summary>
+    public static TpmIdentity Open(string transportSpec, TpmIdentityOptions? options = null)
+        => new(TpmTransport.Open(transportSpec, options?.Transport), options, ownsTransport: true);
+
+    /// <summary>Makes sure the EK and SRK are persisted: reuses keys that match the templates, creates and persists absent ones.</summary>
+    /// <remarks>dps-protocol.md §2.1. A key at the EK or SRK handle that does not match its template is never evicted: that
+    /// is reported as a <see cref="TpmException"/>, since it may belong to someone else.</remarks>
+    /// <exception cref="TpmException">The TPM failed, or a persisted key differs from the template.</exception>
+    public async ValueTask EnsureKeysAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EnsureKeysCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The EK as TPM2B_PUBLIC bytes, size prefix included (dps-protocol.md §2.2); creates it if absent.</summary>
+    public async ValueTask<byte[]> GetEndorsementKeyAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+        return (byte[])_endorsementKey!.Clone();
+    }
+
+    /// <summary>The SRK as TPM2B_PUBLIC bytes, size prefix included (dps-protocol.md §2.2); creates it if absent.</summary>
+    public async ValueTask<byte[]> GetStorageRootKeyAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+        return (byte[])_storageRootKey!.Clone();
+    }
+
+    /// <summary>The registration ID derived from the EK: lowercase base32 of SHA-256(EK TPM2B_PUBLIC), 52 characters (dps-protocol.md §2.5).</summary>
+    public async ValueTask<string> GetRegistrationIdAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+        return RegistrationId.FromEndorsementKey(_endorsementKey);
+    }
+
+    /// <summary>The EK certificate (DER) from NV index 0x01C00002, or null when the TPM has none.</summary>
+    public async ValueTask<byte[]?> GetEndorsementKeyCertificateAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
+            TpmNvPublic nv;
+            try
+            {
+                nv = await _tpm.NvReadPublicAsync(TpmHandles.EndorsementKeyCertificate, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TpmException e) when (IsAbsent(e))
+            {
+                return null;
+            }
+
+            var (authHandle, auth) = (nv.Attributes & TpmNvPublic.AuthReadAttribute) != 0
+                ? (nv.Index, ReadOnlyMemory<byte>.Empty)
+                : (TpmHandles.Owner, _options.OwnerAuth);
+            return await _tpm.NvReadAsync(authHandle, auth, nv.Index, nv.DataSize, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsTransport)
+        {
+            await _transport.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask EnsureKeysCoreAsync(CancellationToken cancellationToken)
+    {
+        if (_endorsementKey is not null && _storageRootKey is not null)
+        {
+            return;
+        }
+
+        using var activity = ActivitySource.StartActivity("TpmIdentity.EnsureKeys");
+        await StartOnceAsync(cancellationToken).ConfigureAwait(false);
+        _endorsementKey ??= await EnsurePrimaryAsync(
+            "endorsement key", _options.EndorsementKeyHandle, TpmHandles.Endorsement, _options.EndorsementAuth, TpmTemplates.EndorsementKey, cancellationToken).ConfigureAwait(false);
+        _storageRootKey ??= await EnsurePrimaryAsync(
+            "storage root key", _options.StorageRootKeyHandle, TpmHandles.Owner, _options.OwnerAuth, TpmTemplates.StorageRootKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<byte[]> EnsurePrimaryAsync(
+        string what, uint handle, uint hierarchy, ReadOnlyMemory<byte> hierarchyAuth, TpmPublic template, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var existing = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
+            if (!existing.Public.MatchesTemplate(template))
+            {
+                throw new TpmException(
+                    $"The key persisted at 0x{handle:X8} is not the standard {what} (type 0x{(ushort)existing.Public.Type:X4}, attributes "
+                    + $"0x{(uint)existing.Public.Attributes:X8}, {existing.Public.KeyBits} bits). It was left in place; configure another handle "
+                    + "in TpmIdentityOptions or clear the TPM.");
+            }
+
+            return existing.Tpm2BPublic;
+        }
+        catch (TpmException e) when (IsAbsent(e))
+        {
+            LogCreating(_logger, what, handle, null);
+        }
+
+        var (transient, created) = await _tpm.CreatePrimaryAsync(hierarchy, hierarchyAuth, template, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, transient, handle, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await FlushAsync(transient).ConfigureAwait(false);
+        }
+
+        return created;
+    }
+
+    private async ValueTask StartOnceAsync(CancellationToken cancellationToken)
+    {
+        if (_started)
+        {
+            return;
+        }
+
+        try
+        {
+            await _tpm.StartupAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (TpmException e) when (e.ResponseCode != 0)
+        {
+            // Firmware normally starts the TPM and some resource managers refuse Startup outright; the next command tells.
+            LogStartupRefused(_logger, e.Message, null);
+        }
+
+        _started = true;
+    }
+
+    /// <summary>Flushes a handle on a cleanup path: never with the caller's (possibly cancelled) token, never masking the first error.</summary>
+    private async ValueTask FlushAsync(uint handle)
+    {
+        try
+        {
+            await _tpm.FlushContextAsync(handle, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TpmException or TimeoutException or TpmFormatException)
+        {
+            LogFlushFailed(_logger, handle, e.Message, null);
+        }
+    }
+
+    /// <summary>Whether an error means "nothing at that handle" (TPM_RC_HANDLE or TPM_RC_REFERENCE_H0).</summary>
+    private static bool IsAbsent(TpmException e)
+        => e.ResponseCode != 0 && (e.BaseResponseCode == TpmResponseCode.Handle || (e.ResponseCode & 0xFFFF) == 0x910);
+
+    private static readonly Action<ILogger, string, uint, Exception?> LogCreating =
+        LoggerMessage.Define<string, uint>(LogLevel.Information, new EventId(1, "CreatingKey"), "Creating the {What} and persisting it at 0x{Handle:X8}");
+
+    private static readonly Action<ILogger, string, Exception?> LogStartupRefused =
+        LoggerMessage.Define<string>(LogLevel.Debug, new EventId(2, "StartupRefused"), "TPM2_Startup was refused: {Reason}");
+
+    private static readonly Action<ILogger, uint, string, Exception?> LogFlushFailed =
+        LoggerMessage.Define<uint, string>(LogLevel.Warning, new EventId(3, "FlushFailed"), "Flushing TPM handle 0x{Handle:X8} failed: {Reason}");
+}

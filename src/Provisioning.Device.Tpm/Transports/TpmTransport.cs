@@ -1,0 +1,40 @@
+namespace Provisioning.Device.Tpm;
+
+/// <summary>A way to reach a TPM 2.0: one command in, one response out.</summary>
+/// <remarks>
+/// Like a TCG TCTI (TSS 2.0 TCTI specification): it moves bytes and knows nothing of commands. Opening only parses the spec;
+/// the connection is made by the first command, so constructing an identity never talks to the TPM. Commands are serialised:
+/// a TPM runs one at a time. After a timeout, cancellation or broken stream the connection is dropped and the next command
+/// reconnects (persistent objects survive; on swtpm, loaded objects do too).
+/// </remarks>
+public abstract class TpmTransport : IAsyncDisposable
+{
+    /// <summary>Opens a transport from a spec string.</summary>
+    /// <param name="spec">
+    /// <c>device</c> (<c>/dev/tpmrm0</c>, else <c>/dev/tpm0</c>), <c>device:&lt;path&gt;</c>, <c>swtpm:&lt;host&gt;:&lt;port&gt;</c>
+    /// (raw TCP), <c>mssim:&lt;host&gt;:&lt;port&gt;</c> (Microsoft reference simulator; platform port = port + 1) or
+    /// <c>unix:&lt;path&gt;</c> (raw commands over a Unix socket).
+    /// </param>
+    /// <param name="options">Timeouts and simulator settings; defaults when null.</param>
+    /// <exception cref="ArgumentException">The spec is malformed or names an unknown or unavailable kind of TPM.</exception>
+    public static TpmTransport Open(string spec, TpmTransportOptions? options = null)
+        => TpmTransportSpec.Open(spec, options ?? new TpmTransportOptions());
+
+    /// <summary>Sends one complete command and returns the complete response (whatever its response code).</summary>
+    /// <param name="command">A marshalled TPM 2.0 command, header included.</param>
+    /// <param name="cancellationToken">Cancels the exchange; the connection is then dropped.</param>
+    /// <exception cref="TpmException">The TPM cannot be reached, or the exchange failed.</exception>
+    /// <exception cref="TpmFormatException">The response is not a well-formed TPM message.</exception>
+    /// <exception cref="TimeoutException">No response within <see cref="TpmTransportOptions.Timeout"/>.</exception>
+    public abstract ValueTask<byte[]> ExecuteAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken = default);
+
+    /// <summary>Closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeAsyncCore().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the transport's resources.</summary>
+    protected virtual ValueTask DisposeAsyncCore() => ValueTask.CompletedTask;
+}

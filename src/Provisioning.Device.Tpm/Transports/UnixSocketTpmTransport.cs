@@ -1,0 +1,28 @@
+using System.Net.Sockets;
+
+namespace Provisioning.Device.Tpm;
+
+/// <summary>Raw TPM commands over a Unix stream socket, e.g. <c>swtpm socket --server type=unixio,path=…</c>.</summary>
+internal sealed class UnixSocketTpmTransport(string path, TpmTransportOptions options)
+    : StreamTpmTransport(options, $"unix:{path}")
+{
+    protected override async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new TpmException($"No TPM answers on the Unix socket {path} ({e.SocketErrorCode}).", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}
