@@ -114,8 +114,8 @@ internal sealed class SoftwareTpmRsaKey
             SHA256.HashData(label, labelHash);
             em.Slice(1, hLen).CopyTo(seed);
             em[(1 + hLen)..].CopyTo(db);
-            XorMask(db, seed);   // seed ^= MGF1(maskedDB)
-            XorMask(seed, db);   // DB ^= MGF1(seed)
+            XorMask(seed, db);   // seed ^= MGF1(maskedDB)
+            XorMask(db, seed);   // DB ^= MGF1(seed)
 
             // DB = lHash' ‖ PS (zeros) ‖ 01 ‖ M: accumulate every check, branch once.
             var bad = em[0];
