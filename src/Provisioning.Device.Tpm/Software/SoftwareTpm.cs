@@ -100,7 +100,8 @@ internal sealed partial class SoftwareTpm : IDisposable
         lock (_lock)
         {
             _state ??= _store?.LoadOrCreate() ?? SoftwareTpmState.CreateNew();
-            const uint attributes = 0x0002_0002 | TpmNvPublic.AuthReadAttribute | TpmNvPublic.OwnerReadAttribute | 0x2000_0000; // PPWRITE|OWNERREAD|AUTHREAD|WRITTEN
+            const uint ownerWrite = 0x0000_0002, written = 0x2000_0000; // TPMA_NV_OWNERWRITE, TPMA_NV_WRITTEN (Part 2 §13.4)
+            const uint attributes = ownerWrite | TpmNvPublic.OwnerReadAttribute | TpmNvPublic.AuthReadAttribute | written;
             State.NvIndices[index] = (new TpmNvPublic(index, TpmAlgorithm.Sha256, attributes, Array.Empty<byte>(), (ushort)data.Length), data.ToArray());
             Persist();
         }

@@ -33,6 +33,11 @@ public sealed class SoftwareTpmStateFolderTests : IDisposable
         Assert.Equal(registrationId, await second.GetRegistrationIdAsync(Ct));
         Assert.Equal(HMACSHA256.HashData(identityKey, "after a restart"u8), await second.SignAsync("after a restart"u8.ToArray(), Ct));
 
+        // The EK and SRK read back from the folder still decrypt: a new blob activates after the restart.
+        var next = await Issue.ForAsync(second, cancellationToken: Ct);
+        await second.ActivateIdentityKeyAsync(next.AuthenticationKey, Ct);
+        Assert.Equal(HMACSHA256.HashData(next.IdentityKey, "x"u8), await second.SignAsync("x"u8.ToArray(), Ct));
+
         await using var elsewhere = TpmIdentity.Open("software:" + Path.Combine(_root, "other"));
         Assert.NotEqual(registrationId, await elsewhere.GetRegistrationIdAsync(Ct));
     }
