@@ -58,7 +58,13 @@ catch (Exception e) when (e is TpmException or TpmFormatException or ArgumentExc
         OperationCanceledException => "canceled",
         _ => string.Empty,
     };
-    await Console.Error.WriteLineAsync($"error: {what}{(e is OperationCanceledException ? string.Empty : e.Message)}");
+    var message = e switch
+    {
+        OperationCanceledException => string.Empty,
+        ArgumentException { ParamName: { } name } => e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal),
+        _ => e.Message,
+    };
+    await Console.Error.WriteLineAsync($"error: {what}{message}");
     if (parsed.Verbose)
     {
         await Console.Error.WriteLineAsync(e.ToString());

@@ -187,6 +187,22 @@ public sealed class SwtpmInstance : IAsyncDisposable
         await StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A power cycle through swtpm's control channel (CMD_INIT): volatile state is lost and the TPM then needs
+    /// TPM2_Startup, as after a device reboot.</summary>
+    public async Task PowerCycleAsync(CancellationToken cancellationToken = default)
+    {
+        using var control = new TcpClient();
+        await control.ConnectAsync(IPAddress.Loopback, ControlPort, cancellationToken).ConfigureAwait(false);
+        var stream = control.GetStream();
+        await stream.WriteAsync(new byte[] { 0, 0, 0, 2, 0, 0, 0, 0 }, cancellationToken).ConfigureAwait(false); // CMD_INIT, flags 0
+        var result = new byte[4];
+        await stream.ReadExactlyAsync(result, cancellationToken).ConfigureAwait(false);
+        if (result.Any(b => b != 0))
+        {
+            throw new InvalidOperationException($"swtpm CMD_INIT answered {Convert.ToHexString(result)}.");
+        }
+    }
+
     /// <summary>Runs one tpm2-tools command against this TPM.</summary>
     public Task<ProcessResult> ToolAsync(string tool, IEnumerable<string> arguments, byte[]? standardInput = null, string? workingDirectory = null, CancellationToken cancellationToken = default)
         => ProcessRunner.RunAsync(

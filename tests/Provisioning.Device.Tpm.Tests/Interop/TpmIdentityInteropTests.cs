@@ -85,6 +85,11 @@ public sealed class TpmIdentityInteropTests
             Assert.DoesNotContain(recorder.Exchanges, e => e.CommandCode is TpmCommandCode.CreatePrimary or TpmCommandCode.EvictControl);
             Assert.Contains(recorder.Exchanges, e => e.CommandCode == TpmCommandCode.ReadPublic);
         }
+
+        await using var transport = TpmTransport.Open(tpm.TransportSpec);
+        var commands = new TpmCommands(transport);
+        Assert.Equal([TpmHandles.StorageRootKey, TpmHandles.EndorsementKey], await commands.GetHandlesAsync(TpmHandles.PersistentType, Ct));
+        Assert.Empty(await commands.GetHandlesAsync(TpmHandles.TransientType, Ct));
     }
 
     [Fact]
@@ -146,6 +151,30 @@ public sealed class TpmIdentityInteropTests
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    [Fact]
+    public async Task Identity_AfterAPowerCycle_SendsStartup_AndFindsItsKeys()
+    {
+        Swtpm.RequireOrSkip();
+        await using var tpm = await SwtpmInstance.StartNewAsync(cancellationToken: Ct);
+        byte[] ek;
+        await using (var identity = TpmIdentity.Open(tpm.TransportSpec))
+        {
+            ek = await identity.GetEndorsementKeyAsync(Ct);
+        }
+
+        await tpm.PowerCycleAsync(Ct);
+
+        await using var recorder = new RecordingTpmTransport(TpmTransport.Open(tpm.TransportSpec));
+        await using (var identity = new TpmIdentity(recorder, ownsTransport: false))
+        {
+            Assert.Equal(ek, await identity.GetEndorsementKeyAsync(Ct));
+        }
+
+        var startup = recorder.Exchanges[0];
+        Assert.Equal(TpmCommandCode.Startup, startup.CommandCode);
+        Assert.Equal(TpmResponseCode.Success, startup.ResponseCode); // a power cycle needs Startup, and it was sent
     }
 
     [Fact]

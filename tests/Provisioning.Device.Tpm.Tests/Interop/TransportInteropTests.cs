@@ -50,6 +50,18 @@ public sealed class TransportInteropTests
     }
 
     [Fact]
+    public async Task DeviceTransport_OverSwtpmChardev_RunsTheIdentity()
+    {
+        // The device transport's own FileStream I/O, on a socketpair whose other end is `swtpm chardev --fd`.
+        Swtpm.RequireOrSkip();
+        await using var chardev = SwtpmChardev.Start();
+        await using var transport = new DeviceTpmTransport(["/dev/tpmrm0"], new TpmTransportOptions { Timeout = TimeSpan.FromSeconds(30) }, _ => chardev.Device);
+        await using var identity = new TpmIdentity(transport, ownsTransport: false);
+        Assert.Equal(52, (await identity.GetRegistrationIdAsync(Ct)).Length);
+        Assert.StartsWith("AToAAQALAAMAsgAgg3GXZ0SEs/gakMyNRqXXJP1S", Convert.ToBase64String(await identity.GetEndorsementKeyAsync(Ct)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Mssim_FramesCommands_AndPowersOnThroughThePlatformPort()
     {
         // swtpm's data port takes the simulator's send-command framing; its platform commands are played by a fake.
