@@ -94,10 +94,7 @@ internal sealed partial class SoftwareTpm
     {
         using var writer = new TpmWriter(64);
         nvPublic.WriteSized(writer);
-        var name = new byte[2 + SHA256.HashSizeInBytes];
-        name[1] = (byte)TpmAlgorithm.Sha256;
-        SHA256.HashData(writer.WrittenSpan[2..], name.AsSpan(2));
-        return name;
+        return SoftwareTpmObject.NameOf(writer.WrittenSpan[2..]);
     }
 
     private uint AddTransient(SoftwareTpmObject obj)

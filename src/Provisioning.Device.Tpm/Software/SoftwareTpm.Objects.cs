@@ -113,7 +113,7 @@ internal sealed partial class SoftwareTpm
             throw SoftwareTpmFault.OnHandle(SoftwareTpmRc.Type, 1);
         }
 
-        var name = pub.ComputeName();
+        var name = SoftwareTpmObject.NameOf(area); // the bytes as sent, not as re-marshalled
         byte[] sensitive;
         try
         {
@@ -124,7 +124,16 @@ internal sealed partial class SoftwareTpm
             throw SoftwareTpmFault.OnParameter(fault.ResponseCode, 1);
         }
 
-        var loaded = CreateKeyedHashObject(pub, area, name, parent, sensitive, publicParameter: 2, sensitiveParameter: 1);
+        SoftwareTpmObject loaded;
+        try
+        {
+            loaded = CreateKeyedHashObject(pub, area, name, parent, sensitive, publicParameter: 2, sensitiveParameter: 1);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(sensitive);
+        }
+
         var handle = AddTransient(loaded);
         output.WriteSized(name);
         return handle;
@@ -176,7 +185,7 @@ internal sealed partial class SoftwareTpm
             seed = DecryptSeed(parent.RsaKey!, inSymSeed, DuplicateLabel, parameter: 4);
         }
 
-        var name = pub.ComputeName();
+        var name = SoftwareTpmObject.NameOf(area); // the bytes as sent, not as re-marshalled
         byte[] sensitive;
         try
         {
@@ -239,6 +248,12 @@ internal sealed partial class SoftwareTpm
         if (!reader.IsAtEnd)
         {
             throw SoftwareTpmFault.OnParameter(TpmResponseCode.Size, parameter);
+        }
+
+        if (pub.NameAlgorithm != TpmAlgorithm.Sha256)
+        {
+            // Only SHA-256 names are modelled; refusing here also keeps Name computation on a supported hash.
+            throw SoftwareTpmFault.OnParameter(SoftwareTpmRc.Hash, parameter);
         }
 
         return (pub, area);

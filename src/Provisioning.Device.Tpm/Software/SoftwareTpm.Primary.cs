@@ -67,11 +67,12 @@ internal sealed partial class SoftwareTpm
             Exponent = template.Exponent,
             Unique = key.Modulus.ToArray(),
         };
-        var name = pub.ComputeName();
+        var area = pub.ToBytes();
+        var name = SoftwareTpmObject.NameOf(area);
         var handle = AddTransient(new SoftwareTpmObject
         {
             Public = pub,
-            PublicArea = pub.ToBytes(),
+            PublicArea = area,
             Name = name,
             QualifiedName = SoftwareTpmObject.Qualify(SoftwareTpmObject.HandleName(hierarchy), name),
             Hierarchy = hierarchy,

@@ -34,16 +34,17 @@ internal sealed class SoftwareTpmObject
     public bool IsStorageParent => RsaKey is not null
         && Public.Attributes.HasFlag(TpmObjectAttributes.Restricted) && Public.Attributes.HasFlag(TpmObjectAttributes.Decrypt);
 
-    public static byte[] NameOf(TpmPublic publicArea) => publicArea.ComputeName();
+    /// <summary>The Name of a SHA-256 object: 000B ‖ SHA-256(TPMT_PUBLIC bytes) (Part 1 §16).</summary>
+    public static byte[] NameOf(ReadOnlySpan<byte> publicArea)
+    {
+        var name = new byte[2 + SHA256.HashSizeInBytes];
+        name[1] = (byte)TpmAlgorithm.Sha256;
+        SHA256.HashData(publicArea, name.AsSpan(2));
+        return name;
+    }
 
     /// <summary>The qualified name under a parent: nameAlg ‖ H(parentQualifiedName ‖ Name) (Part 1 §16).</summary>
-    public static byte[] Qualify(ReadOnlySpan<byte> parentQualifiedName, ReadOnlySpan<byte> name)
-    {
-        var qualified = new byte[2 + SHA256.HashSizeInBytes];
-        qualified[1] = (byte)TpmAlgorithm.Sha256;
-        SHA256.HashData([.. parentQualifiedName, .. name], qualified.AsSpan(2));
-        return qualified;
-    }
+    public static byte[] Qualify(ReadOnlySpan<byte> parentQualifiedName, ReadOnlySpan<byte> name) => NameOf([.. parentQualifiedName, .. name]);
 
     /// <summary>The Name of a permanent handle: the handle itself (Part 1 §16).</summary>
     public static byte[] HandleName(uint handle) => [(byte)(handle >> 24), (byte)(handle >> 16), (byte)(handle >> 8), (byte)handle];

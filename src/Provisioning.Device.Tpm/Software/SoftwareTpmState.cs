@@ -126,7 +126,7 @@ internal sealed class SoftwareTpmState
             {
                 Public = pub,
                 PublicArea = area,
-                Name = pub.ComputeName(),
+                Name = SoftwareTpmObject.NameOf(area),
                 QualifiedName = qualifiedName,
                 Hierarchy = hierarchy,
                 AuthValue = auth,
