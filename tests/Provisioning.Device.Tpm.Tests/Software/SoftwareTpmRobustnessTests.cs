@@ -18,14 +18,16 @@ public sealed class SoftwareTpmRobustnessTests
             await identity.SignAsync(new byte[2000], Ct);
         }
 
-        var commands = recorder.Exchanges.Select(e => e.Command).ToList();
+        // CreatePrimary is left out: each mutated template is a new primary key, an RSA-2048 generation of a few hundred ms.
+        var commands = recorder.Exchanges.Select(e => e.Command).Where(c => c.Length < TpmMessage.HeaderSize + 4
+            || (TpmCommandCode)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(c.AsSpan(6)) != TpmCommandCode.CreatePrimary).ToList();
         Assert.Contains(commands, c => (TpmCommandCode)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(c.AsSpan(6)) == TpmCommandCode.Import);
 
         var random = new Random(20261127);
         var errors = 0;
         foreach (var command in commands)
         {
-            for (var i = 0; i < 60; i++)
+            for (var i = 0; i < 25; i++)
             {
                 var mutated = Mutate(command, random);
                 var response = await software.ExecuteAsync(mutated, Ct);
@@ -34,14 +36,18 @@ public sealed class SoftwareTpmRobustnessTests
                 errors += header.Code == TpmResponseCode.Success ? 0 : 1;
 
                 // Flush whatever a mutated command left loaded, as a careful client would.
-                foreach (var handle in await new TpmCommands(software).GetHandlesAsync(TpmHandles.TransientType, Ct))
+                var tpm = new TpmCommands(software);
+                foreach (var type in new[] { TpmHandles.TransientType, TpmHandles.PolicySessionType })
                 {
-                    await new TpmCommands(software).FlushContextAsync(handle, Ct);
+                    foreach (var handle in await tpm.GetHandlesAsync(type, Ct))
+                    {
+                        await tpm.FlushContextAsync(handle, Ct);
+                    }
                 }
             }
         }
 
-        Assert.True(errors > commands.Count * 30, $"only {errors} mutated commands were refused");
+        Assert.True(errors > commands.Count * 12, $"only {errors} mutated commands were refused");
         await using var after = new TpmIdentity(software, ownsTransport: false);
         var next = await Issue.ForAsync(after, cancellationToken: Ct);
         await after.ActivateIdentityKeyAsync(next.AuthenticationKey, Ct);
