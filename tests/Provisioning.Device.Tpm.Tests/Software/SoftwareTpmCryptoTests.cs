@@ -141,4 +141,39 @@ public sealed class SoftwareTpmCryptoTests
         SoftwareTpmCfb.Decrypt(key, iv, data);
         Assert.Equal(plain, data);
     }
+
+    [Fact]
+    public void SwtpmMadeCredential_OpensWithTheEkKey_ToTheCredential()
+    {
+        var reader = new TpmReader(Hex(SwtpmCredential));
+        var idObject = reader.ReadSized().ToArray();
+        var secret = reader.ReadSized().ToArray();
+        reader.EnsureAtEnd("credential file");
+        var seed = SoftwareTpmRsaKey.Import(Hex(RsaPkcs1)).DecryptOaep(secret, "IDENTITY\0"u8);
+        Assert.NotNull(seed);
+        Assert.Equal("SWTPM-KAT-CRED!!"u8.ToArray(), SoftwareTpmWrapping.CredentialToSecret(idObject, Hex(SwtpmSrkName), seed));
+    }
+
+    [Fact]
+    public void SwtpmMadeDuplicate_OpensWithTheSrkKeyAndInnerKey_ToTheHmacKey()
+    {
+        var seedReader = new TpmReader(Hex(SwtpmDuplicateSeed));
+        var seed = SoftwareTpmRsaKey.Import(Hex(RsaPkcs1)).DecryptOaep(seedReader.ReadSized(), "DUPLICATE\0"u8);
+        Assert.NotNull(seed);
+        var publicReader = new TpmReader(Hex(SwtpmDuplicatePublic));
+        var name = SoftwareTpmObject.NameOf(publicReader.ReadSized());
+        var duplicateReader = new TpmReader(Hex(SwtpmDuplicate));
+        var innerKey = Enumerable.Range(0x70, 16).Select(i => (byte)i).ToArray();
+
+        var sensitive = SoftwareTpmWrapping.DuplicateToSensitive(duplicateReader.ReadSized(), name, seed, innerKey);
+
+        // TPMT_SENSITIVE: KEYEDHASH, an all-zero authValue (as swtpm carries an empty one: trailing zeros are not significant),
+        // a 32-byte seedValue, then the HMAC key 40..5F.
+        var reader = new TpmReader(sensitive);
+        Assert.Equal((ushort)TpmAlgorithm.KeyedHash, reader.ReadUInt16());
+        Assert.Equal(new byte[32], reader.ReadSized().ToArray());
+        Assert.Equal(32, reader.ReadSized().Length);
+        Assert.Equal(Enumerable.Range(0x40, 32).Select(i => (byte)i).ToArray(), reader.ReadSized().ToArray());
+        Assert.True(reader.IsAtEnd);
+    }
 }

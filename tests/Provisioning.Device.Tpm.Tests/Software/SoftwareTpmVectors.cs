@@ -3,7 +3,8 @@ namespace Provisioning.Device.Tpm.Tests.Software;
 /// <summary>
 /// Known answers for the software TPM's cryptography, computed outside .NET (Python hmac/hashlib and the `cryptography`
 /// package: AES-CFB128, RSA-OAEP-SHA256 with a label) from the formulas of TPM 2.0 Part 1 §11.4.10.2 (KDFa), §24 (credential)
-/// and §23.3 (duplication). The swtpm agreement of the same code is shown by the differential tests.
+/// and §23.3 (duplication); and outputs recorded from swtpm for a key whose private half is here (the <c>Swtpm…</c> vectors),
+/// so the software TPM opens exactly what a real TPM's MakeCredential and Duplicate produced.
 /// </summary>
 internal static class SoftwareTpmVectors
 {
@@ -85,4 +86,37 @@ internal static class SoftwareTpmVectors
         + "4f218f32c98faeda727c581249f58b015c1c5038a42abcb20ae7149f8933821626311a140b69ba578565d589ed1072fde64f7714daf331d59329b536155a7593"
         + "07262a8d21581b2fced5bc0715678e906ec26d71a345c72136db77df1aa83091c18f4210cab53c4e2391afaa4c0ae018a1bb1f9b7e3a0d31799e37ecae734a53"
         + "00c77621544901b49d9eacdc19a77c084c33c69d08a09602948cc114b719e3c3dfed09d06da9981b5bc7f55ecb31b123a0c6e980b4061f7d72803d7bce711a2b";
+
+    /// <summary>Recorded from swtpm 0.7.1 (tpm2_makecredential through the TPM, not <c>-T none</c>) for an EK whose key is
+    /// <see cref="RsaPkcs1"/>: TPM2B_ID_OBJECT ‖ TPM2B_ENCRYPTED_SECRET for the credential "SWTPM-KAT-CRED!!" bound to
+    /// <see cref="SwtpmSrkName"/>.</summary>
+    public const string SwtpmCredential =
+        "0034002090fa9da3907f0af4dd695c02e1a985b1232a228759ad42fe38e8dfb5d747d21312a3ed781ceedb99f93d0aee4f6ed5f959340100445ffb5d4cfca73d"
+        + "e93ded5459cb982507c331c56a3b7fdaf7b8e9f3ff01e8cc1ec53b9aa6ebc2a92dbd4b8b00fb6e2d381b8ef6f45beb0c8b44e86241f623d5c3036e40bb135812"
+        + "ebb0486da7ed96d30479e1b67ce4e27f686f43fcd59aeeb240730a6a16ad2fbf2433ac375376af38f40176ff13d41d927736797ad4c5040aeea784cc532c4e2d"
+        + "0a780fac7dc66c296bd59e04087dd4d2e09c23828c1389ef43b5988dbe674d0cfde9583d088eeb19e30b7bb21ad4f450118ba14a6ec87ca977b29244c7fdb372"
+        + "d459a7039b30b28f9b73cbc35d287e5bd082d53ecfe89acf95c8e83acef4a2bc109d6a17d0f2435512b29e8b60380b2ec2c7a311daa9dc78";
+
+    /// <summary>The Name of the SRK-template key with <see cref="RsaPkcs1"/>'s modulus (the new parent of the swtpm duplicate).</summary>
+    public const string SwtpmSrkName = "000b26d61ab107d978f7eba270cce1dfb70b1ff5225dc0319aa1115924a73195c6eb";
+
+    /// <summary>Recorded from swtpm 0.7.1 (tpm2_duplicate -G aes): TPM2B_PRIVATE of an HMAC key (bytes 40..5F) duplicated to
+    /// <see cref="SwtpmSrkName"/> with the inner key 70..7F.</summary>
+    public const string SwtpmDuplicate =
+        "00ae00209fbe97dcac9c60e4563a626842d69a002cf16955a7b9dfe74fa85b48a8283353b9b6377fab1e7216e640762d803f2915eb5dd3c0e6369981f4d04256"
+        + "a79ed87b0c2678eaa1ce7e9eb68823c80702517cc0143263064c7de3917873465d6d597fe22858f73e9156be5819fffffe229fa5c857d4fc61c416b046a326c3"
+        + "f0d39f475cc855ea619fe9cdd18050d2b35503ff22c4fd0e7711bd9f0f989f5a762742a268e19967830a25b08b511153";
+
+    /// <summary>The TPM2B_ENCRYPTED_SECRET outer seed of <see cref="SwtpmDuplicate"/> (label DUPLICATE).</summary>
+    public const string SwtpmDuplicateSeed =
+        "0100899f53aa660c213fede20004670ac0f78c47ea3bca610fced3a5b085e6388ba6e11e4f17f1c21f66cf1fd1fb46b14f8a425244b6a9ded3e9b97d61752c69"
+        + "d35d81376c6aaed6d52f0931b0630581267e2543659b2fa65dd738c056500b9c50b5822d748819bce834a7a65f7a3b14d3f0a17be65c5cf71b46922410bc3a3c"
+        + "251a68fdac102e8c3bb721867bae86598db80f65ef218b63f168d57bec221ac79c6c47811fd928f314bd984dda482384610984b47d8014bc94cbe506bf01c876"
+        + "397035421301d0c247ef8fa395c3dde99e6e30b86c3a6f1d57a7ab15ae75334d47a6c39cb4c93b240abfba84bae2239a2ae477eee04c7552b75c48619dd9b716"
+        + "d5f8";
+
+    /// <summary>The TPM2B_PUBLIC of the duplicated HMAC key (with tpm2-tools' Duplicate-command policy).</summary>
+    public const string SwtpmDuplicatePublic =
+        "00500008000b000400400020bef56b8c1cc84e11edd717528d2cd99356bd2bbf8f015209c3f84aeeaba8e8a20005000b00204bf5861b05747d35ed6d79e1e5c3"
+        + "bd68076a63e28f1d0077fe20286c9d24e6bc";
 }
