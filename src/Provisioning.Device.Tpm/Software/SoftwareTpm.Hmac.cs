@@ -72,7 +72,7 @@ internal sealed partial class SoftwareTpm
         var sequence = GetObject(context.Handles[0], 1);
         if (sequence.Sequence is null)
         {
-            throw SoftwareTpmFault.OnHandle(0x089, 1); // TPM_RC_MODE: not a sequence object
+            throw SoftwareTpmFault.OnHandle(SoftwareTpmRc.Mode, 1); // not a sequence object
         }
 
         Authorize(context, 1, GetEntity(context.Handles[0], 1));

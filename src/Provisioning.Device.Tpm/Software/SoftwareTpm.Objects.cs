@@ -41,14 +41,14 @@ internal sealed partial class SoftwareTpm
         context.Parameter = 0;
         if (persistentHandle is < 0x8100_0000 or > 0x817F_FFFF)
         {
-            throw SoftwareTpmFault.OnParameter(0x08D, 1); // TPM_RC_RANGE: not in the owner's persistent range
+            throw SoftwareTpmFault.OnParameter(SoftwareTpmRc.Range, 1); // not in the owner's persistent range
         }
 
         if (TpmHandles.TypeOf(objectHandle) == TpmHandles.PersistentType)
         {
             if (persistentHandle != objectHandle)
             {
-                throw SoftwareTpmFault.OnParameter(0x08D, 1);
+                throw SoftwareTpmFault.OnParameter(SoftwareTpmRc.Range, 1);
             }
 
             State.Persistent.Remove(objectHandle);

@@ -106,7 +106,7 @@ internal sealed partial class SoftwareTpm
             : authHandle == TpmHandles.Owner && (nv.Public.Attributes & TpmNvPublic.OwnerReadAttribute) != 0;
         if (!allowed)
         {
-            throw new SoftwareTpmFault(0x149); // TPM_RC_NV_AUTHORIZATION
+            throw new SoftwareTpmFault(SoftwareTpmRc.NvAuthorization);
         }
 
         Authorize(context, 1, GetEntity(authHandle, 1));

@@ -124,7 +124,7 @@ internal sealed partial class SoftwareTpm
 
         if (template.Scheme != TpmAlgorithm.Null)
         {
-            throw SoftwareTpmFault.OnParameter(0x092, p); // TPM_RC_SCHEME
+            throw SoftwareTpmFault.OnParameter(SoftwareTpmRc.Scheme, p);
         }
     }
 

@@ -58,7 +58,7 @@ internal sealed partial class SoftwareTpm
 
         if (_sessions.Count >= MaxSessions)
         {
-            throw new SoftwareTpmFault(SoftwareTpmRc.SessionMemory);
+            throw new SoftwareTpmFault(TpmResponseCode.SessionMemory);
         }
 
         var handle = 0x0300_0000u | (_nextSession++ & 0x00FF_FFFF);
