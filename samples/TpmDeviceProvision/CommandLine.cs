@@ -7,7 +7,7 @@ internal sealed record CommandLine(string Verb, string? File, string Tpm, bool V
         usage: TpmDeviceProvision [--tpm <spec>] [--verbose]
                TpmDeviceProvision activate --blob <file> [--tpm <spec>] [--verbose]
                TpmDeviceProvision sign --data <file> [--tpm <spec>] [--verbose]
-        <spec>: device (default: /dev/tpmrm0, else /dev/tpm0), device:<path>, swtpm:<host>:<port>, mssim:<host>:<port>, unix:<path>
+        <spec>: device (default: /dev/tpmrm0, else /dev/tpm0), device:<path>, swtpm:<host>:<port>, mssim:<host>:<port>, unix:<path>, software[:<state-dir>]
         """;
 
     public static CommandLine Parse(string[] args)

@@ -31,8 +31,11 @@ public sealed class TransportSpecTests
         => Assert.ThrowsAny<ArgumentException>(() => TpmTransport.Open(spec));
 
     [Theory]
-    [InlineData("software")]
-    [InlineData("software:/var/lib/tpm")]
-    public void Open_Software_SaysItIsNotInThisBuild(string spec)
-        => Assert.Contains("not available in this build", Assert.Throws<ArgumentException>(() => TpmTransport.Open(spec)).Message, StringComparison.Ordinal);
+    [InlineData("software", null)]
+    [InlineData("software:/var/lib/tpm", "/var/lib/tpm")]
+    public async Task Open_Software_GivesTheInProcessTpmWithoutTouchingTheFolder(string spec, string? directory)
+    {
+        await using var transport = Assert.IsType<SoftwareTpmTransport>(TpmTransport.Open(spec));
+        Assert.Equal(directory, transport.StateDirectory);
+    }
 }

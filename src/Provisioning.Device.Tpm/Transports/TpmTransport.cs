@@ -13,7 +13,8 @@ public abstract class TpmTransport : IAsyncDisposable
     /// <param name="spec">
     /// <c>device</c> (<c>/dev/tpmrm0</c>, else <c>/dev/tpm0</c>), <c>device:&lt;path&gt;</c>, <c>swtpm:&lt;host&gt;:&lt;port&gt;</c>
     /// (raw TCP), <c>mssim:&lt;host&gt;:&lt;port&gt;</c> (Microsoft reference simulator; platform port = port + 1) or
-    /// <c>unix:&lt;path&gt;</c> (raw commands over a Unix socket).
+    /// <c>unix:&lt;path&gt;</c> (raw commands over a Unix socket), or <c>software[:&lt;state-dir&gt;]</c> (the in-process
+    /// <see cref="SoftwareTpmTransport"/>).
     /// </param>
     /// <param name="options">Timeouts and simulator settings; defaults when null.</param>
     /// <exception cref="ArgumentException">The spec is malformed or names an unknown or unavailable kind of TPM.</exception>

@@ -32,10 +32,10 @@ internal static class TpmTransportSpec
             case "unix":
                 return new UnixSocketTpmTransport(RequirePath(rest, spec), options);
             case "software":
-                throw new ArgumentException("The software TPM ('software[:<state-dir>]') is not available in this build.", nameof(spec));
+                return new SoftwareTpmTransport(rest is null ? null : RequirePath(rest, spec));
             default:
                 throw new ArgumentException(
-                    $"Unknown TPM transport '{spec}'. Use device[:<path>], swtpm:<host>:<port>, mssim:<host>:<port> or unix:<path>.",
+                    $"Unknown TPM transport '{spec}'. Use device[:<path>], swtpm:<host>:<port>, mssim:<host>:<port>, unix:<path> or software[:<state-dir>].",
                     nameof(spec));
         }
     }
