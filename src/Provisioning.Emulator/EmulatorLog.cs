@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace Provisioning.Emulator;
+
+/// <summary>The emulator's log messages (source-generated, quiet by default).</summary>
+internal static partial class EmulatorLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "DPS emulator listening on {Endpoint} (ID scope {IdScope})")]
+    public static partial void Started(ILogger logger, Uri endpoint, string idScope);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Unhandled error serving {Method} {Path}")]
+    public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+}
