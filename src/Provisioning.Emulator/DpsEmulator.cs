@@ -20,6 +20,7 @@ using Provisioning.Emulator.Certificates;
 using Provisioning.Emulator.Device;
 using Provisioning.Emulator.Enrollments;
 using Provisioning.Emulator.Faults;
+using Provisioning.Emulator.Hosting;
 using Provisioning.Emulator.Hubs;
 using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
@@ -41,6 +42,22 @@ public sealed class DpsEmulator : IAsyncDisposable
     /// <summary>The file the emulator writes in its data folder on start.</summary>
     public const string InfoFileName = "emulator.json";
 
+    /// <summary>
+    /// The request header by which a device (or a test) tells <c>geoLatency</c> allocation its region; without it
+    /// <see cref="DpsEmulatorOptions.DefaultDeviceRegion"/> applies.
+    /// </summary>
+    public const string DeviceRegionHeader = "x-emulator-device-region";
+
+    private static readonly JsonSerializerOptions InfoJsonOptions = new(EmulatorJsonContext.Default.Options)
+    {
+        WriteIndented = true,
+
+        // emulator.json is read by people and shell scripts: keep '+' in keys readable (it is never embedded in HTML).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private readonly string? _dataDirectory;
+
     private readonly WebApplication _app;
     private readonly EmulatorStore _store;
     private readonly HttpClient _webhookClient;
@@ -48,8 +65,9 @@ public sealed class DpsEmulator : IAsyncDisposable
     private int _disposed;
 
     private DpsEmulator(WebApplication app, EmulatorStore store, HttpClient webhookClient, X509Certificate2 serverCertificate, EmulatorCertificateAuthority ca, Uri endpoint,
-        string idScope, string serviceConnectionString, IReadOnlyList<LinkedHub> hubs, FaultInjector faults, DpsEnrollments enrollments)
+        string idScope, string serviceConnectionString, IReadOnlyList<LinkedHub> hubs, FaultInjector faults, DpsEnrollments enrollments, string? dataDirectory)
     {
+        _dataDirectory = dataDirectory;
         _app = app;
         _store = store;
         _webhookClient = webhookClient;
@@ -88,24 +106,103 @@ public sealed class DpsEmulator : IAsyncDisposable
     public DpsEnrollments Enrollments { get; }
 
     /// <summary>Starts the emulator; the port is chosen by the OS unless <see cref="DpsEmulatorOptions.Port"/> is set.</summary>
+    /// <exception cref="ArgumentException">The options or the seed file are invalid.</exception>
     public static async Task<DpsEmulator> StartAsync(DpsEmulatorOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var time = options.TimeProvider;
-        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
-
+        var seed = options.SeedFile is { } seedPath ? await SeedLoader.ReadAsync(seedPath, cancellationToken).ConfigureAwait(false) : null;
+        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region)) ?? []).ToList();
+        IReadOnlyList<LinkedHub> hubs = linked.Count > 0 ? linked : [new LinkedHub("hub1.localhost")];
         var dataDirectory = options.DataDirectory is { } dir ? Path.GetFullPath(dir) : null;
-        var ca = dataDirectory is null ? EmulatorCertificateAuthority.CreateEphemeral(time) : EmulatorCertificateAuthority.LoadOrCreate(dataDirectory, time);
-        var store = await EmulatorStore.OpenAsync(dataDirectory is null ? null : Path.Combine(dataDirectory, "emulator.db"), cancellationToken).ConfigureAwait(false);
-        var idScope = options.IdScope ?? await store.GetOrAddMetaAsync("idScope", () => "0ne" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)), cancellationToken).ConfigureAwait(false);
-        var serviceKeyText = options.ServiceKey ?? await store.GetOrAddMetaAsync("serviceKey", () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), cancellationToken).ConfigureAwait(false);
-        var serviceKey = DeviceAuthenticator.Decode(serviceKeyText) ?? throw new ArgumentException("ServiceKey is not base64.", nameof(options));
-        IReadOnlyList<LinkedHub> hubs = options.Hubs.Count > 0 ? [.. options.Hubs] : [new LinkedHub("hub1.localhost")];
 
-        var serverCertificate = ca.IssueServerCertificate(options.HostName, "localhost", "127.0.0.1", "::1");
+        var ca = dataDirectory is null ? EmulatorCertificateAuthority.CreateEphemeral(time) : EmulatorCertificateAuthority.LoadOrCreate(dataDirectory, time);
+        EmulatorStore? store = null;
+        X509Certificate2? serverCertificate = null;
+        HttpClient? webhookClient = null;
+        WebApplication? app = null;
+        try
+        {
+            store = await EmulatorStore.OpenAsync(dataDirectory is null ? null : Path.Combine(dataDirectory, "emulator.db"), cancellationToken).ConfigureAwait(false);
+            var idScope = options.IdScope ?? await store.GetOrAddMetaAsync("idScope", () => "0ne" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)), cancellationToken).ConfigureAwait(false);
+            var serviceKeyText = options.ServiceKey ?? await store.GetOrAddMetaAsync("serviceKey", () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), cancellationToken).ConfigureAwait(false);
+            var serviceKey = DeviceAuthenticator.Decode(serviceKeyText) ?? throw new ArgumentException("ServiceKey is not base64.", nameof(options));
+            var caReferences = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var validator = new EnrollmentValidator(caReferences);
+            if (seed is not null)
+            {
+                await SeedLoader.ApplyAsync(seed, store, validator, time, cancellationToken).ConfigureAwait(false);
+            }
+
+            serverCertificate = ca.IssueServerCertificate(options.HostName, "localhost", "127.0.0.1", "::1");
+            webhookClient = options.WebhookHandler is { } handler ? new HttpClient(handler, disposeHandler: false) : new HttpClient();
+            webhookClient.Timeout = TimeSpan.FromSeconds(30);
+            var faults = new FaultInjector(options.Faults);
+            var serviceAuthenticator = new ServiceAuthenticator(serviceKey, options);
+            app = BuildApplication(options, serverCertificate);
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DpsEmulator>();
+            MapPipeline(app, options, logger, faults,
+                new DeviceEndpoints(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
+                    new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient)), new OperationStore(time),
+                    options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null),
+                new ServiceEndpoints(store, options, serviceAuthenticator, validator));
+
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            var host = options.HostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            serviceAuthenticator.Audiences = [host, options.HostName];
+
+            var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
+                $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
+                new DpsEnrollments(store, time, caReferences), dataDirectory);
+            await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            EmulatorLog.Started(logger, emulator.GlobalEndpoint, idScope);
+            return emulator;
+        }
+        catch
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (store is not null)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+
+            webhookClient?.Dispose();
+            serverCertificate?.Dispose();
+            ca.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The <c>emulator.json</c> text: endpoint, ID scope, service connection string, CA path and hubs.</summary>
+    public string DescribeJson() => JsonSerializer.Serialize(
+        new EmulatorInfoFile
+        {
+            GlobalEndpoint = GlobalEndpoint.ToString(),
+            IdScope = IdScope,
+            ServiceConnectionString = ServiceConnectionString,
+            CaCertificate = CertificateAuthority.CertificatePemPath,
+            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
+        },
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
+
+    /// <summary>
+    /// Rewrites <c>&lt;data&gt;/emulator.json</c> (e.g. once the hubs set <see cref="LinkedHub.MqttAddress"/>); does nothing
+    /// for an in-memory emulator.
+    /// </summary>
+    public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
+        ? Task.CompletedTask
+        : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+
+    private static WebApplication BuildApplication(DpsEmulatorOptions options, X509Certificate2 serverCertificate)
+    {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(options.LoggerFactory ?? NullLoggerFactory.Instance);
         builder.Services.AddRoutingCore();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
@@ -122,18 +219,12 @@ public sealed class DpsEmulator : IAsyncDisposable
                 ClientCertificateValidation = static (_, _, _) => true,
             }));
         });
+        return builder.Build();
+    }
 
-        var app = builder.Build();
-        var faults = new FaultInjector(options.Faults);
-        var webhookClient = options.WebhookHandler is { } handler ? new HttpClient(handler, disposeHandler: false) : new HttpClient();
-        webhookClient.Timeout = TimeSpan.FromSeconds(30);
-        var caReferences = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var authenticator = new DeviceAuthenticator(store, options, idScope);
-        var processor = new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient));
-        var throttle = options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null;
-        var device = new DeviceEndpoints(store, options, idScope, authenticator, processor, new OperationStore(time), throttle);
-        var logger = loggerFactory.CreateLogger<DpsEmulator>();
-
+    private static void MapPipeline(WebApplication app, DpsEmulatorOptions options, ILogger logger, FaultInjector faults, DeviceEndpoints device, ServiceEndpoints service)
+    {
+        var time = options.TimeProvider;
         app.Use(async (context, next) =>
         {
             try
@@ -150,42 +241,12 @@ public sealed class DpsEmulator : IAsyncDisposable
                 }
             }
         });
-        var faultMiddleware = new FaultMiddleware(faults, time);
-        app.Use(faultMiddleware.InvokeAsync);
+        app.Use(new FaultMiddleware(faults, time).InvokeAsync);
         app.UseRouting();
         device.Map(app);
-        var serviceAuthenticator = new ServiceAuthenticator(serviceKey, options);
-        new ServiceEndpoints(store, options, serviceAuthenticator, new EnrollmentValidator(caReferences)).Map(app);
+        service.Map(app);
         app.MapFallback(context => DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.NotFound, "No such resource or operation.", time));
-
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-        var host = options.HostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        serviceAuthenticator.Audiences = [host, options.HostName];
-
-        var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
-            $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
-            new DpsEnrollments(store, time, caReferences));
-        if (dataDirectory is not null)
-        {
-            await File.WriteAllTextAsync(Path.Combine(dataDirectory, InfoFileName), emulator.DescribeJson(), cancellationToken).ConfigureAwait(false);
-        }
-
-        EmulatorLog.Started(logger, emulator.GlobalEndpoint, idScope);
-        return emulator;
     }
-
-    /// <summary>The <c>emulator.json</c> text: endpoint, ID scope, service connection string, CA path and hubs.</summary>
-    public string DescribeJson() => JsonSerializer.Serialize(
-        new EmulatorInfoFile
-        {
-            GlobalEndpoint = GlobalEndpoint.ToString(),
-            IdScope = IdScope,
-            ServiceConnectionString = ServiceConnectionString,
-            CaCertificate = CertificateAuthority.CertificatePemPath,
-            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
-        },
-        EmulatorJsonContext.Default.EmulatorInfoFile);
 
     /// <summary>Stops serving, flushes the store and releases the CA.</summary>
     public async ValueTask DisposeAsync()

@@ -49,6 +49,12 @@ public sealed class DpsEmulatorOptions
     /// </summary>
     public string? DefaultDeviceRegion { get; set; }
 
+    /// <summary>
+    /// A seed file applied on start: <c>{"hubs":[{"hostName","region"}],"enrollments":[…],"enrollmentGroups":[…]}</c>,
+    /// enrollments in the service API shape (api-version 2021-10-01). Its hubs are linked in addition to <see cref="Hubs"/>.
+    /// </summary>
+    public string? SeedFile { get; set; }
+
     /// <summary>The handler used to call custom allocation webhooks; null uses a default one.</summary>
     public HttpMessageHandler? WebhookHandler { get; set; }
 

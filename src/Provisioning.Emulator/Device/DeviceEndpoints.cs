@@ -23,8 +23,7 @@ internal sealed class DeviceEndpoints(
     OperationStore operations,
     RegistrationThrottle? throttle)
 {
-    /// <summary>The request header that tells <c>geoLatency</c> allocation where the device is.</summary>
-    public const string RegionHeader = "x-emulator-device-region";
+    private const string RegionHeader = DpsEmulator.DeviceRegionHeader;
 
     private static EmulatorJsonContext Ctx => EmulatorJsonContext.Default;
 

@@ -11,12 +11,13 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--retry-after <seconds>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator") };
         var hubCount = 1;
+        var explicitHubs = false;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -37,6 +38,11 @@ internal static class EmulatorHost
                     break;
                 case "--hubs":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out hubCount) && hubCount is > 0 and <= 64;
+                    explicitHubs = true;
+                    break;
+                case "--seed":
+                    ok = value is not null && File.Exists(value);
+                    options.SeedFile = value;
                     break;
                 case "--retry-after":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds);
@@ -59,7 +65,7 @@ internal static class EmulatorHost
             i++;
         }
 
-        for (var h = 1; h <= hubCount; h++)
+        for (var h = 1; h <= hubCount && (options.SeedFile is null || explicitHubs); h++)
         {
             options.Hubs.Add(new LinkedHub($"hub{h.ToString(CultureInfo.InvariantCulture)}.localhost"));
         }

@@ -26,6 +26,7 @@ namespace Provisioning.Emulator.Json;
 [JsonSerializable(typeof(RegistrationRecord))]
 [JsonSerializable(typeof(StoredHubDevice))]
 [JsonSerializable(typeof(EmulatorInfoFile))]
+[JsonSerializable(typeof(SeedFile))]
 internal sealed partial class EmulatorJsonContext : JsonSerializerContext
 {
 }
