@@ -207,7 +207,9 @@ public sealed class DpsEmulator : IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = DpsEmulatorOptions.MaxRequestBodyBytes + 1024;
+            // Kestrel counts bytes it has buffered, not what the handler read: the 96 KB rule is enforced by RequestBody alone,
+            // with a 413 in the DPS shape; this outer bound only stops abuse.
+            kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
             kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
             {
                 ServerCertificate = serverCertificate,

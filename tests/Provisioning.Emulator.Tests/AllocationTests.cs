@@ -125,6 +125,18 @@ public sealed class AllocationTests
     }
 
     [Fact]
+    public async Task Register_WhenWebhookUrlIsNotHttp_EndsFailedWith400209()
+    {
+        await using var dps = await TestDps.StartAsync(ThreeHubs);
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("c4", new EnrollmentSettings { AllocationPolicy = AllocationPolicy.Custom, WebhookUrl = new Uri("file:///etc/passwd") }, TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        var final = await TestDps.RegisterToEndAsync(client, dps, "c4", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "c4"));
+
+        Assert.Equal(400209, final.GetProperty("registrationState").GetProperty("errorCode").GetInt32());
+    }
+
+    [Fact]
     public async Task Register_WhenWebhookChoosesAnUnlinkedHub_EndsFailedWith400208()
     {
         await using var webhook = await WebhookServer.StartAsync(_ => (200, "{\"iotHubHostName\":\"elsewhere.azure-devices.net\"}"));

@@ -138,6 +138,44 @@ public sealed class DeviceApiErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Register_WithChunkedBodyOver96KB_Answers413001()
+    {
+        var body = "{\"registrationId\":\"dev\",\"payload\":{\"p\":\"" + new string('a', 500 * 1024) + "\"}}";
+        using var request = TestDps.Register(_dps, "dev", sas: Sas());
+        request.Content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body)));
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await SendAsync(request);
+
+        await TestDps.AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, 413001);
+    }
+
+    [Fact]
+    public async Task DeviceApi_WithArbitraryBodiesAndTokens_NeverAnswers500()
+    {
+        var random = new Random(1234);
+        string[] tokens = ["", "SharedAccessSignature", "SharedAccessSignature sr=&sig=&se=", "SharedAccessSignature sr=a%zz&sig=AAAA&se=99999999999999999999&skn=registration", Sas(), "Bearer x"];
+        for (var i = 0; i < 60; i++)
+        {
+            var bytes = new byte[random.Next(0, 300)];
+            random.NextBytes(bytes);
+            string[] bodies = [System.Text.Encoding.Latin1.GetString(bytes), "{\"tpm\":{\"endorsementKey\":\"@@\"}}", "{\"payload\":" + new string('[', 100) + new string(']', 100) + "}", "{\"registrationId\":\"dev\",\"tpm\":{}}"];
+            var path = (i % 3) switch
+            {
+                0 => $"{_dps.IdScope}/registrations/dev/register?api-version=2019-03-31",
+                1 => $"{_dps.IdScope}/registrations/dev?api-version=2021-06-01",
+                _ => $"{_dps.IdScope}/registrations/dev/operations/{Uri.EscapeDataString(bodies[0])}?api-version=2019-03-31",
+            };
+            var method = (i % 3) switch { 0 => HttpMethod.Put, 1 => HttpMethod.Post, _ => HttpMethod.Get };
+            using var request = TestDps.Request(method, path, method == HttpMethod.Get ? null : bodies[i % bodies.Length], tokens[i % tokens.Length].Length == 0 ? null : tokens[i % tokens.Length]);
+
+            using var response = await SendAsync(request);
+
+            Assert.True((int)response.StatusCode < 500, $"case {i} answered {(int)response.StatusCode}");
+        }
+    }
+
+    [Fact]
     public async Task Register_WithBodyJustUnder96KB_IsAccepted()
     {
         var body = "{\"registrationId\":\"dev\",\"payload\":{\"p\":\"" + new string('a', (96 * 1024) - 100) + "\"}}";

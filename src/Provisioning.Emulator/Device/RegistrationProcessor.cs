@@ -147,7 +147,7 @@ internal sealed class RegistrationProcessor(EmulatorStore store, DpsEmulatorOpti
                 return (HubAllocator.Hashed(identity.RegistrationId, candidates).HostName, null, null, null);
         }
 
-        if (!Uri.TryCreate(settings.Custom?.WebhookUrl, UriKind.Absolute, out var url))
+        if (!Uri.TryCreate(settings.Custom?.WebhookUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
         {
             return (null, null, null, (DpsErrorCodes.CustomAllocationFailed, "The enrollment has no valid custom allocation webhook URL."));
         }

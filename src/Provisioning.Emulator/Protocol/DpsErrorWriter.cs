@@ -24,7 +24,7 @@ internal static class DpsErrorWriter
         var body = new DpsErrorBody
         {
             ErrorCode = errorCode,
-            TrackingId = context.TraceIdentifier is { Length: > 0 } id ? id : Guid.NewGuid().ToString(),
+            TrackingId = Guid.NewGuid().ToString(),
             Message = message,
             TimestampUtc = time.GetUtcNow().UtcDateTime,
         };
