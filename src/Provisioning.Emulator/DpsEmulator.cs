@@ -144,7 +144,7 @@ public sealed class DpsEmulator : IAsyncDisposable
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DpsEmulator>();
             MapPipeline(app, options, logger, faults,
                 new DeviceEndpoints(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
-                    new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient)), new OperationStore(time),
+                    new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
                     options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null),
                 new ServiceEndpoints(store, options, serviceAuthenticator, validator));
 

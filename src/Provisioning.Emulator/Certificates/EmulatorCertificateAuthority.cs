@@ -114,6 +114,22 @@ public sealed class EmulatorCertificateAuthority : IDisposable
         return issued.CopyWithPrivateKey(key);
     }
 
+    /// <summary>
+    /// Issues a TLS client certificate for a device's PKCS#10 request (DPS certificate issuance, api-version
+    /// 2025-07-01-preview: dps-protocol.md §9); the subject and public key come from the request.
+    /// </summary>
+    internal X509Certificate2 IssueClientCertificate(CertificateRequest request, TimeSpan validity)
+    {
+        var issued = new CertificateRequest(request.SubjectName, request.PublicKey, HashAlgorithmName.SHA256);
+        issued.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        issued.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        issued.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        issued.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_authority, true, false));
+        var now = _time.GetUtcNow();
+        using var signer = _authority.GetECDsaPrivateKey()!;
+        return issued.Create(_authority.SubjectName, X509SignatureGenerator.CreateForECDsa(signer), now.AddMinutes(-5), now + validity, RandomNumberGenerator.GetBytes(16));
+    }
+
     /// <summary>Disposes the CA's key material.</summary>
     public void Dispose()
     {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
 using Microsoft.AspNetCore.Builder;
@@ -68,12 +70,20 @@ internal sealed class DeviceEndpoints(
             return;
         }
 
+        CertificateRequest? csr = null;
+        if (body.Value?.Csr is { } csrText && ApiVersions.Match(context.Request, [ApiVersions.Preview]) is not null
+            && !TryReadCsr(csrText, registrationId, out csr, out var csrProblem))
+        {
+            await Error(context, DpsErrorCodes.MalformedRequest, csrProblem).ConfigureAwait(false);
+            return;
+        }
+
         var operationId = OperationStore.NewId();
         RegistrationRecord record;
         try
         {
             var region = context.Request.Headers[RegionHeader].ToString();
-            record = await processor.RegisterAsync(outcome.Identity!, body.Value?.Payload, region.Length > 0 ? region : null, operationId, context.RequestAborted).ConfigureAwait(false);
+            record = await processor.RegisterAsync(outcome.Identity!, body.Value?.Payload, region.Length > 0 ? region : null, csr, operationId, context.RequestAborted).ConfigureAwait(false);
         }
         catch (TpmAttestationRejectedException ex)
         {
@@ -150,7 +160,10 @@ internal sealed class DeviceEndpoints(
             return;
         }
 
-        await DpsErrorWriter.WriteJsonAsync(context, ToDeviceResult(record), Ctx.DeviceRegistrationResult).ConfigureAwait(false);
+        // The status lookup never repeats an issued chain (2025-07-01-preview swagger).
+        var result = ToDeviceResult(record);
+        result.IssuedCertificateChain = null;
+        await DpsErrorWriter.WriteJsonAsync(context, result, Ctx.DeviceRegistrationResult).ConfigureAwait(false);
     }
 
     /// <summary>Checks api-version and ID scope; returns the registration id, or null after writing the error.</summary>
@@ -196,6 +209,33 @@ internal sealed class DeviceEndpoints(
         return true;
     }
 
+    /// <summary>Reads a base64 DER PKCS#10 request whose signature verifies and whose CN is the registration id.</summary>
+    private static bool TryReadCsr(string base64, string registrationId, out CertificateRequest? request, out string problem)
+    {
+        request = null;
+        problem = "";
+        try
+        {
+            request = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(base64), HashAlgorithmName.SHA256);
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            problem = "The csr is not a base64 DER PKCS#10 request with a valid signature.";
+            return false;
+        }
+
+        var commonName = request.SubjectName.EnumerateRelativeDistinguishedNames()
+            .Where(rdn => rdn.GetSingleElementType().Value == "2.5.4.3").Select(rdn => rdn.GetSingleElementValue()).FirstOrDefault();
+        if (!string.Equals(commonName, registrationId, StringComparison.OrdinalIgnoreCase))
+        {
+            problem = "The csr's common name must be the registration id.";
+            request = null;
+            return false;
+        }
+
+        return true;
+    }
+
     private Task Error(HttpContext context, int code, string message) => DpsErrorWriter.WriteErrorAsync(context, code, message, Time);
 
     private static bool IsValidRegistrationId(string id) =>
@@ -225,5 +265,6 @@ internal sealed class DeviceEndpoints(
             ? new X509RegistrationResult { CertificateInfo = record.CertificateInfo, EnrollmentGroupId = record.EnrollmentGroupId, SigningCertificateInfo = record.SigningCertificateInfo }
             : null,
         SymmetricKey = record.AttestationType == "symmetricKey" && record.EnrollmentGroupId is { } g ? new SymmetricKeyRegistrationResult { EnrollmentGroupId = g } : null,
+        IssuedCertificateChain = record.IssuedCertificateChain,
     };
 }

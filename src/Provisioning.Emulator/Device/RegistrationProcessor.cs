@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
 using Provisioning.Emulator.Allocation;
+using Provisioning.Emulator.Certificates;
 using Provisioning.Emulator.Hubs;
 using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
@@ -14,18 +16,22 @@ namespace Provisioning.Emulator.Device;
 /// Assigns an authenticated device: chooses the hub (allocation policy, reprovision policy), writes the registration
 /// and the hub device in one commit, and returns the registration state the device sees.
 /// </summary>
-internal sealed class RegistrationProcessor(EmulatorStore store, DpsEmulatorOptions options, IReadOnlyList<LinkedHub> hubs, CustomAllocationClient webhook)
+internal sealed class RegistrationProcessor(
+    EmulatorStore store, DpsEmulatorOptions options, IReadOnlyList<LinkedHub> hubs, CustomAllocationClient webhook, EmulatorCertificateAuthority authority)
 {
+    /// <summary>How long a certificate issued for a device's CSR is valid.</summary>
+    private static readonly TimeSpan IssuedCertificateValidity = TimeSpan.FromDays(30);
+
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
     /// <summary>Registers the device; never throws for bad input (failures become a <c>failed</c> state).</summary>
-    public async Task<RegistrationRecord> RegisterAsync(DeviceIdentity identity, JsonElement? devicePayload, string? deviceRegion, string operationId, CancellationToken cancellationToken)
+    public async Task<RegistrationRecord> RegisterAsync(DeviceIdentity identity, JsonElement? devicePayload, string? deviceRegion, CertificateRequest? csr, string operationId, CancellationToken cancellationToken)
     {
         var gate = _locks[(int)((uint)StringComparer.OrdinalIgnoreCase.GetHashCode(identity.RegistrationId) % (uint)_locks.Length)];
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await RegisterLockedAsync(identity, devicePayload, deviceRegion, operationId, cancellationToken).ConfigureAwait(false);
+            return await RegisterLockedAsync(identity, devicePayload, deviceRegion, csr, operationId, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -33,7 +39,7 @@ internal sealed class RegistrationProcessor(EmulatorStore store, DpsEmulatorOpti
         }
     }
 
-    private async Task<RegistrationRecord> RegisterLockedAsync(DeviceIdentity identity, JsonElement? devicePayload, string? deviceRegion, string operationId, CancellationToken cancellationToken)
+    private async Task<RegistrationRecord> RegisterLockedAsync(DeviceIdentity identity, JsonElement? devicePayload, string? deviceRegion, CertificateRequest? csr, string operationId, CancellationToken cancellationToken)
     {
         var now = options.TimeProvider.GetUtcNow().UtcDateTime;
         store.Registrations.TryGetValue(identity.RegistrationId, out var previous);
@@ -99,6 +105,13 @@ internal sealed class RegistrationProcessor(EmulatorStore store, DpsEmulatorOpti
 
         var (hubDevice, blob) = CreateHubDevice(identity, hubName, deviceId, twin);
         record.TpmAuthenticationKey = blob;
+        if (csr is not null)
+        {
+            // The device connects to its hub with the issued certificate from now on.
+            using var issued = authority.IssueClientCertificate(csr, IssuedCertificateValidity);
+            record.IssuedCertificateChain = [Convert.ToBase64String(issued.RawData), Convert.ToBase64String(authority.Certificate.RawData)];
+            hubDevice = hubDevice with { Kind = HubCredentialKind.X509, PrimaryKey = null, SecondaryKey = null, Thumbprint = CertificateText.Sha256Thumbprint(issued) };
+        }
         if (previous is { AssignedHub: { } oldHub, DeviceId: { } oldDevice }
             && (!string.Equals(oldHub, hubName, StringComparison.OrdinalIgnoreCase) || !string.Equals(oldDevice, deviceId, StringComparison.OrdinalIgnoreCase)))
         {

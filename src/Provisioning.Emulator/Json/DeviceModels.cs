@@ -74,6 +74,9 @@ internal sealed class DeviceRegistrationResult
     public X509RegistrationResult? X509 { get; set; }
 
     public SymmetricKeyRegistrationResult? SymmetricKey { get; set; }
+
+    /// <summary>The issued certificate chain (leaf first) when the device sent a <c>csr</c> (2025-07-01-preview).</summary>
+    public List<string>? IssuedCertificateChain { get; set; }
 }
 
 /// <summary><c>registrationState.tpm</c>: the fresh activation blob of the hub key.</summary>

@@ -42,6 +42,9 @@ internal sealed class RegistrationRecord
     public string? TpmAuthenticationKey { get; set; }
 
     public string? LastOperationId { get; set; }
+
+    /// <summary>The chain issued for the device's CSR (leaf first, base64 DER), or null.</summary>
+    public List<string>? IssuedCertificateChain { get; set; }
 }
 
 /// <summary>A hub device as stored (the public <see cref="Hubs.HubDevice"/> record in a serializable shape).</summary>
