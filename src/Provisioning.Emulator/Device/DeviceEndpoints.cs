@@ -79,6 +79,9 @@ internal sealed class DeviceEndpoints(
         }
 
         var operationId = OperationStore.NewId();
+        using var activity = EmulatorLog.ActivitySource.StartActivity("dps.register");
+        activity?.SetTag("dps.registration_id", registrationId);
+        activity?.SetTag("dps.attestation", outcome.Identity!.AttestationType);
         RegistrationRecord record;
         try
         {
@@ -91,6 +94,8 @@ internal sealed class DeviceEndpoints(
             return;
         }
 
+        activity?.SetTag("dps.status", record.Status);
+        activity?.SetTag("dps.assigned_hub", record.AssignedHub);
         operations.Add(operationId, registrationId, FinalBody(operationId, record));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
