@@ -78,15 +78,16 @@ internal sealed class DeviceEndpoints(
             return;
         }
 
+        using var identity = outcome.Identity!;
         var operationId = OperationStore.NewId();
         using var activity = EmulatorLog.ActivitySource.StartActivity("dps.register");
         activity?.SetTag("dps.registration_id", registrationId);
-        activity?.SetTag("dps.attestation", outcome.Identity!.AttestationType);
+        activity?.SetTag("dps.attestation", identity.AttestationType);
         RegistrationRecord record;
         try
         {
             var region = context.Request.Headers[RegionHeader].ToString();
-            record = await processor.RegisterAsync(outcome.Identity!, body.Value?.Payload, region.Length > 0 ? region : null, csr, operationId, context.RequestAborted).ConfigureAwait(false);
+            record = await processor.RegisterAsync(identity, body.Value?.Payload, region.Length > 0 ? region : null, csr, operationId, context.RequestAborted).ConfigureAwait(false);
         }
         catch (TpmAttestationRejectedException ex)
         {
@@ -114,6 +115,8 @@ internal sealed class DeviceEndpoints(
         {
             return;
         }
+
+        outcome.Identity!.Dispose();
 
         var operationId = (string)context.GetRouteValue("operationId")!;
         var final = operations.Find(operationId, registrationId);
@@ -159,6 +162,7 @@ internal sealed class DeviceEndpoints(
             return;
         }
 
+        outcome.Identity!.Dispose();
         if (!store.Registrations.TryGetValue(registrationId, out var record))
         {
             await Error(context, DpsErrorCodes.NotFound, "The device has not registered.").ConfigureAwait(false);

@@ -5,7 +5,7 @@ using Provisioning.Emulator.Json;
 namespace Provisioning.Emulator.Device;
 
 /// <summary>A device that proved who it is, and the enrollment that vouches for it.</summary>
-internal sealed class DeviceIdentity
+internal sealed class DeviceIdentity : IDisposable
 {
     public required string RegistrationId { get; init; }
 
@@ -29,6 +29,9 @@ internal sealed class DeviceIdentity
     public X509Certificate2? ClientCertificate { get; init; }
 
     public X509Certificate2? SigningCertificate { get; init; }
+
+    /// <summary>Releases the signing certificate copy (the client certificate belongs to the connection).</summary>
+    public void Dispose() => SigningCertificate?.Dispose();
 
     /// <summary>Whether the enrollment (or group) is disabled.</summary>
     public bool Disabled => string.Equals(Enrollment?.ProvisioningStatus ?? Group?.ProvisioningStatus, "disabled", StringComparison.OrdinalIgnoreCase);

@@ -8,15 +8,17 @@ namespace Provisioning.Emulator.Device;
 /// </summary>
 internal sealed class OperationStore(TimeProvider time)
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
-    private const int PruneAbove = 50_000;
+    // Older operations are still answered from the registration's record (its last operation), so the cache stays small.
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+    private const int PruneEvery = 10_000;
 
     private readonly ConcurrentDictionary<string, Operation> _operations = new(StringComparer.Ordinal);
+    private int _added;
 
     /// <summary>Records the operation.</summary>
     public void Add(string operationId, string registrationId, byte[] finalBody)
     {
-        if (_operations.Count > PruneAbove)
+        if (Interlocked.Increment(ref _added) % PruneEvery == 0)
         {
             var cutoff = time.GetUtcNow() - Lifetime;
             foreach (var (id, op) in _operations)
