@@ -183,4 +183,35 @@ public sealed class ServiceApiTests : IAsyncLifetime
         var final = await TestDps.RegisterToEndAsync(deviceClient, _dps, "ca-dev", sas: null);
         Assert.Equal("ca-grp", final.GetProperty("registrationState").GetProperty("x509").GetProperty("enrollmentGroupId").GetString());
     }
+
+    [Fact]
+    public async Task BulkCreate_WithOneExistingEnrollment_CommitsTheOthersAndReportsTheConflict()
+    {
+        await _dps.Enrollments.AddSymmetricKeyAsync("bulk-1", cancellationToken: TestContext.Current.CancellationToken);
+
+        using var response = await SendAsync(HttpMethod.Post, $"enrollments?{V}",
+            "{\"mode\":\"create\",\"enrollments\":[{\"registrationId\":\"bulk-1\",\"attestation\":{\"type\":\"symmetricKey\"}},{\"registrationId\":\"bulk-2\",\"attestation\":{\"type\":\"symmetricKey\"}},{\"registrationId\":\"bulk-3\",\"attestation\":{\"type\":\"nope\"}}]}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await TestDps.JsonAsync(response);
+        Assert.False(result.GetProperty("isSuccessful").GetBoolean());
+        var errors = result.GetProperty("errors").EnumerateArray().ToDictionary(e => e.GetProperty("registrationId").GetString()!, e => e.GetProperty("errorCode").GetInt32());
+        Assert.Equal(409001, errors["bulk-1"]);
+        Assert.Equal(400007, errors["bulk-3"]);
+        Assert.Equal(2, errors.Count);
+        using var created = await SendAsync(HttpMethod.Get, $"enrollments/bulk-2?{V}");
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+    }
+
+    [Fact]
+    public async Task BulkDelete_RemovesTheEnrollments()
+    {
+        await _dps.Enrollments.AddSymmetricKeyAsync("bulk-d", cancellationToken: TestContext.Current.CancellationToken);
+
+        using var response = await SendAsync(HttpMethod.Post, $"enrollments?{V}", "{\"mode\":\"delete\",\"enrollments\":[{\"registrationId\":\"bulk-d\"}]}");
+
+        Assert.True((await TestDps.JsonAsync(response)).GetProperty("isSuccessful").GetBoolean());
+        using var get = await SendAsync(HttpMethod.Get, $"enrollments/bulk-d?{V}");
+        await TestDps.AssertErrorAsync(get, HttpStatusCode.NotFound, 404001);
+    }
 }

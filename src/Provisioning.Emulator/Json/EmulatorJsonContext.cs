@@ -27,6 +27,8 @@ namespace Provisioning.Emulator.Json;
 [JsonSerializable(typeof(StoredHubDevice))]
 [JsonSerializable(typeof(EmulatorInfoFile))]
 [JsonSerializable(typeof(SeedFile))]
+[JsonSerializable(typeof(BulkEnrollmentOperation))]
+[JsonSerializable(typeof(BulkEnrollmentOperationResult))]
 internal sealed partial class EmulatorJsonContext : JsonSerializerContext
 {
 }

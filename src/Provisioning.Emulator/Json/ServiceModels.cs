@@ -221,3 +221,30 @@ internal sealed class CustomAllocationResponse
 
     public JsonElement? Payload { get; set; }
 }
+
+/// <summary>The body of a bulk enrollment operation (<c>POST /enrollments</c>).</summary>
+internal sealed class BulkEnrollmentOperation
+{
+    /// <summary><c>create</c>, <c>update</c>, <c>updateIfMatchETag</c> or <c>delete</c>.</summary>
+    public string? Mode { get; set; }
+
+    public List<IndividualEnrollment>? Enrollments { get; set; }
+}
+
+/// <summary>The answer to a bulk enrollment operation.</summary>
+internal sealed class BulkEnrollmentOperationResult
+{
+    public bool IsSuccessful { get; set; }
+
+    public List<BulkEnrollmentOperationError> Errors { get; set; } = [];
+}
+
+/// <summary>One failed item of a bulk enrollment operation.</summary>
+internal sealed class BulkEnrollmentOperationError
+{
+    public string? RegistrationId { get; set; }
+
+    public int ErrorCode { get; set; }
+
+    public string? ErrorStatus { get; set; }
+}

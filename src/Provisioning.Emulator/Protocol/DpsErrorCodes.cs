@@ -48,6 +48,9 @@ internal static class DpsErrorCodes
     /// <summary>The route or method does not exist.</summary>
     public const int MethodNotAllowed = 405001;
 
+    /// <summary>The resource already exists (bulk <c>create</c>).</summary>
+    public const int Conflict = 409001;
+
     /// <summary>The If-Match etag does not match.</summary>
     public const int PreconditionFailed = 412001;
 

@@ -15,7 +15,7 @@ namespace Provisioning.Emulator.Service;
 /// The service API (api-version 2021-10-01): individual enrollments, enrollment groups and registration states, with
 /// the DPS service JSON shapes and service SAS authentication.
 /// </summary>
-internal sealed class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions options, ServiceAuthenticator authenticator, EnrollmentValidator validator)
+internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions options, ServiceAuthenticator authenticator, EnrollmentValidator validator)
 {
     private static EmulatorJsonContext Ctx => EmulatorJsonContext.Default;
 
@@ -24,6 +24,7 @@ internal sealed class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions o
     public void Map(IEndpointRouteBuilder routes)
     {
         routes.MapMethods("/enrollments/query", ["POST"], c => Guarded(c, QueryEnrollmentsAsync));
+        routes.MapMethods("/enrollments", ["POST"], c => Guarded(c, BulkEnrollmentsAsync));
         routes.MapMethods("/enrollments/{id}", ["PUT"], c => Guarded(c, PutEnrollmentAsync));
         routes.MapMethods("/enrollments/{id}", ["GET"], c => Guarded(c, GetEnrollmentAsync));
         routes.MapMethods("/enrollments/{id}", ["DELETE"], c => Guarded(c, DeleteEnrollmentAsync));
@@ -70,14 +71,29 @@ internal sealed class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions o
             return;
         }
 
+        var problem = Prepare(enrollment, id, existing);
+        if (problem is not null)
+        {
+            await Error(context, DpsErrorCodes.InvalidArgument, problem).ConfigureAwait(false);
+            return;
+        }
+
+        var batch = new StoreBatch();
+        batch.PutEnrollment(enrollment);
+        await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
+        await DpsErrorWriter.WriteJsonAsync(context, enrollment, Ctx.IndividualEnrollment).ConfigureAwait(false);
+    }
+
+    /// <summary>Validates an incoming enrollment for <paramref name="id"/> and fills the service-owned fields; returns the problem, if any.</summary>
+    private string? Prepare(IndividualEnrollment enrollment, string id, IndividualEnrollment? existing)
+    {
         enrollment.RegistrationId ??= id;
         var problem = string.Equals(enrollment.RegistrationId, id, StringComparison.OrdinalIgnoreCase)
             ? validator.Normalize(enrollment.Attestation, group: false)
             : "The registration id in the body does not match the URL.";
         if (problem is not null)
         {
-            await Error(context, DpsErrorCodes.InvalidArgument, problem).ConfigureAwait(false);
-            return;
+            return problem;
         }
 
         var now = Time.GetUtcNow().UtcDateTime;
@@ -87,10 +103,7 @@ internal sealed class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions o
         enrollment.CreatedDateTimeUtc = existing?.CreatedDateTimeUtc ?? now;
         enrollment.LastUpdatedDateTimeUtc = now;
         enrollment.Etag = EnrollmentFactory.NewEtag();
-        var batch = new StoreBatch();
-        batch.PutEnrollment(enrollment);
-        await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
-        await DpsErrorWriter.WriteJsonAsync(context, enrollment, Ctx.IndividualEnrollment).ConfigureAwait(false);
+        return null;
     }
 
     private async Task GetEnrollmentAsync(HttpContext context, string id)
