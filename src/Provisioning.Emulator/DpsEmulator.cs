@@ -114,6 +114,11 @@ public sealed class DpsEmulator : IAsyncDisposable
         var time = options.TimeProvider;
         var seed = options.SeedFile is { } seedPath ? await SeedLoader.ReadAsync(seedPath, cancellationToken).ConfigureAwait(false) : null;
         var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region)) ?? []).ToList();
+        if (linked.GroupBy(h => h.HostName, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+        {
+            throw new ArgumentException($"The hub '{duplicate.Key}' is linked twice.", nameof(options));
+        }
+
         IReadOnlyList<LinkedHub> hubs = linked.Count > 0 ? linked : [new LinkedHub("hub1.localhost")];
         var dataDirectory = options.DataDirectory is { } dir ? Path.GetFullPath(dir) : null;
 

@@ -33,6 +33,16 @@ public sealed class AllocationTests
     }
 
     [Fact]
+    public async Task Start_WithTheSameHubLinkedTwice_ThrowsArgumentException()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => TestDps.StartAsync(o =>
+        {
+            o.Hubs.Add(new LinkedHub("hub-a.localhost"));
+            o.Hubs.Add(new LinkedHub("HUB-A.localhost"));
+        }));
+    }
+
+    [Fact]
     public void Hashed_ForTheSameRegistration_IsStable()
     {
         LinkedHub[] hubs = [new("a"), new("b"), new("c")];

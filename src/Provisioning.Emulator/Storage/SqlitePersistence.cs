@@ -124,7 +124,7 @@ internal sealed class SqlitePersistence : IAsyncDisposable
                     pending.Completion.TrySetResult();
                 }
             }
-            catch (SqliteException ex)
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
             {
                 foreach (var pending in group)
                 {
