@@ -1,2 +1,3 @@
-// The standalone host of the emulator arrives with the emulator issue.
-return 0;
+using Provisioning.Emulator.Hosting;
+
+return await EmulatorHost.RunAsync(args).ConfigureAwait(false);

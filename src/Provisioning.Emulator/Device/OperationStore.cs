@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+
+namespace Provisioning.Emulator.Device;
+
+/// <summary>
+/// Recent registration operations by id, holding the final answer ready to send. The last operation of each
+/// registration is also kept in its stored record, so a status read after a restart still works.
+/// </summary>
+internal sealed class OperationStore(TimeProvider time)
+{
+    // Older operations are still answered from the registration's record (its last operation), so the cache stays small.
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+    private const int PruneEvery = 10_000;
+
+    private readonly ConcurrentDictionary<string, Operation> _operations = new(StringComparer.Ordinal);
+    private int _added;
+
+    /// <summary>Records the operation.</summary>
+    public void Add(string operationId, string registrationId, byte[] finalBody)
+    {
+        if (Interlocked.Increment(ref _added) % PruneEvery == 0)
+        {
+            var cutoff = time.GetUtcNow() - Lifetime;
+            foreach (var (id, op) in _operations)
+            {
+                if (op.Created < cutoff)
+                {
+                    _operations.TryRemove(id, out _);
+                }
+            }
+        }
+
+        _operations[operationId] = new Operation(registrationId, finalBody, time.GetUtcNow());
+    }
+
+    /// <summary>Finds the operation's final body when it belongs to the registration.</summary>
+    public byte[]? Find(string operationId, string registrationId) =>
+        _operations.TryGetValue(operationId, out var op) && string.Equals(op.RegistrationId, registrationId, StringComparison.OrdinalIgnoreCase)
+            ? op.FinalBody : null;
+
+    /// <summary>A new id in the service's <c>4.{hex}.{guid}</c> form.</summary>
+    public static string NewId() => "4." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) + "." + Guid.NewGuid();
+
+    private sealed record Operation(string RegistrationId, byte[] FinalBody, DateTimeOffset Created);
+}

@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+using Provisioning.Emulator.Allocation;
+using Provisioning.Emulator.Certificates;
+using Provisioning.Emulator.Device;
+using Provisioning.Emulator.Enrollments;
+using Provisioning.Emulator.Faults;
+using Provisioning.Emulator.Hosting;
+using Provisioning.Emulator.Hubs;
+using Provisioning.Emulator.Json;
+using Provisioning.Emulator.Protocol;
+using Provisioning.Emulator.Service;
+using Provisioning.Emulator.Storage;
+
+namespace Provisioning.Emulator;
+
+/// <summary>
+/// A local, protocol-faithful Azure IoT Hub Device Provisioning Service on Kestrel HTTPS: the device API, the service
+/// API, allocation across linked hubs, SQLite persistence and fault injection.
+/// </summary>
+/// <remarks>
+/// <code>await using var dps = await DpsEmulator.StartAsync(new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero });</code>
+/// Devices talk to <see cref="GlobalEndpoint"/> and trust <see cref="CertificateAuthority"/>. dps-protocol.md §1, §3, §4, §11.
+/// </remarks>
+public sealed class DpsEmulator : IAsyncDisposable
+{
+    /// <summary>The file the emulator writes in its data folder on start.</summary>
+    public const string InfoFileName = "emulator.json";
+
+    /// <summary>
+    /// The request header by which a device (or a test) tells <c>geoLatency</c> allocation its region; without it
+    /// <see cref="DpsEmulatorOptions.DefaultDeviceRegion"/> applies.
+    /// </summary>
+    public const string DeviceRegionHeader = "x-emulator-device-region";
+
+    private static readonly JsonSerializerOptions InfoJsonOptions = new(EmulatorJsonContext.Default.Options)
+    {
+        WriteIndented = true,
+
+        // emulator.json is read by people and shell scripts: keep '+' in keys readable (it is never embedded in HTML).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private readonly string? _dataDirectory;
+
+    private readonly WebApplication _app;
+    private readonly EmulatorStore _store;
+    private readonly HttpClient _webhookClient;
+    private readonly X509Certificate2 _serverCertificate;
+    private int _disposed;
+
+    private DpsEmulator(WebApplication app, EmulatorStore store, HttpClient webhookClient, X509Certificate2 serverCertificate, EmulatorCertificateAuthority ca, Uri endpoint,
+        string idScope, string serviceConnectionString, IReadOnlyList<LinkedHub> hubs, FaultInjector faults, DpsEnrollments enrollments, string? dataDirectory)
+    {
+        _dataDirectory = dataDirectory;
+        _app = app;
+        _store = store;
+        _webhookClient = webhookClient;
+        _serverCertificate = serverCertificate;
+        CertificateAuthority = ca;
+        GlobalEndpoint = endpoint;
+        IdScope = idScope;
+        ServiceConnectionString = serviceConnectionString;
+        Hubs = hubs;
+        Faults = faults;
+        Enrollments = enrollments;
+    }
+
+    /// <summary>The device API base address (<c>https://localhost:{port}/</c>).</summary>
+    public Uri GlobalEndpoint { get; }
+
+    /// <summary>The ID scope devices use.</summary>
+    public string IdScope { get; }
+
+    /// <summary>The service connection string (<c>HostName=…;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=…</c>).</summary>
+    public string ServiceConnectionString { get; }
+
+    /// <summary>The CA that issued the server certificate; clients trust it explicitly.</summary>
+    public EmulatorCertificateAuthority CertificateAuthority { get; }
+
+    /// <summary>The linked hubs.</summary>
+    public IReadOnlyList<LinkedHub> Hubs { get; }
+
+    /// <summary>The device registries of the linked hubs, as DPS fills them.</summary>
+    public IHubDeviceRegistry HubRegistry => _store;
+
+    /// <summary>The active fault rules.</summary>
+    public FaultInjector Faults { get; }
+
+    /// <summary>The in-process enrollment API.</summary>
+    public DpsEnrollments Enrollments { get; }
+
+    /// <summary>Starts the emulator; the port is chosen by the OS unless <see cref="DpsEmulatorOptions.Port"/> is set.</summary>
+    /// <exception cref="ArgumentException">The options or the seed file are invalid.</exception>
+    public static async Task<DpsEmulator> StartAsync(DpsEmulatorOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var time = options.TimeProvider;
+        var seed = options.SeedFile is { } seedPath ? await SeedLoader.ReadAsync(seedPath, cancellationToken).ConfigureAwait(false) : null;
+        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region)) ?? []).ToList();
+        if (linked.GroupBy(h => h.HostName, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+        {
+            throw new ArgumentException($"The hub '{duplicate.Key}' is linked twice.", nameof(options));
+        }
+
+        IReadOnlyList<LinkedHub> hubs = linked.Count > 0 ? linked : [new LinkedHub("hub1.localhost")];
+        var dataDirectory = options.DataDirectory is { } dir ? Path.GetFullPath(dir) : null;
+
+        var ca = dataDirectory is null ? EmulatorCertificateAuthority.CreateEphemeral(time) : EmulatorCertificateAuthority.LoadOrCreate(dataDirectory, time);
+        EmulatorStore? store = null;
+        X509Certificate2? serverCertificate = null;
+        HttpClient? webhookClient = null;
+        WebApplication? app = null;
+        try
+        {
+            store = await EmulatorStore.OpenAsync(dataDirectory is null ? null : Path.Combine(dataDirectory, "emulator.db"), cancellationToken).ConfigureAwait(false);
+            var idScope = options.IdScope ?? await store.GetOrAddMetaAsync("idScope", () => "0ne" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)), cancellationToken).ConfigureAwait(false);
+            var serviceKeyText = options.ServiceKey ?? await store.GetOrAddMetaAsync("serviceKey", () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), cancellationToken).ConfigureAwait(false);
+            var serviceKey = DeviceAuthenticator.Decode(serviceKeyText) ?? throw new ArgumentException("ServiceKey is not base64.", nameof(options));
+            var caReferences = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var validator = new EnrollmentValidator(caReferences);
+            if (seed is not null)
+            {
+                await SeedLoader.ApplyAsync(seed, store, validator, time, cancellationToken).ConfigureAwait(false);
+            }
+
+            serverCertificate = ca.IssueServerCertificate(options.HostName, "localhost", "127.0.0.1", "::1");
+            webhookClient = options.WebhookHandler is { } handler ? new HttpClient(handler, disposeHandler: false) : new HttpClient();
+            webhookClient.Timeout = TimeSpan.FromSeconds(30);
+            var faults = new FaultInjector(options.Faults);
+            var serviceAuthenticator = new ServiceAuthenticator(serviceKey, options);
+            app = BuildApplication(options, serverCertificate);
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DpsEmulator>();
+            MapPipeline(app, options, logger, faults,
+                new DeviceEndpoints(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
+                    new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
+                    options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null),
+                new ServiceEndpoints(store, options, serviceAuthenticator, validator));
+
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            var host = options.HostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            serviceAuthenticator.Audiences = [host, options.HostName];
+
+            var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
+                $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
+                new DpsEnrollments(store, time, caReferences), dataDirectory);
+            await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            EmulatorLog.Started(logger, emulator.GlobalEndpoint, idScope);
+            return emulator;
+        }
+        catch
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (store is not null)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+
+            webhookClient?.Dispose();
+            serverCertificate?.Dispose();
+            ca.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The <c>emulator.json</c> text: endpoint, ID scope, service connection string, CA path and hubs.</summary>
+    public string DescribeJson() => JsonSerializer.Serialize(
+        new EmulatorInfoFile
+        {
+            GlobalEndpoint = GlobalEndpoint.ToString(),
+            IdScope = IdScope,
+            ServiceConnectionString = ServiceConnectionString,
+            CaCertificate = CertificateAuthority.CertificatePemPath,
+            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
+        },
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
+
+    /// <summary>
+    /// Rewrites <c>&lt;data&gt;/emulator.json</c> (e.g. once the hubs set <see cref="LinkedHub.MqttAddress"/>); does nothing
+    /// for an in-memory emulator.
+    /// </summary>
+    public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
+        ? Task.CompletedTask
+        : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+
+    private static WebApplication BuildApplication(DpsEmulatorOptions options, X509Certificate2 serverCertificate)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton(options.LoggerFactory ?? NullLoggerFactory.Instance);
+        builder.Services.AddRoutingCore();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Kestrel counts bytes it has buffered, not what the handler read: the 96 KB rule is enforced by RequestBody alone,
+            // with a 413 in the DPS shape; this outer bound only stops abuse.
+            kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
+            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
+            {
+                ServerCertificate = serverCertificate,
+                SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+
+                // The TLS layer accepts any client certificate: which certificates are trusted depends on the enrollments,
+                // so the device API validates each one against them (DeviceAuthenticator) rather than against an OS store.
+                ClientCertificateValidation = static (_, _, _) => true,
+            }));
+        });
+        return builder.Build();
+    }
+
+    private static void MapPipeline(WebApplication app, DpsEmulatorOptions options, ILogger logger, FaultInjector faults, DeviceEndpoints device, ServiceEndpoints service)
+    {
+        var time = options.TimeProvider;
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            {
+                EmulatorLog.Unhandled(logger, ex, context.Request.Method, context.Request.Path.Value ?? "");
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.Clear();
+                    await DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.InternalError, "An internal error occurred.", time).ConfigureAwait(false);
+                }
+            }
+        });
+        app.Use(new FaultMiddleware(faults, time).InvokeAsync);
+        app.UseRouting();
+        device.Map(app);
+        service.Map(app);
+        app.MapFallback(context => DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.NotFound, "No such resource or operation.", time));
+    }
+
+    /// <summary>Stops serving, flushes the store and releases the CA.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        await _store.DisposeAsync().ConfigureAwait(false);
+        _webhookClient.Dispose();
+        _serverCertificate.Dispose();
+        CertificateAuthority.Dispose();
+    }
+
+}

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Logging;
+
+using Provisioning.Emulator.Faults;
+using Provisioning.Emulator.Tpm;
+
+namespace Provisioning.Emulator;
+
+/// <summary>How to start a <see cref="DpsEmulator"/>.</summary>
+public sealed class DpsEmulatorOptions
+{
+    /// <summary>The largest request body the device and service APIs accept (96 KB).</summary>
+    public const int MaxRequestBodyBytes = 96 * 1024;
+
+    /// <summary>The HTTPS port; 0 lets the OS choose.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The host name in the global endpoint, the server certificate and the service connection string.</summary>
+    public string HostName { get; set; } = "localhost";
+
+    /// <summary>Where the CA, the SQLite database and <c>emulator.json</c> live; null keeps everything in memory.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>The ID scope; null uses the persisted one or makes a new one (<c>0ne</c> + 8 hex digits).</summary>
+    public string? IdScope { get; set; }
+
+    /// <summary>The linked hubs; when empty one hub, <c>hub1.localhost</c>, is linked.</summary>
+    public IList<LinkedHub> Hubs { get; } = [];
+
+    /// <summary>The <c>Retry-After</c> sent with 202 <c>assigning</c>: 3 s like the real service; 0 for fast tests.</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>The allowed clock skew when checking a SAS token's expiry.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The service side of TPM attestation; without it TPM enrollments are refused with a 400.</summary>
+    public ITpmCredentialIssuer? TpmCredentialIssuer { get; set; }
+
+    /// <summary>The service API key (base64) of <c>provisioningserviceowner</c>; null uses the persisted one or a new one.</summary>
+    public string? ServiceKey { get; set; }
+
+    /// <summary>Faults injected from the start (more can be added through <see cref="DpsEmulator.Faults"/>).</summary>
+    public IList<FaultRule> Faults { get; } = [];
+
+    /// <summary>The per-unit registration limit per minute (the real service allows 1,000); null turns throttling off.</summary>
+    public int? RegistrationsPerMinute { get; set; }
+
+    /// <summary>
+    /// The device region for <c>geoLatency</c> allocation when the request has no <c>x-emulator-device-region</c> header.
+    /// </summary>
+    public string? DefaultDeviceRegion { get; set; }
+
+    /// <summary>
+    /// A seed file applied on start: <c>{"hubs":[{"hostName","region"}],"enrollments":[…],"enrollmentGroups":[…]}</c>,
+    /// enrollments in the service API shape (api-version 2021-10-01). Its hubs are linked in addition to <see cref="Hubs"/>.
+    /// </summary>
+    public string? SeedFile { get; set; }
+
+    /// <summary>The handler used to call custom allocation webhooks; null uses a default one.</summary>
+    public HttpMessageHandler? WebhookHandler { get; set; }
+
+    /// <summary>The clock for SAS expiry, timestamps and throttling.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Where the emulator logs; quiet when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(Port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
+        ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+        if (RegistrationsPerMinute is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegistrationsPerMinute), "The limit must be positive (or null for none).");
+        }
+
+        if (IdScope is { } scope && (scope.Length is 0 or > 64 || !scope.All(char.IsAsciiLetterOrDigit)))
+        {
+            throw new ArgumentException("An ID scope is 1–64 ASCII letters and digits.", nameof(IdScope));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+namespace Provisioning.Emulator.Faults;
+
+/// <summary>The emulator endpoints a fault can target.</summary>
+[Flags]
+public enum DpsEndpoint
+{
+    /// <summary>No endpoint.</summary>
+    None = 0,
+
+    /// <summary><c>PUT /{idScope}/registrations/{id}/register</c>.</summary>
+    Register = 1,
+
+    /// <summary><c>GET /{idScope}/registrations/{id}/operations/{operationId}</c>.</summary>
+    OperationStatus = 2,
+
+    /// <summary><c>POST /{idScope}/registrations/{id}</c>.</summary>
+    StatusLookup = 4,
+
+    /// <summary>The service API (enrollments, enrollment groups, registrations).</summary>
+    Service = 8,
+
+    /// <summary>Every endpoint.</summary>
+    All = Register | OperationStatus | StatusLookup | Service,
+}
+
+/// <summary>What an injected fault does.</summary>
+public enum FaultKind
+{
+    /// <summary>429 with a DPS error body and <c>Retry-After</c>.</summary>
+    TooManyRequests,
+
+    /// <summary>500 with a DPS error body.</summary>
+    InternalServerError,
+
+    /// <summary>503 with a DPS error body and <c>Retry-After</c>.</summary>
+    ServiceUnavailable,
+
+    /// <summary>The connection is dropped without an answer.</summary>
+    DropConnection,
+
+    /// <summary>The request is held for <see cref="FaultRule.Delay"/>, then served normally.</summary>
+    Delay,
+}
+
+/// <summary>One fault to inject: which endpoint, what happens, and when (after N requests and/or with a seeded probability).</summary>
+public sealed class FaultRule
+{
+    /// <summary>The endpoints the rule applies to.</summary>
+    public DpsEndpoint Endpoint { get; init; } = DpsEndpoint.All;
+
+    /// <summary>What happens.</summary>
+    public FaultKind Kind { get; init; }
+
+    /// <summary>How many matching requests pass untouched before the rule starts firing.</summary>
+    public int AfterRequests { get; init; }
+
+    /// <summary>The probability (0–1) that an eligible request is faulted; 1 fires every time.</summary>
+    public double Probability { get; init; } = 1.0;
+
+    /// <summary>The seed of the rule's random source, so runs repeat.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>How many times the rule fires at most; null is unlimited.</summary>
+    public int? MaxFaults { get; init; }
+
+    /// <summary>The <c>Retry-After</c> of 429 and 503 answers.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a <see cref="FaultKind.Delay"/> holds the request.</summary>
+    public TimeSpan Delay { get; init; } = TimeSpan.FromSeconds(1);
+}

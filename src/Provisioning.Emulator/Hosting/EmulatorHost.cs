@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+using Microsoft.Extensions.Logging;
+
+namespace Provisioning.Emulator.Hosting;
+
+/// <summary>
+/// The runnable host: <c>dotnet run --project src/Provisioning.Emulator -- [--port n] [--data dir] [--id-scope s] [--hubs n]</c>.
+/// Writes <c>&lt;data&gt;/emulator.json</c>, prints it once, and stops cleanly on Ctrl-C or SIGTERM.
+/// </summary>
+internal static class EmulatorHost
+{
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>]";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator") };
+        var hubCount = 1;
+        var explicitHubs = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            bool ok;
+            switch (args[i])
+            {
+                case "--port":
+                    ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535;
+                    options.Port = port;
+                    break;
+                case "--data":
+                    ok = !string.IsNullOrWhiteSpace(value);
+                    options.DataDirectory = value;
+                    break;
+                case "--id-scope":
+                    ok = !string.IsNullOrWhiteSpace(value);
+                    options.IdScope = value;
+                    break;
+                case "--hubs":
+                    ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out hubCount) && hubCount is > 0 and <= 64;
+                    explicitHubs = true;
+                    break;
+                case "--seed":
+                    ok = value is not null && File.Exists(value);
+                    options.SeedFile = value;
+                    break;
+                case "--retry-after":
+                    ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds);
+                    options.RetryAfter = TimeSpan.FromSeconds(seconds);
+                    break;
+                case "-h" or "--help":
+                    await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
+                    return 0;
+                default:
+                    ok = false;
+                    break;
+            }
+
+            if (!ok)
+            {
+                await Console.Error.WriteLineAsync($"bad argument '{args[i]}'\n{Usage}").ConfigureAwait(false);
+                return 2;
+            }
+
+            i++;
+        }
+
+        for (var h = 1; h <= hubCount && (options.SeedFile is null || explicitHubs); h++)
+        {
+            options.Hubs.Add(new LinkedHub($"hub{h.ToString(CultureInfo.InvariantCulture)}.localhost"));
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        options.LoggerFactory = loggerFactory;
+
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+        await using var emulator = await DpsEmulator.StartAsync(options, stop.Token).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync(emulator.DescribeJson()).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Out.WriteLineAsync("stopping").ConfigureAwait(false);
+        }
+
+        return 0;
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+using Microsoft.AspNetCore.Http;
+
+namespace Provisioning.Emulator.Protocol;
+
+/// <summary>Reads a request body up to the 96 KB limit and parses it with source-generated JSON.</summary>
+internal static class RequestBody
+{
+    private const int Limit = DpsEmulatorOptions.MaxRequestBodyBytes;
+
+    /// <summary>The outcome: a value, nothing (empty body), or an error code with a message.</summary>
+    public readonly record struct Result<T>(T? Value, int ErrorCode, string? Message);
+
+    /// <summary>Reads and parses the body; an empty body yields a default value and no error.</summary>
+    public static async Task<Result<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > Limit)
+        {
+            return TooLarge<T>();
+        }
+
+        // One byte over the limit is enough to know the body is too large; never read further.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 4096, Limit) + 1);
+        try
+        {
+            var length = 0;
+            while (length <= Limit)
+            {
+                if (length == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, Limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                int read;
+                try
+                {
+                    read = await request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, Limit + 1) - length), cancellationToken).ConfigureAwait(false);
+                }
+                catch (BadHttpRequestException ex)
+                {
+                    // Kestrel's own framing or size checks: still the client's mistake, answered in the DPS shape.
+                    return ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? TooLarge<T>()
+                        : new(default, DpsErrorCodes.MalformedRequest, "The request body could not be read.");
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            if (length > Limit)
+            {
+                return TooLarge<T>();
+            }
+
+            if (length == 0)
+            {
+                return new(default, 0, null);
+            }
+
+            try
+            {
+                var value = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
+                return value is null
+                    ? new(default, DpsErrorCodes.MalformedRequest, "The request body must be a JSON object.")
+                    : new(value, 0, null);
+            }
+            catch (JsonException)
+            {
+                return new(default, DpsErrorCodes.MalformedRequest, "The request body is not valid JSON for this operation.");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static Result<T> TooLarge<T>() => new(default, DpsErrorCodes.PayloadTooLarge, "The request body exceeds 96 KB.");
+}

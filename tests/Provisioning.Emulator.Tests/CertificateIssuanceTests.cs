@@ -1,0 +1,74 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+using Provisioning.Emulator.Hubs;
+using Provisioning.Emulator.Tests.Support;
+
+namespace Provisioning.Emulator.Tests;
+
+public sealed class CertificateIssuanceTests
+{
+    private static string Csr(string commonName)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Convert.ToBase64String(new CertificateRequest("CN=" + commonName, key, HashAlgorithmName.SHA256).CreateSigningRequest());
+    }
+
+    [Fact]
+    public async Task Register_WithCsrOnPreviewApi_ReturnsAChainFromTheEmulatorCaAndRegistersItsThumbprint()
+    {
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-01", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+        var sas = TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-01");
+        using var put = await client.SendAsync(TestDps.Register(dps, "csr-01", $"{{\"registrationId\":\"csr-01\",\"csr\":\"{Csr("csr-01")}\"}}", sas, "2025-07-01-preview"), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+        var operationId = (await TestDps.JsonAsync(put)).GetProperty("operationId").GetString()!;
+
+        using var get = await client.SendAsync(TestDps.Operation(dps, "csr-01", operationId, sas, "2025-07-01-preview"), TestContext.Current.CancellationToken);
+
+        var chain = (await TestDps.JsonAsync(get)).GetProperty("registrationState").GetProperty("issuedCertificateChain");
+        Assert.Equal(2, chain.GetArrayLength());
+        using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(chain[0].GetString()!));
+        Assert.Equal("CN=csr-01", leaf.Subject);
+        Assert.Equal(dps.CertificateAuthority.Certificate.RawData, Convert.FromBase64String(chain[1].GetString()!));
+        using var validation = new X509Chain();
+        validation.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        validation.ChainPolicy.CustomTrustStore.Add(dps.CertificateAuthority.Certificate);
+        validation.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        Assert.True(validation.Build(leaf));
+        var device = await dps.HubRegistry.FindAsync("hub1.localhost", "csr-01", TestContext.Current.CancellationToken);
+        Assert.Equal(HubCredentialKind.X509, device!.Kind);
+        Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
+    }
+
+    [Fact]
+    public async Task Register_WithCsrOnOlderApi_IgnoresIt()
+    {
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-02", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        var final = await TestDps.RegisterToEndAsync(client, dps, "csr-02", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-02"), $"{{\"csr\":\"{Csr("csr-02")}\"}}");
+
+        Assert.False(final.GetProperty("registrationState").TryGetProperty("issuedCertificateChain", out _));
+    }
+
+    [Theory]
+    [InlineData("not-base64!")]
+    [InlineData("AAECAwQ=")]
+    [InlineData(null)]
+    public async Task Register_WithBadCsrOrForeignCommonName_Answers400001(string? csr)
+    {
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-03", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-03", $"{{\"csr\":\"{csr ?? Csr("someone-else")}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-03"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400001);
+    }
+}
