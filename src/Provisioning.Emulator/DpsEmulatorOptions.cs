@@ -32,8 +32,9 @@ public sealed class DpsEmulatorOptions
     /// <summary>The allowed clock skew when checking a SAS token's expiry.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>The service side of TPM attestation; without it TPM enrollments are refused with a 400.</summary>
-    public ITpmCredentialIssuer? TpmCredentialIssuer { get; set; }
+    /// <summary>The service side of TPM attestation (dps-protocol.md §2.3): by default the real <see cref="Tpm.TpmCredentialIssuer"/>;
+    /// tests may put a fake here; null refuses TPM registrations with a 400.</summary>
+    public ITpmCredentialIssuer? TpmCredentialIssuer { get; set; } = new TpmCredentialIssuer();
 
     /// <summary>The service API key (base64) of <c>provisioningserviceowner</c>; null uses the persisted one or a new one.</summary>
     public string? ServiceKey { get; set; }

@@ -72,7 +72,7 @@ public sealed class TpmRegistrationTests
     [Fact]
     public async Task Register_WhenNoTpmIssuerIsConfigured_Answers400005()
     {
-        await using var dps = await TestDps.StartAsync();
+        await using var dps = await TestDps.StartAsync(o => o.TpmCredentialIssuer = null);
         await dps.Enrollments.AddTpmAsync("tpm-04", Ek, cancellationToken: TestContext.Current.CancellationToken);
         using var client = TestDps.Client(dps);
 
