@@ -11,7 +11,7 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--mqtt-port <n|off>] [--websocket-port <n|off>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -47,6 +47,19 @@ internal static class EmulatorHost
                 case "--retry-after":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds);
                     options.RetryAfter = TimeSpan.FromSeconds(seconds);
+                    break;
+                case "--mqtt-port" or "--websocket-port":
+                    int? chosen = value == "off" ? null : int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var mqttPort) && mqttPort <= 65535 ? mqttPort : -1;
+                    ok = chosen is not -1;
+                    if (args[i] == "--mqtt-port")
+                    {
+                        options.MqttPort = chosen;
+                    }
+                    else
+                    {
+                        options.WebSocketPort = chosen;
+                    }
+
                     break;
                 case "-h" or "--help":
                     await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
