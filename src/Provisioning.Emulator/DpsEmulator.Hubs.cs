@@ -10,6 +10,7 @@ public sealed partial class DpsEmulator
 {
     private readonly List<EmulatedIotHub> _iotHubs = [];
     private readonly List<X509Certificate2> _hubCertificates = [];
+    private readonly List<EmulatedHubWebSocketEndpoint> _hubWebSockets = [];
 
     /// <summary>The emulated IoT hubs, in the order of <see cref="Hubs"/>: their service side reads telemetry, sends
     /// cloud-to-device messages, updates twins, invokes direct methods and disables devices.</summary>
@@ -28,6 +29,11 @@ public sealed partial class DpsEmulator
     /// (the TLS name stays the hub host name, which the hub's certificate carries).</summary>
     public IReadOnlyDictionary<string, string> HubAddresses =>
         _iotHubs.ToDictionary(h => h.HubHostName, h => h.MqttAddress, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Where each hub's WebSocket endpoint listens, by hub host name (empty unless
+    /// <see cref="DpsEmulatorOptions.HubWebSockets"/>): the map for a client using MQTT over WebSockets.</summary>
+    public IReadOnlyDictionary<string, string> HubWebSocketAddresses =>
+        Hubs.Where(h => h.WebSocketAddress is not null).ToDictionary(h => h.HostName, h => h.WebSocketAddress!, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Starts one MQTT-over-TLS hub per linked hub, authenticating against the registry DPS fills, with a
     /// certificate from the emulator's CA that names the hub host name.</summary>
@@ -58,11 +64,22 @@ public sealed partial class DpsEmulator
             }, cancellationToken).ConfigureAwait(false);
             _iotHubs.Add(hub);
             linked.MqttAddress = hub.MqttAddress;
+            if (options.HubWebSockets)
+            {
+                var webSocket = await EmulatedHubWebSocketEndpoint.StartAsync(hub, certificate, cancellationToken: cancellationToken).ConfigureAwait(false);
+                _hubWebSockets.Add(webSocket);
+                linked.WebSocketAddress = webSocket.Address;
+            }
         }
     }
 
     private async Task StopHubsAsync()
     {
+        foreach (var webSocket in _hubWebSockets)
+        {
+            await webSocket.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var hub in _iotHubs)
         {
             await hub.DisposeAsync().ConfigureAwait(false);

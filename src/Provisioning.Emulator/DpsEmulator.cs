@@ -203,7 +203,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             IdScope = IdScope,
             ServiceConnectionString = ServiceConnectionString,
             CaCertificate = CertificateAuthority.CertificatePemPath,
-            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
+            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 

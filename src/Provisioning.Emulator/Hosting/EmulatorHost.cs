@@ -16,7 +16,7 @@ internal static class EmulatorHost
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator") };
+        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator"), HubWebSockets = true };
         var hubCount = 1;
         var explicitHubs = false;
         var hubPort = 0;

@@ -16,9 +16,9 @@ public sealed class FirstBootBed : IAsyncDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<FirstBootBed> StartAsync(int hubs = 1)
+    public static async Task<FirstBootBed> StartAsync(int hubs = 1, bool webSockets = false)
     {
-        var options = new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero };
+        var options = new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero, HubWebSockets = webSockets };
         for (var i = 1; i <= hubs; i++)
         {
             options.Hubs.Add(new LinkedHub($"hub{i}.firstboot.localhost"));
@@ -62,10 +62,11 @@ public sealed class FirstBootBed : IAsyncDisposable
 
     /// <summary>First boot: registers, connects with <see cref="DeviceClient.Create"/>, sends one message and returns what the
     /// assigned hub received.</summary>
-    public async Task<(DeviceRegistrationResult Result, HubTelemetryMessage Received)> FirstBootAsync(ProvisioningAttestation attestation)
+    public async Task<(DeviceRegistrationResult Result, HubTelemetryMessage Received)> FirstBootAsync(ProvisioningAttestation attestation,
+        Action<DeviceClientOptions>? configure = null)
     {
         var result = await RegisterAsync(attestation);
-        await using var client = DeviceClient.Create(result, attestation, HubOptions());
+        await using var client = DeviceClient.Create(result, attestation, HubOptions(configure));
         await client.OpenAsync(Ct);
         var received = await SendAndReceiveAsync(client);
         return (result, received);

@@ -74,6 +74,27 @@ public sealed class FirstBootTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FirstBoot_OverWebSockets_ReachesTheHubThroughItsWebSocketEndpoint()
+    {
+        await using var bed = await FirstBootBed.StartAsync(webSockets: true);
+        var keys = await bed.Dps.Enrollments.AddSymmetricKeyAsync("sym-first-ws", cancellationToken: Ct);
+        using var attestation = new SymmetricKeyAttestation("sym-first-ws", keys.PrimaryKey);
+
+        var (result, received) = await bed.FirstBootAsync(attestation, o =>
+        {
+            o.Transport = HubTransport.MqttWebSocket;
+            o.HubAddresses.Clear();
+            foreach (var (hostName, address) in bed.Dps.HubWebSocketAddresses)
+            {
+                o.HubAddresses[hostName] = address;
+            }
+        });
+
+        Assert.Equal(result.DeviceId, received.DeviceId);
+        Assert.NotEqual(bed.Dps.HubAddresses[result.AssignedHub!], bed.Dps.HubWebSocketAddresses[result.AssignedHub!]);
+    }
+
+    [Fact]
     public async Task FirstBoot_DeviceIdThatNeedsEscaping_SignsTheEncodedResource()
     {
         var keys = await Bed.Dps.Enrollments.AddSymmetricKeyAsync("sym-first-escaped",
