@@ -144,34 +144,66 @@ public sealed class FirstBootTests : IAsyncLifetime
         Assert.Equal(DeviceCertificates.Sha256Thumbprint(leaf), device.Thumbprint);
     }
 
-    [Fact]
-    public async Task Refused_DeviceDisabledAfterRegistration_TriggersReprovisioning_AndReRegistrationConnectsAgain()
+    [Theory]
+    [InlineData("symmetricKey")]
+    [InlineData("tpm")]
+    public async Task Refused_DeviceDisabledAfterRegistration_TriggersReprovisioning_AndReRegistrationConnectsAgain(string kind)
     {
-        var keys = await Bed.Dps.Enrollments.AddSymmetricKeyAsync("sym-first-refused", cancellationToken: Ct);
-        using var attestation = new SymmetricKeyAttestation("sym-first-refused", keys.PrimaryKey);
-        var result = await Bed.RegisterAsync(attestation);
-        var reprovision = new TaskCompletionSource<HubRefusal>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using (var client = DeviceClient.Create(result, attestation, Bed.HubOptions(o => o.ReprovisionRequired = (refusal, _) =>
+        await using var tpm = TpmIdentity.Open("software");
+        using var attestation = await EnrollAsync(kind, "refused-" + kind, tpm);
+        var cachePath = Path.Combine(Path.GetTempPath(), "firstboot-" + Guid.NewGuid().ToString("N"), "registration.json");
+        var provisioningOptions = new ProvisioningClientOptions { RegistrationCache = new FileRegistrationCache(cachePath) };
+        provisioningOptions.TrustedRootCertificates.Add(Bed.Dps.CertificateAuthority.Certificate);
+        using var provisioning = new ProvisioningDeviceClient(Bed.Dps.GlobalEndpoint.ToString(), Bed.Dps.IdScope, attestation, provisioningOptions);
+        try
         {
-            reprovision.TrySetResult(refusal);
-            return ValueTask.CompletedTask;
-        })))
+            var result = await provisioning.RegisterAsync(Ct);
+            Assert.False(result.IsFromCache);
+            var refused = new TaskCompletionSource<HubRefusal>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (var client = DeviceClient.Create(result, attestation, Bed.HubOptions(o => o.ReprovisionRequired = async (refusal, token) =>
+            {
+                // What a first-boot flow does here: forget the assignment so the next registration asks DPS.
+                await provisioning.InvalidateCachedRegistrationAsync(token);
+                refused.TrySetResult(refusal);
+            })))
+            {
+                await client.OpenAsync(Ct);
+                await Bed.SendAndReceiveAsync(client);
+
+                await Bed.Dps.GetHub(result.AssignedHub!).SetDeviceEnabledAsync(result.DeviceId!, enabled: false, Ct);
+
+                var refusal = await refused.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+                Assert.Equal(result.AssignedHub, refusal.HubHostName);
+                Assert.Equal(result.DeviceId, refusal.DeviceId);
+                Assert.Equal(ConnectionState.Refused, client.State);
+            }
+
+            var again = await provisioning.RegisterAsync(Ct);
+            Assert.False(again.IsFromCache);
+            Assert.Equal(ProvisioningRegistrationStatus.Assigned, again.Status);
+            await using var second = DeviceClient.Create(again, attestation, Bed.HubOptions());
+            await second.OpenAsync(Ct);
+            await Bed.SendAndReceiveAsync(second);
+        }
+        finally
         {
-            await client.OpenAsync(Ct);
-            await Bed.SendAndReceiveAsync(client);
+            if (Directory.Exists(Path.GetDirectoryName(cachePath)))
+            {
+                Directory.Delete(Path.GetDirectoryName(cachePath)!, recursive: true);
+            }
+        }
+    }
 
-            await Bed.Dps.GetHub(result.AssignedHub!).SetDeviceEnabledAsync(result.DeviceId!, enabled: false, Ct);
-
-            var refusal = await reprovision.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
-            Assert.Equal(result.AssignedHub, refusal.HubHostName);
-            Assert.Equal(result.DeviceId, refusal.DeviceId);
-            Assert.Equal(ConnectionState.Refused, client.State);
+    private async Task<ProvisioningAttestation> EnrollAsync(string kind, string registrationId, TpmIdentity tpm)
+    {
+        if (kind == "tpm")
+        {
+            await Bed.Dps.Enrollments.AddTpmAsync(await tpm.GetRegistrationIdAsync(Ct), await tpm.GetEndorsementKeyAsync(Ct), cancellationToken: Ct);
+            return new TpmAttestation(tpm);
         }
 
-        var again = await Bed.RegisterAsync(attestation);
-        await using var second = DeviceClient.Create(again, attestation, Bed.HubOptions());
-        await second.OpenAsync(Ct);
-        await Bed.SendAndReceiveAsync(second);
+        var keys = await Bed.Dps.Enrollments.AddSymmetricKeyAsync(registrationId, cancellationToken: Ct);
+        return new SymmetricKeyAttestation(registrationId, keys.PrimaryKey);
     }
 
     [Theory]
