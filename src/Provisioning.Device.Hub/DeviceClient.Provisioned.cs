@@ -12,8 +12,8 @@ public sealed partial class DeviceClient
     /// <param name="options">Options; defaults when null. Map the hub host name in <see cref="DeviceClientOptions.HubAddresses"/>
     /// and trust its CA in <see cref="DeviceClientOptions.TrustedRoots"/> for the emulator.</param>
     /// <returns>A client; nothing connects until <see cref="OpenAsync"/>.</returns>
-    /// <exception cref="ArgumentException">The registration is not assigned, or lacks the hub or device id; or the
-    /// attestation can neither sign nor present a certificate.</exception>
+    /// <exception cref="ArgumentException">The registration is not assigned, lacks the hub or device id, or carries an issued
+    /// certificate (which the attestation cannot present); or the attestation can neither sign nor present a certificate.</exception>
     /// <remarks>dps-protocol.md §1.6 (the assigned state) and §8 (the hub connection). A TPM attestation re-activated the hub's
     /// identity key when the result arrived, so its tokens are signed with the key the hub knows.</remarks>
     /// <example><code>
@@ -36,6 +36,14 @@ public sealed partial class DeviceClient
         if (string.IsNullOrWhiteSpace(registration.AssignedHub) || string.IsNullOrWhiteSpace(registration.DeviceId))
         {
             throw new ArgumentException($"Registration '{registration.RegistrationId}' is assigned but names no hub or device id.", nameof(registration));
+        }
+
+        if (registration.IssuedCertificateChain.Count > 0)
+        {
+            // The hub now knows the device by the issued certificate (dps-protocol.md §9), whose key only the caller holds.
+            throw new ArgumentException(
+                $"DPS issued a certificate to '{registration.RegistrationId}' and the hub expects it: create the client with " +
+                "HubAuthentication.FromCertificate and the issued chain with the key of the certificate signing request.", nameof(registration));
         }
 
         var authentication = HubAuthentication.FromAttestation(attestation);

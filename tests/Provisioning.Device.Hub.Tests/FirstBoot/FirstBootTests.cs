@@ -223,6 +223,21 @@ public sealed class FirstBootTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Create_ResultWithAnIssuedCertificate_ThrowsArgumentExceptionPointingToFromCertificate()
+    {
+        using var attestation = new SymmetricKeyAttestation("issued", Convert.ToBase64String(new byte[32]));
+        var result = new DeviceRegistrationResult
+        {
+            RegistrationId = "issued", Status = ProvisioningRegistrationStatus.Assigned, AssignedHub = "hub1.localhost", DeviceId = "issued",
+            IssuedCertificateChain = ["MIIB"],
+        };
+
+        var error = Assert.Throws<ArgumentException>("registration", () => DeviceClient.Create(result, attestation));
+
+        Assert.Contains("FromCertificate", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Create_AssignedWithoutHub_ThrowsArgumentException()
     {
         using var attestation = new SymmetricKeyAttestation("no-hub", Convert.ToBase64String(new byte[32]));
