@@ -38,7 +38,7 @@ namespace Provisioning.Emulator;
 /// <code>await using var dps = await DpsEmulator.StartAsync(new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero });</code>
 /// Devices talk to <see cref="GlobalEndpoint"/> and trust <see cref="CertificateAuthority"/>. dps-protocol.md §1, §3, §4, §11.
 /// </remarks>
-public sealed class DpsEmulator : IAsyncDisposable
+public sealed partial class DpsEmulator : IAsyncDisposable
 {
     /// <summary>The file the emulator writes in its data folder on start.</summary>
     public const string InfoFileName = "emulator.json";
@@ -121,7 +121,7 @@ public sealed class DpsEmulator : IAsyncDisposable
         options.Validate();
         var time = options.TimeProvider;
         var seed = options.SeedFile is { } seedPath ? await SeedLoader.ReadAsync(seedPath, cancellationToken).ConfigureAwait(false) : null;
-        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region)) ?? []).ToList();
+        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region) { MqttAddress = h.MqttAddress }) ?? []).ToList();
         if (linked.GroupBy(h => h.HostName, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
         {
             throw new ArgumentException($"The hub '{duplicate.Key}' is linked twice.", nameof(options));
@@ -168,8 +168,20 @@ public sealed class DpsEmulator : IAsyncDisposable
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
                 $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
                 new DpsEnrollments(store, time, caReferences), dataDirectory);
-            await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
-            await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
+                await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
+                await emulator.StopMqttAsync().ConfigureAwait(false);
+                await emulator.StopHubsAsync().ConfigureAwait(false);
+                throw;
+            }
+
             EmulatorLog.Started(logger, emulator.GlobalEndpoint, idScope);
             return emulator;
         }
@@ -200,7 +212,7 @@ public sealed class DpsEmulator : IAsyncDisposable
             IdScope = IdScope,
             ServiceConnectionString = ServiceConnectionString,
             CaCertificate = CertificateAuthority.CertificatePemPath,
-            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
+            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
             MqttEndpoint = MqttEndpoint,
             WebSocketEndpoint = WebSocketEndpoint?.ToString(),
         },
@@ -222,19 +234,18 @@ public sealed class DpsEmulator : IAsyncDisposable
             return;
         }
 
-        try
-        {
-            _mqtt = await DpsMqttEndpoint.StartAsync(service, _serverCertificate, options.MqttPort, options.WebSocketPort, options.LoggerFactory, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
+        _mqtt = await DpsMqttEndpoint.StartAsync(service, _serverCertificate, options.MqttPort, options.WebSocketPort, options.LoggerFactory, cancellationToken).ConfigureAwait(false);
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         MqttEndpoint = _mqtt.TcpPort is { } tcp ? options.HostName + ":" + tcp.ToString(invariant) : null;
         WebSocketEndpoint = _mqtt.WebSocketPort is { } ws ? new Uri($"wss://{options.HostName}:{ws.ToString(invariant)}{DpsMqttListener.WebSocketPath}") : null;
+    }
+
+    private async Task StopMqttAsync()
+    {
+        if (Interlocked.Exchange(ref _mqtt, null) is { } mqtt)
+        {
+            await mqtt.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static WebApplication BuildApplication(DpsEmulatorOptions options, X509Certificate2 serverCertificate)
@@ -296,11 +307,8 @@ public sealed class DpsEmulator : IAsyncDisposable
             return;
         }
 
-        if (_mqtt is not null)
-        {
-            await _mqtt.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await StopMqttAsync().ConfigureAwait(false);
+        await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
