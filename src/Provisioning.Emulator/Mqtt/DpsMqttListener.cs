@@ -117,7 +117,9 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
     /// <summary>Closes the sockets (the MQTT server is stopped first, which ends every session).</summary>
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
+        // A socket that never sent CONNECT is not ended by the MQTT server's stop; it is aborted after a short grace.
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(grace.Token).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
