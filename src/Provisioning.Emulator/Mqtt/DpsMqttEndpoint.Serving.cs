@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;

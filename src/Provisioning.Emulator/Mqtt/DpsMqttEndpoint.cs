@@ -5,14 +5,11 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 using Provisioning.Emulator.Device;
-using Provisioning.Emulator.Faults;
-using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
 
 namespace Provisioning.Emulator.Mqtt;
