@@ -26,6 +26,7 @@ namespace Provisioning.Device.Tests.Mqtt;
 public sealed class DpsMqttPeer : IAsyncDisposable
 {
     private const string ServiceClientId = "$dps-service";
+    private const string DropMarker = "(drop)";
 
     private readonly MqttServer _server;
     private readonly PeerAdapter _adapter = new();
@@ -98,6 +99,9 @@ public sealed class DpsMqttPeer : IAsyncDisposable
         _responses.Enqueue(rid => (topic(rid), body));
         return this;
     }
+
+    /// <summary>Answers the next request by closing the client's connection (without DISCONNECT, after the PUBACK).</summary>
+    public DpsMqttPeer DropInsteadOfReplying() => ReplyRaw(_ => DropMarker, string.Empty);
 
     /// <summary>Refuses the next CONNECT with this reason (MQTTnet sends its 3.1.1 return code).</summary>
     public DpsMqttPeer RefuseNextConnect(MqttConnectReasonCode reason)
@@ -174,6 +178,13 @@ public sealed class DpsMqttPeer : IAsyncDisposable
         // §5: the answer follows the PUBACK of its request.
         if (args.Packet is MqttPubAckPacket && _afterPubAck.TryRemove(args.ClientId, out (string Topic, string Body) response))
         {
+            if (response.Topic == DropMarker)
+            {
+                string clientId = args.ClientId;
+                _ = Task.Run(() => _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.UnspecifiedError));
+                return Task.CompletedTask;
+            }
+
             _ = Task.Run(() => _server.InjectApplicationMessage(
                 new InjectedMqttApplicationMessage(
                     new MqttApplicationMessageBuilder()

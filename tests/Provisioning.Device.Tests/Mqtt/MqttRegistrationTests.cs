@@ -117,6 +117,25 @@ public sealed class MqttRegistrationTests : IClassFixture<MqttPki>
     }
 
     [Fact]
+    public async Task Register_WhenTheServiceDropsTheConnectionWhileWaiting_ReconnectsResubscribesAndRetries()
+    {
+        await using DpsMqttPeer peer = await DpsMqttPeer.StartAsync(_pki.Value.Server);
+        peer.DropInsteadOfReplying().Reply(200, Dps.Assigned());
+        var time = new SteppingTimeProvider();
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        using var client = new ProvisioningDeviceClient($"localhost:{peer.Port}", Dps.IdScope, attestation, _pki.Options(ProvisioningTransport.Mqtt, time));
+
+        DeviceRegistrationResult result = await time.RunAsync(client.RegisterAsync(Ct));
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+        Assert.Equal(2, peer.Connects.Count);
+        Assert.Equal(2, peer.Subscriptions.Count);
+        Assert.Equal([RegisterTopic + "1", RegisterTopic + "2"], peer.Publishes.Select(p => p.Topic));
+        Assert.Equal(MqttClientDisconnectType.NotClean, await peer.NextDisconnectAsync());
+        Assert.Equal(MqttClientDisconnectType.Clean, await peer.NextDisconnectAsync());
+    }
+
+    [Fact]
     public async Task Register_WhenServiceAnswers503WithoutRetryAfter_BacksOffWithJitter()
     {
         await using DpsMqttPeer peer = await DpsMqttPeer.StartAsync(_pki.Value.Server);
