@@ -45,8 +45,14 @@ public sealed class ProvisioningDeviceClient : IDisposable
     {
     }
 
-    /// <summary>Creates a client over a given HTTP handler (tests).</summary>
-    internal ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options, HttpMessageHandler? handler)
+    /// <summary>Creates a client over a given HTTP handler or MQTT connection (tests).</summary>
+    internal ProvisioningDeviceClient(
+        string globalEndpoint,
+        string idScope,
+        ProvisioningAttestation attestation,
+        ProvisioningClientOptions? options,
+        HttpMessageHandler? handler,
+        Func<IDpsMqttConnection>? mqttConnection = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(idScope);
         ArgumentNullException.ThrowIfNull(attestation);
@@ -62,21 +68,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         else
         {
-            _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger);
+            _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger, mqttConnection);
         }
-    }
-
-    /// <summary>Creates an MQTT client over a given connection seam (tests).</summary>
-    internal ProvisioningDeviceClient(string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions options, Func<IDpsMqttConnection> connect)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(idScope);
-        ArgumentNullException.ThrowIfNull(attestation);
-        _options = options;
-        _options.Validate();
-        IdScope = idScope;
-        Attestation = attestation;
-        _logger = _options.LoggerFactory?.CreateLogger<ProvisioningDeviceClient>() ?? NullLogger<ProvisioningDeviceClient>.Instance;
-        _mqtt = new MqttTransportFactory("dps.test", attestation, _options, _logger, connect);
     }
 
     /// <summary>The DPS ID scope.</summary>

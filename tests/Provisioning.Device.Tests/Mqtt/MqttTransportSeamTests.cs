@@ -86,7 +86,7 @@ public sealed class MqttTransportSeamTests
         var connection = new FakeDpsMqttConnection { OnPublish = (c, _, _) => c.Lose(new MqttCommunicationException("reset by peer")) };
         ProvisioningClientOptions options = Options();
         options.RetryPolicy.MaxRetries = 0;
-        using ProvisioningDeviceClient client = new(Dps.IdScope, TestClients.SymmetricKey(), options, () => connection);
+        using ProvisioningDeviceClient client = new("dps.test", Dps.IdScope, TestClients.SymmetricKey(), options, handler: null, () => connection);
 
         ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(Ct));
 
@@ -130,7 +130,7 @@ public sealed class MqttTransportSeamTests
         var logs = new CapturingLoggerFactory();
         ProvisioningClientOptions options = Options();
         options.LoggerFactory = logs;
-        using ProvisioningDeviceClient client = new(Dps.IdScope, TestClients.SymmetricKey(), options, () => connection);
+        using ProvisioningDeviceClient client = new("dps.test", Dps.IdScope, TestClients.SymmetricKey(), options, handler: null, () => connection);
 
         DeviceRegistrationResult result = await client.RegisterAsync(Ct);
 
@@ -144,7 +144,7 @@ public sealed class MqttTransportSeamTests
     {
         var connections = new List<FakeDpsMqttConnection>();
         ProvisioningClientOptions options = Options();
-        using ProvisioningDeviceClient client = new(Dps.IdScope, TestClients.SymmetricKey(), options, () =>
+        using ProvisioningDeviceClient client = new("dps.test", Dps.IdScope, TestClients.SymmetricKey(), options, handler: null, () =>
         {
             var connection = new FakeDpsMqttConnection { OnPublish = (c, _, _) => c.Deliver(Res + "200/?$rid=1", Dps.Assigned()) };
             connections.Add(connection);
@@ -166,5 +166,5 @@ public sealed class MqttTransportSeamTests
     }
 
     private static ProvisioningDeviceClient Create(FakeDpsMqttConnection connection, TimeProvider? time = null) =>
-        new(Dps.IdScope, TestClients.SymmetricKey(), Options(time), () => connection);
+        new("dps.test", Dps.IdScope, TestClients.SymmetricKey(), Options(time), handler: null, () => connection);
 }

@@ -180,8 +180,12 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
             }
         }
 
-        if (ex is MqttCommunicationException or IOException or SocketException or WebSocketException or OperationCanceledException or HttpRequestException
-            or MqttClientNotConnectedException or MqttClientDisconnectedException)
+        if (ex is MqttProtocolViolationException)
+        {
+            return new ProvisioningException($"{where} failed: the service broke the MQTT protocol ({ex.Message}).", isTransient: false, innerException: ex);
+        }
+
+        if (ex is MqttCommunicationException or IOException or SocketException or WebSocketException or OperationCanceledException or HttpRequestException)
         {
             return new ProvisioningException($"{where} failed: {Describe(ex)}.", isTransient: true, innerException: ex);
         }

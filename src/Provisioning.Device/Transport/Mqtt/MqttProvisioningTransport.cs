@@ -34,7 +34,8 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
     private readonly Lock _gate = new();
     private PendingRequest? _pending;
     private int _lastRequestId;
-    private bool _subscribed;
+    // Cleared by the library's receive loop when the connection is lost.
+    private volatile bool _subscribed;
     private bool _disposed;
 
     public MqttProvisioningTransport(IDpsMqttConnection connection, ProvisioningClientOptions options, ILogger logger)

@@ -80,18 +80,19 @@ internal sealed class WebSocketChannel : IMqttChannel
     public async Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {
         ClientWebSocket socket = Socket;
-        if (buffer.IsSingleSegment)
+        // Each segment is one frame; only the packet's last frame ends the WebSocket message.
+        ReadOnlyMemory<byte>? previous = null;
+        foreach (ReadOnlyMemory<byte> segment in buffer)
         {
-            await socket.SendAsync(buffer.First, WebSocketMessageType.Binary, isEndOfPacket, cancellationToken).ConfigureAwait(false);
-            return;
+            if (previous is { } frame)
+            {
+                await socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            previous = segment;
         }
 
-        SequencePosition position = buffer.Start;
-        while (buffer.TryGet(ref position, out ReadOnlyMemory<byte> segment))
-        {
-            bool last = position.GetObject() is null;
-            await socket.SendAsync(segment, WebSocketMessageType.Binary, isEndOfPacket && last, cancellationToken).ConfigureAwait(false);
-        }
+        await socket.SendAsync(previous ?? ReadOnlyMemory<byte>.Empty, WebSocketMessageType.Binary, isEndOfPacket, cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose() => Interlocked.Exchange(ref _socket, null)?.Dispose();
