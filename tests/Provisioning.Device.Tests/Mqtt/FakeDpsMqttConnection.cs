@@ -13,6 +13,11 @@ internal sealed class FakeDpsMqttConnection : IDpsMqttConnection
 
     public List<string> Calls { get; } = [];
 
+    /// <summary>The CONNACK return codes to answer, in order; 0 once empty.</summary>
+    public Queue<int> ConnectCodes { get; } = new();
+
+    public List<(string UserName, string? Password)> Credentials { get; } = [];
+
     public bool IsConnected { get; private set; }
 
     /// <summary>Answers a publish (topic, body) before its PUBACK; default none.</summary>
@@ -31,8 +36,10 @@ internal sealed class FakeDpsMqttConnection : IDpsMqttConnection
     public ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
     {
         Calls.Add($"CONNECT {clientId}");
-        IsConnected = true;
-        return ValueTask.FromResult(0);
+        Credentials.Add((userName, password));
+        int code = ConnectCodes.TryDequeue(out int next) ? next : 0;
+        IsConnected = code == 0;
+        return ValueTask.FromResult(code);
     }
 
     public ValueTask<bool> SubscribeAsync(string topicFilter, CancellationToken cancellationToken)

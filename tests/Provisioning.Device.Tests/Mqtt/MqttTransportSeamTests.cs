@@ -1,3 +1,5 @@
+using System.Net;
+
 using MQTTnet.Exceptions;
 
 using Provisioning.Device.Tests.Fakes;
@@ -137,6 +139,29 @@ public sealed class MqttTransportSeamTests
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Contains(logs.Lines, m => m.Contains("could not be closed cleanly: socket already closed", StringComparison.Ordinal));
         Assert.Equal("DISPOSE", connection.Calls[^1]);
+    }
+
+    [Fact]
+    public async Task Register_WhenTheSasIsRefusedAndRetried_KeepsTheSignatureOutOfLogsAndErrors()
+    {
+        var connection = new FakeDpsMqttConnection();
+        connection.ConnectCodes.Enqueue(3);
+        connection.ConnectCodes.Enqueue(4);
+        var logs = new CapturingLoggerFactory();
+        var time = new SteppingTimeProvider();
+        ProvisioningClientOptions options = Options(time);
+        options.LoggerFactory = logs;
+        using ProvisioningDeviceClient client = new("dps.test", Dps.IdScope, TestClients.SymmetricKey(), options, handler: null, () => connection);
+
+        ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => time.RunAsync(client.RegisterAsync(Ct)));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, ex.StatusCode);
+        Assert.Equal(2, connection.Credentials.Count);
+        string signature = connection.Credentials[0].Password!.Split("sig=")[1].Split('&')[0];
+        Assert.NotEmpty(signature);
+        Assert.DoesNotContain(signature, ex.ToString(), StringComparison.Ordinal);
+        Assert.All(logs.Lines, line => Assert.DoesNotContain(signature, line, StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, line => line.Contains("CONNACK return code 3", StringComparison.Ordinal));
     }
 
     [Fact]
