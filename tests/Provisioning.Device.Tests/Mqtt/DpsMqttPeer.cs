@@ -215,6 +215,7 @@ public sealed class DpsMqttPeer : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _tcpConnections);
+            client.NoDelay = true;
             connections.Add(Task.Run(() => ServeTlsAsync(client)));
         }
 
