@@ -280,6 +280,21 @@ public sealed class MqttRegistrationTests : IClassFixture<MqttPki>
         Assert.Equal(MqttClientDisconnectType.Clean, await peer.NextDisconnectAsync());
     }
 
+    [Fact]
+    public async Task Register_WhenTheAnswerIsOver256KiB_RefusesThePacketNonTransient()
+    {
+        await using DpsMqttPeer peer = await DpsMqttPeer.StartAsync(_pki.Value.Server);
+        peer.Reply(200, new string(' ', 300 * 1024));
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        using var client = new ProvisioningDeviceClient($"localhost:{peer.Port}", Dps.IdScope, attestation, _pki.Options(ProvisioningTransport.Mqtt));
+
+        ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(Ct));
+
+        Assert.False(ex.IsTransient);
+        Assert.Contains("over the 256 KiB limit", ex.Message, StringComparison.Ordinal);
+        Assert.Single(peer.Connects);
+    }
+
     [Theory]
     [InlineData(ProvisioningTransport.Mqtt)]
     [InlineData(ProvisioningTransport.MqttWebSockets)]

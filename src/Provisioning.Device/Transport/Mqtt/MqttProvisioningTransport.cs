@@ -213,6 +213,16 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
             return;
         }
 
+        // A refusal of ours (an oversized packet) is the real cause, and it is not transient.
+        for (Exception? inner = cause; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is ProvisioningException refused)
+            {
+                pending.Fail(refused);
+                return;
+            }
+        }
+
         pending.Fail(new ProvisioningException(
             $"The MQTT connection to the provisioning service closed while waiting for the answer to {pending.Operation}" +
             (cause is null ? "." : $" ({cause.Message})."),

@@ -17,6 +17,7 @@ namespace Provisioning.Device.Transport.Mqtt;
 internal sealed class TlsTcpChannel : IMqttChannel
 {
     private readonly MqttEndpoint _endpoint;
+    private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
 
     public TlsTcpChannel(MqttEndpoint endpoint)
@@ -65,8 +66,12 @@ internal sealed class TlsTcpChannel : IMqttChannel
         return Task.CompletedTask;
     }
 
-    public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Stream.ReadAsync(buffer, offset, count, cancellationToken);
+    public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        int read = await Stream.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false);
+        _guard.Observe(buffer.AsSpan(offset, read));
+        return read;
+    }
 
     public async Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {

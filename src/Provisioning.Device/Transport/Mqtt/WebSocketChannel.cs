@@ -18,6 +18,7 @@ internal sealed class WebSocketChannel : IMqttChannel
 
     private readonly MqttEndpoint _endpoint;
     private readonly HttpMessageInvoker _invoker;
+    private readonly MqttPacketSizeGuard _guard = new();
     private ClientWebSocket? _socket;
 
     public WebSocketChannel(MqttEndpoint endpoint, HttpMessageInvoker invoker)
@@ -72,6 +73,7 @@ internal sealed class WebSocketChannel : IMqttChannel
             // An empty frame is not the end of the stream, which a 0 would tell MQTTnet.
             if (result.Count > 0)
             {
+                _guard.Observe(buffer.AsSpan(offset, result.Count));
                 return result.Count;
             }
         }
