@@ -40,8 +40,8 @@ public sealed class ProvisioningClientOptions
     public X509Certificate2Collection TrustedRootCertificates { get; } = [];
 
     /// <summary>
-    /// The limit on one exchange (an HTTP request, or an MQTT connect, subscribe or publish and its answer); one that
-    /// takes longer is a transient failure. Default 30 s.
+    /// The limit on one exchange (an HTTP request; over MQTT, one request with its answer, including the connection and
+    /// subscription it may first open); one that takes longer is a transient failure. Default 30 s.
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
