@@ -1,0 +1,70 @@
+using Provisioning.Emulator.Enrollments;
+using Provisioning.Emulator.Faults;
+
+namespace Provisioning.Device.Tests.Integration;
+
+/// <summary>
+/// Every fault the emulator injects, on the registration and on the status poll: the client retries the same request
+/// (a failed poll never starts a second registration) and ends assigned after exactly the faulted requests plus the
+/// two it needs anyway.
+/// </summary>
+public sealed class FaultIntegrationTests
+{
+    private const int FaultsPerEndpoint = 2;
+
+    public static TheoryData<FaultKind> Kinds => [FaultKind.TooManyRequests, FaultKind.InternalServerError, FaultKind.ServiceUnavailable, FaultKind.DropConnection, FaultKind.Delay];
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Register_WhenTheServiceInjectsFaults_RetriesAndEndsAssignedWithBoundedRequests(FaultKind kind)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("faulted-device", cancellationToken: ct);
+        foreach (DpsEndpoint endpoint in new[] { DpsEndpoint.Register, DpsEndpoint.OperationStatus })
+        {
+            session.Dps.Faults.Add(new FaultRule
+            {
+                Endpoint = endpoint,
+                Kind = kind,
+                MaxFaults = FaultsPerEndpoint,
+                RetryAfter = TimeSpan.Zero,
+                // Longer than the client's request timeout below: a held request times out and is retried.
+                Delay = TimeSpan.FromSeconds(30),
+            });
+        }
+
+        ProvisioningClientOptions options = session.CreateOptions();
+        options.RequestTimeout = TimeSpan.FromMilliseconds(kind == FaultKind.Delay ? 300 : 10_000);
+        using var attestation = new SymmetricKeyAttestation("faulted-device", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out RequestCounter counter, options);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+        Assert.Equal(1 + FaultsPerEndpoint, counter.Puts);
+        Assert.Equal(1 + FaultsPerEndpoint, counter.Gets);
+        await HubSas.AssertSignsForHubAsync(session, attestation, result);
+    }
+
+    [Fact]
+    public async Task Register_WhenFaultsOutlastTheRetries_ThrowsTransientWithTheLastStatus()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("always-throttled", cancellationToken: ct);
+        session.Dps.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register, Kind = FaultKind.TooManyRequests, RetryAfter = TimeSpan.Zero });
+        ProvisioningClientOptions options = session.CreateOptions();
+        options.RetryPolicy.MaxRetries = 3;
+        using var attestation = new SymmetricKeyAttestation("always-throttled", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out RequestCounter counter, options);
+
+        var ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(cancellationToken: ct));
+
+        Assert.True(ex.IsTransient);
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, ex.StatusCode);
+        Assert.Equal(429001, ex.ErrorCode);
+        Assert.Equal(4, counter.Puts);
+        Assert.Equal(0, counter.Gets);
+    }
+}
