@@ -46,6 +46,24 @@ public sealed class CustomAllocationIntegrationTests
         Assert.Equal("1.2.3", (string?)returned?["echo"]?["firmware"]);
     }
 
+    [Fact]
+    public async Task Register_WhenTheWebhookFails_ReturnsFailedWithTheServiceErrorCode_NotAnException()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync(o => o.WebhookHandler = new AllocationWebhook());
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync(
+            "unallocated-device", new EnrollmentSettings { AllocationPolicy = AllocationPolicy.Custom, WebhookUrl = new Uri("https://allocator.test/missing") }, ct);
+        using var attestation = new SymmetricKeyAttestation("unallocated-device", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out _);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Failed, result.Status);
+        Assert.Equal(400209, result.ErrorCode);
+        Assert.False(string.IsNullOrEmpty(result.ErrorMessage));
+        Assert.Null(result.AssignedHub);
+    }
+
     /// <summary>The webhook: assigns the hub the device asked for and echoes its payload.</summary>
     private sealed class AllocationWebhook : HttpMessageHandler
     {

@@ -48,6 +48,25 @@ public sealed class FaultIntegrationTests
     }
 
     [Fact]
+    public async Task Register_WhenTheServiceHoldsTheRequestPastTheDeadline_ThrowsTransientTimeoutNotCancellation()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("slow-service-device", cancellationToken: ct);
+        session.Dps.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.OperationStatus, Kind = FaultKind.Delay, Delay = TimeSpan.FromMinutes(5) });
+        ProvisioningClientOptions options = session.CreateOptions();
+        options.RegistrationTimeout = TimeSpan.FromMilliseconds(500);
+        using var attestation = new SymmetricKeyAttestation("slow-service-device", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out RequestCounter counter, options);
+
+        var ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(cancellationToken: ct));
+
+        Assert.True(ex.IsTransient);
+        Assert.Contains("Polling", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, counter.Puts);
+    }
+
+    [Fact]
     public async Task Register_WhenFaultsOutlastTheRetries_ThrowsTransientWithTheLastStatus()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;

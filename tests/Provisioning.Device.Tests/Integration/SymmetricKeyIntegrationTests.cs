@@ -32,6 +32,40 @@ public sealed class SymmetricKeyIntegrationTests
         await HubSas.AssertSignsForHubAsync(session, attestation, result);
     }
 
+    [Theory]
+    [InlineData("2019-03-31")]
+    [InlineData("2021-06-01")]
+    [InlineData("2025-07-01-preview")]
+    public async Task Register_WithEachSupportedApiVersion_IsAssigned(string apiVersion)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("versioned-device", cancellationToken: ct);
+        using var attestation = new SymmetricKeyAttestation("versioned-device", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out _);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(new ProvisioningRegistrationRequest { ApiVersion = apiVersion }, ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+    }
+
+    [Fact]
+    public async Task Register_UnsupportedApiVersion_ThrowsBadRequestNotTransient()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("old-api-device", cancellationToken: ct);
+        using var attestation = new SymmetricKeyAttestation("old-api-device", keys.PrimaryKey);
+        using var client = session.CreateClient(attestation, out RequestCounter counter);
+
+        var ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(new ProvisioningRegistrationRequest { ApiVersion = "2017-11-15" }, ct));
+
+        Assert.Equal(HttpStatusCode.BadRequest, ex.StatusCode);
+        Assert.Equal(400002, ex.ErrorCode);
+        Assert.False(ex.IsTransient);
+        Assert.Equal(1, counter.Total);
+    }
+
     [Fact]
     public async Task Register_GroupMemberWithDerivedKey_IsAssignedThroughTheGroup()
     {

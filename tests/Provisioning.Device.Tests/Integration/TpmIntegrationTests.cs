@@ -43,6 +43,28 @@ public sealed class TpmIntegrationTests(SwtpmFixture swtpm) : IClassFixture<Swtp
         await HubSas.AssertSignsForHubAsync(session, attestation, result);
     }
 
+    [Fact]
+    public async Task Register_SoftwareTpmAgainWithBypassCache_IsChallengedAgainAndTheNewHubKeyReplacesTheOld()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TpmIdentity identity = TpmIdentity.Open("software");
+        await using var session = await EmulatorSession.StartAsync();
+        string registrationId = await identity.GetRegistrationIdAsync(ct);
+        await session.Dps.Enrollments.AddTpmAsync(registrationId, await identity.GetEndorsementKeyAsync(ct), cancellationToken: ct);
+        using var attestation = new TpmAttestation(identity);
+        using var client = session.CreateClient(attestation, out RequestCounter counter);
+
+        DeviceRegistrationResult first = await client.RegisterAsync(cancellationToken: ct);
+        byte[] firstKey = (await session.Dps.HubRegistry.FindAsync(first.AssignedHub!, first.DeviceId!, ct))!.PrimaryKey!;
+        DeviceRegistrationResult second = await client.RegisterAsync(new ProvisioningRegistrationRequest { BypassCache = true }, ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, second.Status);
+        Assert.Equal(4, counter.Puts);
+        byte[] secondKey = (await session.Dps.HubRegistry.FindAsync(second.AssignedHub!, second.DeviceId!, ct))!.PrimaryKey!;
+        Assert.NotEqual(firstKey, secondKey);
+        await HubSas.AssertSignsForHubAsync(session, attestation, second);
+    }
+
     private static async Task RegisterAndVerifyAsync(TpmIdentity identity)
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
