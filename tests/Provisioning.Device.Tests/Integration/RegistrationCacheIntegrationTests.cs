@@ -1,3 +1,4 @@
+using Provisioning.Device.Tpm;
 using Provisioning.Emulator.Enrollments;
 
 namespace Provisioning.Device.Tests.Integration;
@@ -36,6 +37,44 @@ public sealed class RegistrationCacheIntegrationTests : IDisposable
         Assert.False(third.IsFromCache);
         Assert.Equal(afterSecond + 2, counter.Total);
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, third.Status);
+    }
+
+    /// <remarks>
+    /// A reboot: a new process opens the same (persisted) software TPM and the same cache file; it gets its hub from the
+    /// cache without a request, and the identity key DPS gave before the reboot still signs tokens the hub accepts.
+    /// </remarks>
+    [Fact]
+    public async Task Register_AfterATpmDeviceReboots_ComesFromTheCacheAndThePersistedHubKeyStillSigns()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        // Absent: the software TPM creates it owner-only.
+        string tpmState = Path.Combine(_directory, "tpm");
+        string cachePath = Path.Combine(_directory, "registration.json");
+        DeviceRegistrationResult first;
+        await using (TpmIdentity identity = TpmIdentity.Open("software:" + tpmState))
+        {
+            await session.Dps.Enrollments.AddTpmAsync(await identity.GetRegistrationIdAsync(ct), await identity.GetEndorsementKeyAsync(ct), cancellationToken: ct);
+            ProvisioningClientOptions options = session.CreateOptions();
+            options.RegistrationCache = new FileRegistrationCache(cachePath);
+            using var attestation = new TpmAttestation(identity);
+            using var client = session.CreateClient(attestation, out _, options);
+            first = await client.RegisterAsync(cancellationToken: ct);
+        }
+
+        await using TpmIdentity rebooted = TpmIdentity.Open("software:" + tpmState);
+        ProvisioningClientOptions rebootOptions = session.CreateOptions();
+        rebootOptions.RegistrationCache = new FileRegistrationCache(cachePath);
+        using var rebootAttestation = new TpmAttestation(rebooted);
+        using var rebootClient = session.CreateClient(rebootAttestation, out RequestCounter counter, rebootOptions);
+
+        DeviceRegistrationResult cached = await rebootClient.RegisterAsync(cancellationToken: ct);
+
+        Assert.True(cached.IsFromCache);
+        Assert.Equal(0, counter.Total);
+        Assert.Equal(first.AssignedHub, cached.AssignedHub);
+        Assert.Equal(first.DeviceId, cached.DeviceId);
+        await HubSas.AssertSignsForHubAsync(session, rebootAttestation, cached);
     }
 
     [Fact]
