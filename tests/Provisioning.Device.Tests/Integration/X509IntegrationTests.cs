@@ -10,7 +10,9 @@ public sealed class X509IntegrationTests
     private const string EmulatorGap =
         "EMULATOR BUG: DeviceAuthenticator.X509 builds the group chain from the enrolled signers only and ignores the intermediates "
         + "the device presents in the TLS handshake (Kestrel's ClientCertificateValidation discards them), so a device under an "
-        + "intermediate of an enrolled root is refused with 401002. Real DPS accepts it (dps-protocol.md §4). Unskip once fixed.";
+        + "intermediate of an enrolled root is refused with 401002. Real DPS accepts it (dps-protocol.md §4). A fix needs the presented "
+        + "certificates per connection (e.g. ListenOptions.UseHttps(TlsHandshakeCallbackOptions) with its own validation callback; "
+        + "HttpsConnectionAdapterOptions.OnAuthenticate cannot wrap Kestrel's). Unskip once fixed.";
 
     private static readonly DateTimeOffset NotBefore = DateTimeOffset.UtcNow.AddDays(-1);
     private static readonly DateTimeOffset NotAfter = DateTimeOffset.UtcNow.AddDays(2);
