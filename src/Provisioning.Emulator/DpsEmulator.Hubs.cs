@@ -60,6 +60,7 @@ public sealed partial class DpsEmulator
                 BindAddress = listen.Address,
                 Port = listen.Port,
                 TimeProvider = options.TimeProvider,
+                ClockSkew = options.ClockSkew,
                 LoggerFactory = options.LoggerFactory,
             }, cancellationToken).ConfigureAwait(false);
             _iotHubs.Add(hub);

@@ -39,7 +39,7 @@ public sealed class DpsEmulatorOptions
     /// <summary>The <c>Retry-After</c> sent with 202 <c>assigning</c>: 3 s like the real service; 0 for fast tests.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>The allowed clock skew when checking a SAS token's expiry.</summary>
+    /// <summary>The allowed clock skew when checking a SAS token's expiry, at DPS and at the linked hubs.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The service side of TPM attestation (dps-protocol.md §2.3): by default the real <see cref="Tpm.TpmCredentialIssuer"/>;

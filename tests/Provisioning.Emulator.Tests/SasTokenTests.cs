@@ -44,6 +44,17 @@ public sealed class SasTokenTests
         Assert.True(token.Check(Key, Resource, "registration", DateTimeOffset.FromUnixTimeSeconds(now), TimeSpan.FromSeconds(skewSeconds)) == (valid ? SasCheck.Valid : SasCheck.Expired), name);
     }
 
+    [Fact]
+    public void Check_WithTheLastRepresentableExpiryAndASkew_DoesNotOverflow()
+    {
+        var se = "253402300799";
+        var sr = "0ne00000001%2Fregistrations%2Fdevice-01";
+        var sig = Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(Key, System.Text.Encoding.UTF8.GetBytes(sr + "\n" + se)));
+        var token = SasToken.TryParse($"SharedAccessSignature sr={sr}&sig={Uri.EscapeDataString(sig)}&se={se}&skn=registration")!;
+
+        Assert.Equal(SasCheck.Valid, token.Check(Key, Resource, "registration", BeforeExpiry, TimeSpan.FromMinutes(1)));
+    }
+
     [Theory]
     [InlineData("Another registration", "0ne00000001/registrations/device-02", "registration")]
     [InlineData("Another key name", Resource, "provisioningserviceowner")]

@@ -203,7 +203,8 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
         else
         {
-            var refusal = HubSasValidator.Validate(e.Password, HubHostName, deviceId, device, _options.TimeProvider.GetUtcNow(), out var expiry);
+            var refusal = HubSasValidator.Validate(e.Password, HubHostName, deviceId, device, _options.TimeProvider.GetUtcNow(), _options.ClockSkew,
+                out var expiry);
             if (refusal == SasRefusal.Malformed)
             {
                 return (MqttConnectReasonCode.BadUserNameOrPassword, "password is not a SAS token");

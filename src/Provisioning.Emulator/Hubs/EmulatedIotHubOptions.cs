@@ -25,6 +25,10 @@ public sealed class EmulatedIotHubOptions
     /// <summary>The clock for token expiry.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>How long past its <c>se</c> a device SAS token is still accepted (clocks on devices drift); one minute, as for
+    /// DPS (<see cref="DpsEmulatorOptions.ClockSkew"/>).</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The largest device-to-cloud payload accepted (IoT Hub: 256 KB); a larger one closes the connection.</summary>
     public int MaxMessageBytes { get; init; } = 256 * 1024;
 
@@ -38,6 +42,7 @@ public sealed class EmulatedIotHubOptions
         ArgumentNullException.ThrowIfNull(Registry);
         ArgumentOutOfRangeException.ThrowIfNegative(Port);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
         if (!ServerCertificate.HasPrivateKey)
         {
             throw new ArgumentException("The server certificate needs its private key.", nameof(ServerCertificate));

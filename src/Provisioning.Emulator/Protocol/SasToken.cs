@@ -107,28 +107,71 @@ internal sealed class SasToken
     }
 
     /// <summary>Checks audience, key name, expiry and signature against one key.</summary>
-    public SasCheck Check(ReadOnlySpan<byte> key, string expectedResource, string? expectedKeyName, DateTimeOffset now, TimeSpan skew)
+    public SasCheck Check(ReadOnlySpan<byte> key, string expectedResource, string? expectedKeyName, DateTimeOffset now, TimeSpan skew) =>
+        string.Equals(Resource, expectedResource, StringComparison.OrdinalIgnoreCase) && HasKeyName(expectedKeyName)
+            ? CheckExpiryAndSignature(key, default, now, skew)
+            : SasCheck.WrongAudience;
+
+    /// <summary>Checks an IoT Hub device token: audience <c>{hub}/devices/{deviceId}</c>, no <c>skn</c>, expiry, and a signature
+    /// by either device key.</summary>
+    /// <remarks>
+    /// dps-protocol.md §8 and §11.3. After the outer decoding of <c>sr</c> the device segment is either the id itself (§3: the
+    /// symmetric-key form signs <c>URLENC({hub}/devices/{deviceId})</c>) or the id URL-encoded once more (§8: the TPM form signs
+    /// <c>{hub}/devices/{UrlEncode(deviceId)}</c>), in either escape case. The host name compares case-insensitively, the device
+    /// id (case-sensitive in IoT Hub) ordinally.
+    /// </remarks>
+    public SasCheck CheckHubDevice(string hubHostName, string deviceId, ReadOnlySpan<byte> primaryKey, ReadOnlySpan<byte> secondaryKey,
+        DateTimeOffset now, TimeSpan skew) =>
+        IsForHubDevice(hubHostName, deviceId) && HasKeyName(null)
+            ? CheckExpiryAndSignature(primaryKey, secondaryKey, now, skew)
+            : SasCheck.WrongAudience;
+
+    /// <summary>The moment the token stops being accepted: <c>se</c> plus the allowed skew.</summary>
+    public DateTimeOffset AcceptedUntil(TimeSpan skew)
     {
-        if (!string.Equals(Resource, expectedResource, StringComparison.OrdinalIgnoreCase)
-            || !string.Equals(KeyName, expectedKeyName, StringComparison.Ordinal))
+        var expiry = DateTimeOffset.FromUnixTimeSeconds(Math.Min(Expiry, DateTimeOffset.MaxValue.ToUnixTimeSeconds()));
+        return expiry > DateTimeOffset.MaxValue - skew ? DateTimeOffset.MaxValue : expiry + skew;
+    }
+
+    /// <summary>Whether the signature is the HMAC-SHA256 of <c>sr + "\n" + se</c> (as received) under <paramref name="key"/>;
+    /// an empty key verifies nothing.</summary>
+    public bool VerifySignature(ReadOnlySpan<byte> key)
+    {
+        if (key.IsEmpty)
         {
-            return SasCheck.WrongAudience;
+            return false;
         }
 
-        if (DateTimeOffset.FromUnixTimeSeconds(Math.Min(Expiry, 253402300799)) + skew < now)
+        var toSign = Encoding.UTF8.GetBytes(RawResource + "\n" + RawExpiry);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key, toSign, mac);
+        var equal = CryptographicOperations.FixedTimeEquals(mac, Signature);
+        CryptographicOperations.ZeroMemory(mac);
+        return equal;
+    }
+
+    private bool HasKeyName(string? expectedKeyName) => string.Equals(KeyName, expectedKeyName, StringComparison.Ordinal);
+
+    private bool IsForHubDevice(string hubHostName, string deviceId)
+    {
+        var prefix = hubHostName + "/devices/";
+        if (!Resource.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var segment = Resource[prefix.Length..];
+        return string.Equals(segment, deviceId, StringComparison.Ordinal)
+            || string.Equals(Uri.UnescapeDataString(segment), deviceId, StringComparison.Ordinal);
+    }
+
+    private SasCheck CheckExpiryAndSignature(ReadOnlySpan<byte> key, ReadOnlySpan<byte> otherKey, DateTimeOffset now, TimeSpan skew)
+    {
+        if (AcceptedUntil(skew) < now)
         {
             return SasCheck.Expired;
         }
 
-        return VerifySignature(key) ? SasCheck.Valid : SasCheck.BadSignature;
-    }
-
-    /// <summary>Whether the signature is the HMAC-SHA256 of <c>sr + "\n" + se</c> (as received) under <paramref name="key"/>.</summary>
-    public bool VerifySignature(ReadOnlySpan<byte> key)
-    {
-        var toSign = Encoding.UTF8.GetBytes(RawResource + "\n" + RawExpiry);
-        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, toSign, mac);
-        return CryptographicOperations.FixedTimeEquals(mac, Signature);
+        return VerifySignature(key) || VerifySignature(otherKey) ? SasCheck.Valid : SasCheck.BadSignature;
     }
 }
