@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -70,5 +71,74 @@ public sealed class CertificateIssuanceTests
             TestContext.Current.CancellationToken);
 
         await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400001);
+    }
+
+    [Theory]
+    [InlineData("Common name in a multi-valued RDN", true)]
+    [InlineData("Common name after another attribute in a multi-valued RDN", false)]
+    public async Task Register_WithCsrWhoseCommonNameIsInAMultiValuedRdn_Answers400001(string name, bool commonNameFirst)
+    {
+        (string, string)[] rdn = commonNameFirst ? [(CommonName, "csr-04"), (Organization, "Contoso")] : [(Organization, "Contoso"), (CommonName, "csr-04")];
+        var distinguishedName = Name(rdn);
+        Assert.True(distinguishedName.EnumerateRelativeDistinguishedNames().Any(rdn => rdn.HasMultipleElements), name);
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-04", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-04", $"{{\"csr\":\"{Csr(distinguishedName)}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-04"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400001);
+    }
+
+    [Fact]
+    public async Task Register_WithCsrHavingAMultiValuedRdnBesideItsCommonName_IsAccepted()
+    {
+        var distinguishedName = Name([(CommonName, "csr-05")], [(Organization, "Contoso"), ("2.5.4.11", "Devices")]);
+        Assert.Contains(distinguishedName.EnumerateRelativeDistinguishedNames(), rdn => rdn.HasMultipleElements);
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-05", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-05", $"{{\"csr\":\"{Csr(distinguishedName)}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-05"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+    }
+
+    private const string CommonName = "2.5.4.3";
+    private const string Organization = "2.5.4.10";
+
+    /// <summary>A name built RDN by RDN (the string parser never makes multi-valued RDNs).</summary>
+    private static X500DistinguishedName Name(params (string Oid, string Value)[][] rdns)
+    {
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            foreach (var rdn in rdns)
+            {
+                using (writer.PushSetOf())
+                {
+                    foreach (var (oid, value) in rdn)
+                    {
+                        using (writer.PushSequence())
+                        {
+                            writer.WriteObjectIdentifier(oid);
+                            writer.WriteCharacterString(UniversalTagNumber.UTF8String, value);
+                        }
+                    }
+                }
+            }
+        }
+
+        return new X500DistinguishedName(writer.Encode());
+    }
+
+    private static string Csr(X500DistinguishedName subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Convert.ToBase64String(new CertificateRequest(subject, key, HashAlgorithmName.SHA256).CreateSigningRequest());
     }
 }

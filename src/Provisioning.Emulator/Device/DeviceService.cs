@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 using Provisioning.Emulator.Faults;
@@ -70,7 +69,7 @@ internal sealed class DeviceService(
 
         CertificateRequest? csr = null;
         if (body.Value?.Csr is { } csrText && request.ApiVersion == ApiVersions.Preview
-            && !TryReadCsr(csrText, registrationId, out csr, out var csrProblem))
+            && !CsrReader.TryRead(csrText, registrationId, out csr, out var csrProblem))
         {
             outcome.Identity!.Dispose();
             return Error(DpsErrorCodes.MalformedRequest, csrProblem);
@@ -186,33 +185,6 @@ internal sealed class DeviceService(
         outcome.Challenge is { } challenge ? DeviceResponse.Json(401, challenge, Ctx.TpmChallengeBody)
         : outcome.Identity is null ? Error(outcome.ErrorCode, outcome.Message!)
         : null;
-
-    /// <summary>Reads a base64 DER PKCS#10 request whose signature verifies and whose CN is the registration id.</summary>
-    private static bool TryReadCsr(string base64, string registrationId, out CertificateRequest? request, out string problem)
-    {
-        request = null;
-        problem = "";
-        try
-        {
-            request = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(base64), HashAlgorithmName.SHA256);
-        }
-        catch (Exception ex) when (ex is FormatException or CryptographicException)
-        {
-            problem = "The csr is not a base64 DER PKCS#10 request with a valid signature.";
-            return false;
-        }
-
-        var commonName = request.SubjectName.EnumerateRelativeDistinguishedNames()
-            .Where(rdn => rdn.GetSingleElementType().Value == "2.5.4.3").Select(rdn => rdn.GetSingleElementValue()).FirstOrDefault();
-        if (!string.Equals(commonName, registrationId, StringComparison.OrdinalIgnoreCase))
-        {
-            problem = "The csr's common name must be the registration id.";
-            request = null;
-            return false;
-        }
-
-        return true;
-    }
 
     private DeviceResponse Error(int code, string message) => DeviceResponse.Error(code, message, Time);
 }

@@ -59,9 +59,13 @@ internal sealed class HubTwinStore
         }
     }
 
+    /// <summary>Duplicate names are refused while parsing: otherwise <see cref="JsonObject"/> throws
+    /// <see cref="ArgumentException"/> later, at the top level on first access or, nested, in the middle of a merge.</summary>
+    private static readonly JsonDocumentOptions PatchOptions = new() { AllowDuplicateProperties = false };
+
     private static JsonObject ParseObject(ReadOnlySpan<byte> json)
     {
-        var node = JsonNode.Parse(json);
+        var node = JsonNode.Parse(json, documentOptions: PatchOptions);
         return node as JsonObject ?? throw new JsonException("A twin patch must be a JSON object.");
     }
 
