@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
 
+using Microsoft.Data.Sqlite;
+
+using Provisioning.Emulator.Storage;
 using Provisioning.Emulator.Tests.Support;
 
 namespace Provisioning.Emulator.Tests;
@@ -79,5 +82,85 @@ public sealed class PersistenceTests
         {
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Start_WithACorruptDatabaseFile_ThrowsIOExceptionNamingItAndLeavesItClosed()
+    {
+        var data = TestDps.TempDirectory();
+        try
+        {
+            var path = Path.Combine(data, "emulator.db");
+            await File.WriteAllBytesAsync(path, Enumerable.Repeat((byte)0x5A, 8192).ToArray(), TestContext.Current.CancellationToken);
+
+            var thrown = await Assert.ThrowsAsync<IOException>(() => TestDps.StartAsync(o => o.DataDirectory = data));
+
+            Assert.Contains(path, thrown.Message, StringComparison.Ordinal);
+            Assert.IsType<SqliteException>(thrown.InnerException);
+            AssertNotOpen(path);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Open_WithARowThatIsNotItsKindsJson_ThrowsIOExceptionAndLeavesTheFileClosed()
+    {
+        var data = TestDps.TempDirectory();
+        try
+        {
+            var path = Path.Combine(data, "emulator.db");
+            await using (var store = await EmulatorStore.OpenAsync(path, TestContext.Current.CancellationToken))
+            {
+                await store.GetOrAddMetaAsync("idScope", () => "0ne00000001", TestContext.Current.CancellationToken);
+            }
+
+            await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                await connection.OpenAsync(TestContext.Current.CancellationToken);
+                using var insert = connection.CreateCommand();
+                insert.CommandText = "INSERT INTO items (kind, id, json) VALUES ('registration', 'R1', X'7B7B')";
+                await insert.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+
+            var thrown = await Assert.ThrowsAsync<IOException>(() => EmulatorStore.OpenAsync(path, TestContext.Current.CancellationToken));
+
+            Assert.Contains(path, thrown.Message, StringComparison.Ordinal);
+            Assert.IsType<JsonException>(thrown.InnerException, exactMatch: false);
+            AssertNotOpen(path);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>No descriptor of this process still points at the file (Linux exposes them under /proc/self/fd).</summary>
+    private static void AssertNotOpen(string path)
+    {
+        if (!Directory.Exists("/proc/self/fd"))
+        {
+            Assert.Skip("Open file descriptors are only listed on Linux.");
+        }
+
+        var open = new List<string>();
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith(path, StringComparison.Ordinal))
+                {
+                    open.Add(target);
+                }
+            }
+            catch (IOException)
+            {
+                // The descriptor closed while we looked: it is not the database's.
+            }
+        }
+
+        Assert.Empty(open);
     }
 }

@@ -51,23 +51,40 @@ internal sealed class EmulatorStore : IHubDeviceRegistry, IAsyncDisposable
 
         var (persistence, rows) = await SqlitePersistence.OpenAsync(databasePath, cancellationToken).ConfigureAwait(false);
         var store = new EmulatorStore(persistence);
-        var ctx = EmulatorJsonContext.Default;
-        foreach (var row in rows)
+        try
         {
-            var json = row.Json!;
-            switch (row.Kind)
+            foreach (var row in rows)
             {
-                case EnrollmentKind: store.Enrollments[row.Id] = JsonSerializer.Deserialize(json, ctx.IndividualEnrollment)!; break;
-                case GroupKind: store.Groups[row.Id] = JsonSerializer.Deserialize(json, ctx.EnrollmentGroup)!; break;
-                case RegistrationKind: store.Registrations[row.Id] = JsonSerializer.Deserialize(json, ctx.RegistrationRecord)!; break;
-                case HubDeviceKind: store.HubDevices[row.Id] = FromStored(JsonSerializer.Deserialize(json, ctx.StoredHubDevice)!); break;
-                case MetaKind: store._meta[row.Id] = System.Text.Encoding.UTF8.GetString(json); break;
-                default: break;
+                store.Load(row);
             }
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw new IOException($"The emulator database '{databasePath}' holds a row that cannot be read: {ex.Message}", ex);
         }
 
         return store;
     }
+
+    /// <summary>Puts one stored row in memory; a row whose JSON is not its kind's throws <see cref="JsonException"/>.</summary>
+    private void Load(StoredRow row)
+    {
+        var json = row.Json!;
+        var ctx = EmulatorJsonContext.Default;
+        switch (row.Kind)
+        {
+            case EnrollmentKind: Enrollments[row.Id] = Required(JsonSerializer.Deserialize(json, ctx.IndividualEnrollment), row); break;
+            case GroupKind: Groups[row.Id] = Required(JsonSerializer.Deserialize(json, ctx.EnrollmentGroup), row); break;
+            case RegistrationKind: Registrations[row.Id] = Required(JsonSerializer.Deserialize(json, ctx.RegistrationRecord), row); break;
+            case HubDeviceKind: HubDevices[row.Id] = FromStored(Required(JsonSerializer.Deserialize(json, ctx.StoredHubDevice), row)); break;
+            case MetaKind: _meta[row.Id] = System.Text.Encoding.UTF8.GetString(json); break;
+            default: break;
+        }
+    }
+
+    private static T Required<T>(T? value, StoredRow row) where T : class =>
+        value ?? throw new JsonException($"The {row.Kind} row '{row.Id}' is JSON null.");
 
     /// <summary>Returns the stored setting, or creates, persists and returns it.</summary>
     public async Task<string> GetOrAddMetaAsync(string name, Func<string> create, CancellationToken cancellationToken)

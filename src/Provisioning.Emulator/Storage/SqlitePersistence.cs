@@ -26,33 +26,52 @@ internal sealed class SqlitePersistence : IAsyncDisposable
     }
 
     /// <summary>Opens (or creates) the database file.</summary>
+    /// <exception cref="IOException">The file is not an SQLite database (corrupt, or another program's), or is locked; the
+    /// connection is closed again, so the file is not left open.</exception>
     public static async Task<(SqlitePersistence Persistence, List<StoredRow> Rows)> OpenAsync(string path, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        using (var setup = connection.CreateCommand())
+        var opened = false;
+        try
         {
-            // WAL + NORMAL survives a killed process (the acknowledged transactions are in the WAL file).
-            setup.CommandText = """
-                PRAGMA journal_mode=WAL;
-                PRAGMA synchronous=NORMAL;
-                CREATE TABLE IF NOT EXISTS items (kind TEXT NOT NULL, id TEXT NOT NULL, json BLOB NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
-                """;
-            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var rows = new List<StoredRow>();
-        using (var select = connection.CreateCommand())
-        {
-            select.CommandText = "SELECT kind, id, json FROM items";
-            using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using (var setup = connection.CreateCommand())
             {
-                rows.Add(new StoredRow(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2)));
+                // WAL + NORMAL survives a killed process (the acknowledged transactions are in the WAL file).
+                setup.CommandText = """
+                    PRAGMA journal_mode=WAL;
+                    PRAGMA synchronous=NORMAL;
+                    CREATE TABLE IF NOT EXISTS items (kind TEXT NOT NULL, id TEXT NOT NULL, json BLOB NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+                    """;
+                await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var rows = new List<StoredRow>();
+            using (var select = connection.CreateCommand())
+            {
+                select.CommandText = "SELECT kind, id, json FROM items";
+                using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new StoredRow(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2)));
+                }
+            }
+
+            var persistence = new SqlitePersistence(connection);
+            opened = true;
+            return (persistence, rows);
+        }
+        catch (SqliteException ex)
+        {
+            throw new IOException($"The emulator database '{path}' cannot be opened (corrupt, locked, or not an SQLite file): {ex.Message}", ex);
+        }
+        finally
+        {
+            if (!opened)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
             }
         }
-
-        return (new SqlitePersistence(connection), rows);
     }
 
     /// <summary>Writes the rows in one transaction; completes when they are committed.</summary>
