@@ -48,7 +48,17 @@ public sealed class EmulatedHubWebSocketEndpoint : IAsyncDisposable
         var endpoint = new EmulatedHubWebSocketEndpoint(app, hub, serverCertificate);
         app.UseWebSockets();
         app.Map(Path, branch => branch.Run(endpoint.RelayAsync));
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // Kestrel binds port 0 itself, so there is no probe race here; a port that cannot be bound still must not leak the host.
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         endpoint.Address = new Uri(bound).Authority;
         return endpoint;

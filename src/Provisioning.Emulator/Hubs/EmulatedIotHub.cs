@@ -46,14 +46,34 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
     /// <summary>Whether the endpoint is accepting connections.</summary>
     public bool IsRunning => _server?.IsStarted == true;
 
+    /// <summary>How many free ports a hub on port 0 tries before giving up.</summary>
+    internal const int PortAttempts = 5;
+
     /// <summary>Starts a hub.</summary>
-    public static async Task<EmulatedIotHub> StartAsync(EmulatedIotHubOptions options, CancellationToken cancellationToken = default)
+    public static Task<EmulatedIotHub> StartAsync(EmulatedIotHubOptions options, CancellationToken cancellationToken = default) =>
+        StartAsync(options, FreePort, cancellationToken);
+
+    /// <summary>Starts a hub, choosing its port with <paramref name="pickPort"/> when <see cref="EmulatedIotHubOptions.Port"/> is 0.</summary>
+    /// <remarks>MQTTnet binds its own listener and does not report the port it got for port 0, so a free port is probed first.
+    /// Another process may take that port before MQTTnet binds it; a start that loses this race is retried on a new port, up
+    /// to <see cref="PortAttempts"/> times. A port the caller chose is never swapped for another.</remarks>
+    internal static async Task<EmulatedIotHub> StartAsync(EmulatedIotHubOptions options, Func<IPAddress, int> pickPort, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var hub = new EmulatedIotHub(options, options.Port == 0 ? FreePort(options.BindAddress) : options.Port);
-        await hub.StartAsync(cancellationToken).ConfigureAwait(false);
-        return hub;
+        for (var attempt = 1; ; attempt++)
+        {
+            var hub = new EmulatedIotHub(options, options.Port == 0 ? pickPort(options.BindAddress) : options.Port);
+            try
+            {
+                await hub.StartAsync(cancellationToken).ConfigureAwait(false);
+                return hub;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && options.Port == 0 && attempt < PortAttempts)
+            {
+                HubLog.PortTaken(hub._logger, options.HubHostName, hub.MqttAddress, attempt);
+            }
+        }
     }
 
     /// <summary>Starts the endpoint again on the same port after <see cref="StopAsync"/> (a broker restart).</summary>
@@ -88,7 +108,17 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
         server.InterceptingClientEnqueueAsync += InterceptEnqueueAsync;
         server.ClientAcknowledgedPublishPacketAsync += OnClientAcknowledgedAsync;
-        await server.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await server.StartAsync().ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            // A port that cannot be bound leaves nothing running; release the server before the caller retries or gives up.
+            server.Dispose();
+            throw;
+        }
+
         _server = server;
         HubLog.Listening(_logger, HubHostName, MqttAddress);
     }

@@ -28,4 +28,7 @@ internal static partial class HubLog
 
     [LoggerMessage(8, LogLevel.Warning, "Hub {Hub}: device {DeviceId} may not subscribe to {Topic}")]
     public static partial void ForbiddenSubscription(ILogger logger, string hub, string deviceId, string topic);
+
+    [LoggerMessage(9, LogLevel.Information, "Hub {Hub}: {Address} was taken before it could be bound (attempt {Attempt}); trying another port")]
+    public static partial void PortTaken(ILogger logger, string hub, string address, int attempt);
 }

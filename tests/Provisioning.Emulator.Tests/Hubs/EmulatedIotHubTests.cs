@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
@@ -146,6 +148,66 @@ public sealed class EmulatedIotHubTests : IAsyncLifetime
 
         await closed.WaitAsync(Ct);
         Assert.Empty(_hub.GetTelemetry("dev-a"));
+    }
+
+    [Fact]
+    public async Task Start_WhenTheProbedPortIsTakenBeforeTheBind_RetriesOnAnotherPort()
+    {
+        // The race made deterministic: the first "free" port handed out is already bound by someone else.
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var picks = new List<int>();
+        int Pick(IPAddress address)
+        {
+            if (picks.Count == 0)
+            {
+                picks.Add(takenPort);
+                return takenPort;
+            }
+
+            using var probe = new TcpListener(address, 0);
+            probe.Start();
+            picks.Add(((IPEndPoint)probe.LocalEndpoint).Port);
+            return picks[^1];
+        }
+
+        await using var hub = await EmulatedIotHub.StartAsync(
+            new EmulatedIotHubOptions { HubHostName = Hub, ServerCertificate = _server, Registry = _registry }, Pick, Ct);
+
+        Assert.Equal(2, picks.Count);
+        Assert.Equal(picks[1], hub.EndPoint.Port);
+        var (client, result) = await ConnectAsync("dev-a", Token("dev-a", _key, TimeSpan.FromHours(1)), hub: hub);
+        using var _ = client;
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+    }
+
+    [Fact]
+    public async Task Start_WhenEveryProbedPortIsTaken_GivesUpWithTheSocketError()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var picks = 0;
+
+        var thrown = await Assert.ThrowsAsync<SocketException>(() => EmulatedIotHub.StartAsync(
+            new EmulatedIotHubOptions { HubHostName = Hub, ServerCertificate = _server, Registry = _registry }, _ => { picks++; return takenPort; }, Ct));
+
+        Assert.Equal(SocketError.AddressAlreadyInUse, thrown.SocketErrorCode);
+        Assert.Equal(EmulatedIotHub.PortAttempts, picks);
+    }
+
+    [Fact]
+    public async Task Start_OnAPortTheCallerChoseThatIsTaken_FailsWithoutTryingAnother()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var thrown = await Assert.ThrowsAsync<SocketException>(() => EmulatedIotHub.StartAsync(
+            new EmulatedIotHubOptions { HubHostName = Hub, ServerCertificate = _server, Registry = _registry, Port = takenPort }, Ct));
+
+        Assert.Equal(SocketError.AddressAlreadyInUse, thrown.SocketErrorCode);
     }
 
     [Fact]
