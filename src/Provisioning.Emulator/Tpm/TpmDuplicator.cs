@@ -6,14 +6,13 @@ namespace Provisioning.Emulator.Tpm;
 /// <remarks>
 /// TPM 2.0 Part 1 §23.3 (Protected storage, duplication):
 /// inner wrapper: AES-128-CFB (zero IV) under the caller's key over TPM2B_DIGEST(H(TPM2B_SENSITIVE || Name)) || TPM2B_SENSITIVE;
-/// outer wrapper: seed RSA-OAEP-encrypted to the new parent with label "DUPLICATE", symKey = KDFa(seed, "STORAGE",
-/// Name, ∅, 128) in AES-128-CFB over the inner result, HMACkey = KDFa(seed, "INTEGRITY", ∅, ∅, 256) over
-/// encrypted || Name. Result: TPM2B_PRIVATE (outer HMAC TPM2B_DIGEST, then the encrypted bytes) and TPM2B_ENCRYPTED_SECRET.
+/// outer wrapper: the <see cref="TpmOuterWrap"/> to the new parent with label "DUPLICATE" over the inner result.
+/// Result: TPM2B_PRIVATE (outer HMAC TPM2B_DIGEST, then the encrypted bytes) and TPM2B_ENCRYPTED_SECRET.
 /// </remarks>
 internal static class TpmDuplicator
 {
     /// <summary>Random bytes duplication consumes: the outer seed, then the OAEP seed.</summary>
-    public const int RandomSize = 2 * TpmConstants.Sha256Size;
+    public const int RandomSize = TpmOuterWrap.RandomSize;
 
     /// <summary>Writes TPM2B_PRIVATE then TPM2B_ENCRYPTED_SECRET for <paramref name="newParent"/>.</summary>
     /// <param name="newParent">The parent the object is imported under (the SRK).</param>
@@ -35,11 +34,8 @@ internal static class TpmDuplicator
             throw new ArgumentException("Duplication takes a 16-byte inner key and 64 random bytes.", nameof(innerKey));
         }
 
-        var seed = random[..TpmConstants.Sha256Size];
         var wrappedSize = (2 + TpmConstants.Sha256Size) + (2 + sensitiveArea.Length);
         var inner = new byte[wrappedSize];
-        Span<byte> symKey = stackalloc byte[TpmConstants.Aes128KeySize];
-        Span<byte> hmacKey = stackalloc byte[TpmConstants.Sha256Size];
         try
         {
             // Inner wrapper: integrity digest over the TPM2B_SENSITIVE (size included) and the name, then encrypt both.
@@ -58,28 +54,11 @@ internal static class TpmDuplicator
             TpmAesCfb.Encrypt(innerKey, inner, inner);
 
             // Outer wrapper under a seed only the new parent can decrypt.
-            writer.WriteUInt16(2 + TpmConstants.Sha256Size + wrappedSize);
-            writer.WriteUInt16(TpmConstants.Sha256Size);
-            var outerIntegrity = writer.Advance(TpmConstants.Sha256Size);
-            var encrypted = writer.Advance(wrappedSize);
-            TpmKdf.KdfA(seed, "STORAGE", objectName, default, symKey);
-            TpmAesCfb.Encrypt(symKey, inner, encrypted);
-            TpmKdf.KdfA(seed, "INTEGRITY", default, default, hmacKey);
-            using (var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, hmacKey))
-            {
-                hmac.AppendData(encrypted);
-                hmac.AppendData(objectName);
-                hmac.GetHashAndReset(outerIntegrity);
-            }
-
-            writer.WriteUInt16(TpmConstants.Rsa2048ModulusSize);
-            TpmRsaOaep.Encrypt(newParent.Modulus, newParent.Exponent, "DUPLICATE\0"u8, seed, random[TpmConstants.Sha256Size..], writer.Advance(TpmConstants.Rsa2048ModulusSize));
+            TpmOuterWrap.Write(newParent, "DUPLICATE\0"u8, objectName, inner, random, ref writer);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(inner);
-            CryptographicOperations.ZeroMemory(symKey);
-            CryptographicOperations.ZeroMemory(hmacKey);
         }
     }
 }

@@ -4,7 +4,10 @@ namespace Provisioning.Emulator.Tpm;
 
 /// <summary>Reads big-endian TPM 2.0 wire structures from a span; running short is a rejection, never an index error.</summary>
 /// <remarks>TPM 2.0 Part 1 §18 (canonical big-endian marshalling). Every read names the field it was after, so the
-/// <see cref="TpmAttestationRejectedException"/> says which key and which field were truncated.</remarks>
+/// <see cref="TpmAttestationRejectedException"/> says which key and which field were truncated.
+/// The service side deliberately does not reuse the device-side marshalling in <c>Provisioning.Device.Tpm</c>: this is an
+/// independent implementation, so a bug shared by both ends cannot hide behind a round trip that agrees with itself. Each side
+/// is checked on its own against swtpm and tpm2-tools (tpm-lab.md; the Interop tests).</remarks>
 internal ref struct TpmWireReader
 {
     private readonly ReadOnlySpan<byte> _buffer;

@@ -3,7 +3,10 @@ using System.Buffers.Binary;
 namespace Provisioning.Emulator.Tpm;
 
 /// <summary>Writes big-endian TPM 2.0 wire structures into a span sized by the caller.</summary>
-/// <remarks>TPM 2.0 Part 1 §18. The issuer computes every size up front, so running out of room is a bug here, not bad input.</remarks>
+/// <remarks>TPM 2.0 Part 1 §18. The issuer computes every size up front, so running out of room is a bug here, not bad input.
+/// The service side deliberately does not reuse the device-side marshalling in <c>Provisioning.Device.Tpm</c>: this is an
+/// independent implementation, so a bug shared by both ends cannot hide behind a round trip that agrees with itself. Each side
+/// is checked on its own against swtpm and tpm2-tools (tpm-lab.md; the Interop tests).</remarks>
 internal ref struct TpmWireWriter
 {
     private readonly Span<byte> _buffer;
