@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+using Provisioning.Device;
+using Provisioning.Device.Hub;
+using Provisioning.Emulator;
+
+namespace Provisioning.Samples.FirstBoot;
+
+/// <summary>One first boot: identity, (emulated) DPS, registration or the cache, the hub, one telemetry message.</summary>
+internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, TextWriter? verbose)
+{
+    /// <summary>The emulator's stand-in for DPS's 2–3 s: short, so the sample ends in seconds, but a real poll.</summary>
+    private static readonly TimeSpan EmulatorRetryAfter = TimeSpan.FromSeconds(1);
+
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public FirstBootReport Report { get; } = new()
+    {
+        Status = "error",
+        Attestation = options.AttestationName,
+        Transport = options.TransportName,
+    };
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunStepsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Report.ElapsedMs = (long)_clock.Elapsed.TotalMilliseconds;
+        }
+    }
+
+    private async Task RunStepsAsync(CancellationToken cancellationToken)
+    {
+        var state = StateFiles.Resolve(options.StateDirectory);
+        StateFiles.EnsureDirectory(state);
+        output.WriteLine($"First boot: {options.AttestationName} attestation over {options.TransportName.ToUpperInvariant()}, state in {state}");
+
+        await using var cloud = options.UsesRemoteDps ? null : await StartCloudAsync(state, cancellationToken).ConfigureAwait(false);
+        var endpoint = cloud?.Dps.GlobalEndpoint.ToString() ?? options.GlobalEndpoint!;
+        var idScope = cloud?.Dps.IdScope ?? options.IdScope!;
+        using var extraRoot = options.TrustedCa is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
+
+        await using var identity = await DeviceIdentity.OpenAsync(options, state, cancellationToken).ConfigureAwait(false);
+        Report.RegistrationId = identity.RegistrationId;
+        output.WriteLine($"Device identity: {identity.Description}");
+        if (identity.EndorsementKey is { } ek)
+        {
+            // The two lines tpm_device_provision prints (dps-protocol.md §10): what an operator enrolls in DPS.
+            output.WriteLine($"Registration Id: {identity.RegistrationId}");
+            output.WriteLine($"Endorsement Key: {Convert.ToBase64String(ek)}");
+        }
+        else
+        {
+            output.WriteLine($"Registration Id: {identity.RegistrationId}");
+        }
+
+        if (cloud is not null)
+        {
+            var started = _clock.Elapsed;
+            await identity.EnrollAsync(cloud.Dps.Enrollments, cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", cloud.HubHostNames)}) in {Narrator.Ms(_clock.Elapsed - started)}");
+        }
+
+        var narrator = new Narrator(output, options.Attestation, idScope, identity.RegistrationId);
+        var cachePath = Path.Combine(state, options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
+        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, cloud, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return;
+        }
+
+        // A cached assignment the hub no longer honours (device deleted, moved, disabled) sends the device back to DPS once.
+        var (client, refused) = await ConnectAsync(result, identity, cloud, extraRoot, cancellationToken).ConfigureAwait(false);
+        if (client is null && result.IsFromCache)
+        {
+            output.WriteLine($"The hub refused the cached identity ({refused}): back to DPS.");
+            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, cloud, bypassCache: true, cancellationToken).ConfigureAwait(false);
+            if (result is null)
+            {
+                return;
+            }
+
+            (client, refused) = await ConnectAsync(result, identity, cloud, extraRoot, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (client is null)
+        {
+            throw new HubException($"the hub {result.AssignedHub} refused device {result.DeviceId}: {refused}");
+        }
+
+        await using (client.ConfigureAwait(false))
+        {
+            await SendTelemetryAsync(client, result, cloud, cancellationToken).ConfigureAwait(false);
+        }
+
+        Report.Status = "assigned";
+        output.WriteLine($"Done in {Narrator.Ms(_clock.Elapsed)}.");
+    }
+
+    private async Task<LocalCloud> StartCloudAsync(string state, CancellationToken cancellationToken)
+    {
+        var started = _clock.Elapsed;
+        var dpsOptions = new DpsEmulatorOptions
+        {
+            DataDirectory = Path.Combine(state, "emulator"),
+            RetryAfter = EmulatorRetryAfter,
+        };
+        dpsOptions.Hubs.Add(new LinkedHub("hub1.localhost", "westus"));
+        dpsOptions.Hubs.Add(new LinkedHub("hub2.localhost", "eastus"));
+        StateFiles.EnsureDirectory(dpsOptions.DataDirectory);
+        var cloud = await LocalCloud.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Emulated DPS at {cloud.Dps.GlobalEndpoint} (ID scope {cloud.Dps.IdScope}), hubs {string.Join(", ", cloud.HubHostNames)}; started in {Narrator.Ms(_clock.Elapsed - started)}");
+        return cloud;
+    }
+
+    /// <returns>The assigned result, or null when DPS answered failed or disabled (the report says so).</returns>
+    private async Task<DeviceRegistrationResult?> RegisterAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
+        X509Certificate2? extraRoot, LocalCloud? cloud, bool bypassCache, CancellationToken cancellationToken)
+    {
+        using var observer = new RegistrationObserver(narrator.OnEvent, _clock, verbose);
+        var clientOptions = new ProvisioningClientOptions
+        {
+            LoggerFactory = observer,
+            RegistrationCache = new FileRegistrationCache(cachePath),
+        };
+        cloud?.Configure(clientOptions);
+        if (extraRoot is not null)
+        {
+            clientOptions.TrustedRootCertificates.Add(extraRoot);
+        }
+
+        DpsTransports.Apply(clientOptions, options.Transport);
+        using var client = new ProvisioningDeviceClient(endpoint, idScope, identity.Attestation, clientOptions);
+        var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache };
+        output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is bypassed):" : $"Registering with DPS at {endpoint}:");
+        var started = _clock.Elapsed;
+        var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
+        var took = _clock.Elapsed - started;
+        Report.Source = result.IsFromCache ? "cache" : "dps";
+        Report.AssignedHub = result.AssignedHub;
+        Report.DeviceId = result.DeviceId;
+        if (result.IsFromCache)
+        {
+            narrator.Step($"Booting from the registration cache ({cachePath}): DPS was not contacted", took);
+            narrator.Step($"cached assignment: hub {result.AssignedHub}, device {result.DeviceId}, registered {result.LastUpdatedDateTimeUtc:u}");
+            return result;
+        }
+
+        if (result.Status != ProvisioningRegistrationStatus.Assigned)
+        {
+            Report.Status = result.Status.ToString().ToLowerInvariant();
+            Report.Error = result.ErrorCode is { } code ? $"DPS answered {Report.Status}: {code} {result.ErrorMessage}" : $"DPS answered {Report.Status}";
+            output.WriteLine($"  {Report.Error}");
+            return null;
+        }
+
+        narrator.Step($"Assigned: hub {result.AssignedHub}, device {result.DeviceId}, operation {result.OperationId}");
+        if (result.JsonPayload is { } payload)
+        {
+            narrator.Step($"payload returned by allocation: {payload}");
+        }
+
+        output.WriteLine($"Time to assigned: {Narrator.Ms(took)}.");
+        Report.TimeToAssignedMs = (long)took.TotalMilliseconds;
+        return result;
+    }
+
+    private async Task<(DeviceClient? Client, string? Refusal)> ConnectAsync(DeviceRegistrationResult result, DeviceIdentity identity, LocalCloud? cloud,
+        X509Certificate2? extraRoot, CancellationToken cancellationToken)
+    {
+        var started = _clock.Elapsed;
+        var hubOptions = new DeviceClientOptions { LoggerFactory = verbose is null ? null : new TextLoggerFactory(verbose) };
+        cloud?.Configure(hubOptions);
+        if (extraRoot is not null)
+        {
+            hubOptions.TrustedRoots.Add(extraRoot);
+        }
+
+        string? refusal = null;
+        hubOptions.ReprovisionRequired = (r, _) =>
+        {
+            refusal = $"CONNACK {r.ConnectCode}";
+            return ValueTask.CompletedTask;
+        };
+        var client = HubConnection.Create(result, identity, hubOptions);
+        try
+        {
+            await client.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (HubException ex) when (refusal is not null)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            return (null, refusal + ": " + ex.Message);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        output.WriteLine($"Connected to {result.AssignedHub} as {result.DeviceId} over MQTT ({identity.HubCredentialDescription}) in {Narrator.Ms(_clock.Elapsed - started)}");
+        return (client, null);
+    }
+
+    private async Task SendTelemetryAsync(DeviceClient client, DeviceRegistrationResult result, LocalCloud? cloud, CancellationToken cancellationToken)
+    {
+        var body = options.Message ?? $$"""{"firstBoot":true,"temperature":21.5,"registrationId":"{{result.RegistrationId}}"}""";
+        var message = new HubMessage(Encoding.UTF8.GetBytes(body))
+        {
+            MessageId = Guid.NewGuid().ToString("N"),
+            ContentType = "application/json",
+            ContentEncoding = "utf-8",
+        };
+        var started = _clock.Elapsed;
+        await client.SendEventAsync(message, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Sent telemetry {body}: acknowledged by the hub (PUBACK) in {Narrator.Ms(_clock.Elapsed - started)}");
+        Report.TelemetryDelivered = true;
+
+        if (cloud?.FindHub(result.AssignedHub!) is { } hub)
+        {
+            // The emulated hub's own record: proof the message arrived, not only that it was acknowledged.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            while (true)
+            {
+                var received = await hub.ReadTelemetryAsync(result.DeviceId!, timeout.Token).ConfigureAwait(false);
+                if (received.MessageId == message.MessageId)
+                {
+                    output.WriteLine($"The hub {hub.HubHostName} received it from {received.DeviceId} at {received.EnqueuedAt:HH:mm:ss.fff}: {Encoding.UTF8.GetString(received.Body.Span)}");
+                    break;
+                }
+            }
+        }
+    }
+}

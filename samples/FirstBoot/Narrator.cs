@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Provisioning.Samples.FirstBoot;
+
+/// <summary>
+/// Tells the registration in plain words, step by step, as the DPS TPM walkthrough does: the request, the 401 challenge
+/// with its authorization key, the key activation, the SAS, 202 <c>assigning</c> with the operation id, 200 <c>assigned</c>.
+/// </summary>
+internal sealed class Narrator(TextWriter output, AttestationKind attestation, string idScope, string registrationId)
+{
+    private TimeSpan _challengedAt;
+    private bool _answeredChallenge;
+
+    public void Line(string text) => output.WriteLine(text);
+
+    public void Step(string text, TimeSpan? took = null) =>
+        output.WriteLine(took is { } t ? $"  {text,-92} {Ms(t),8}" : $"  {text}");
+
+    public void OnEvent(RegistrationEvent e)
+    {
+        if (e.State is { } state)
+        {
+            OnState(state, e.At);
+        }
+        else
+        {
+            OnExchange(e);
+        }
+    }
+
+    private void OnState(string state, TimeSpan at)
+    {
+        switch (state)
+        {
+            case "Registering" when !_answeredChallenge:
+                Step(attestation switch
+                {
+                    AttestationKind.Tpm => $"→ register {idScope}/{registrationId} with the EK and SRK, and no authorization",
+                    AttestationKind.Symmetric => $"→ register {idScope}/{registrationId} with a SAS token signed by the device key",
+                    _ => $"→ register {idScope}/{registrationId}; the device certificate goes in the TLS handshake",
+                });
+                break;
+            case "Registering":
+                Step("→ register again, with a SAS token signed inside the TPM by the activated key");
+                break;
+            case "Challenged":
+                _challengedAt = at;
+                break;
+            case "Activated":
+                _answeredChallenge = true;
+                Step("Key activation: ActivateCredential with the EK, Import and Load under the SRK, persisted at 0x81000100", at - _challengedAt);
+                break;
+            case "Polling":
+                Step("  waiting the Retry-After the service asked for, then polling the operation");
+                break;
+        }
+    }
+
+    private void OnExchange(RegistrationEvent e)
+    {
+        var path = e.Path ?? string.Empty;
+        var operation = path.Contains("/operations/", StringComparison.Ordinal) ? path[(path.LastIndexOf('/') + 1)..] : null;
+        var request = operation is null ? $"{e.Method} …/register" : $"{e.Method} …/operations/{operation}";
+        var answer = (e.Status, operation) switch
+        {
+            (401, null) => "401 Unauthorized: the challenge, with an authorization key (authenticationKey) encrypted to the EK",
+            (202, null) => "202 Accepted: status 'assigning'",
+            (202, _) => "202 Accepted: still 'assigning'",
+            (200, _) => "200 OK: the operation has finished",
+            (null, _) => "no answer (network error): retrying",
+            ({ } other, _) => $"{other.ToString(CultureInfo.InvariantCulture)}: retrying if transient",
+        };
+        Step($"  {request,-30} ← {answer}", e.Duration);
+    }
+
+    public static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms";
+}
