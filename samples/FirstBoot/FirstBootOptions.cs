@@ -93,7 +93,8 @@ internal sealed class FirstBootOptions
     /// <summary>Parses; a problem is reported in <paramref name="error"/> (one line, no usage).</summary>
     public static FirstBootOptions Parse(string[] args, out string? error)
     {
-        var options = new FirstBootOptions();
+        // --json holds even when another argument is wrong: the report of that mistake is a JSON line too.
+        var options = new FirstBootOptions { Json = args.Contains("--json") };
         string? problem = null;
         for (var i = 0; i < args.Length && problem is null; i++)
         {
