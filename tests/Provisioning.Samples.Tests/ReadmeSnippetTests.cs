@@ -90,6 +90,6 @@ public sealed partial class ReadmeSnippetTests
         return snippets;
     }
 
-    [GeneratedRegex(@"^#{1,6}\s+(?<heading>.+)$|^```(?:csharp|cs|c#)\s*\n(?<code>.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)]
+    [GeneratedRegex(@"^#{1,6}[ \t]+(?<heading>[^\n]+)$|^```(?:csharp|cs|c#)\s*\n(?<code>.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)]
     private static partial Regex Blocks();
 }
