@@ -161,6 +161,11 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         }
 
         narrator.Step($"Assigned: hub {result.AssignedHub}, device {result.DeviceId}, operation {result.OperationId}");
+        if (options.Attestation == AttestationKind.Tpm)
+        {
+            narrator.Step("the hub key that came with 'assigned' was activated in the TPM too; it signs the hub's SAS tokens");
+        }
+
         if (result.JsonPayload is { } payload)
         {
             narrator.Step($"payload returned by allocation: {payload}");

@@ -14,7 +14,7 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, s
     public void Line(string text) => output.WriteLine(text);
 
     public void Step(string text, TimeSpan? took = null) =>
-        output.WriteLine(took is { } t ? $"  {text,-92} {Ms(t),8}" : $"  {text}");
+        output.WriteLine(took is { } t ? $"  {text} ({Ms(t)})" : $"  {text}");
 
     public void OnEvent(RegistrationEvent e)
     {
@@ -51,7 +51,7 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, s
                 Step("Key activation: ActivateCredential with the EK, Import and Load under the SRK, persisted at 0x81000100", at - _challengedAt);
                 break;
             case "Polling":
-                Step("  waiting the Retry-After the service asked for, then polling the operation");
+                Step("  … waiting the Retry-After the service asked for, then polling the operation");
                 break;
         }
     }
@@ -60,7 +60,7 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, s
     {
         var path = e.Path ?? string.Empty;
         var operation = path.Contains("/operations/", StringComparison.Ordinal) ? path[(path.LastIndexOf('/') + 1)..] : null;
-        var request = operation is null ? $"{e.Method} …/register" : $"{e.Method} …/operations/{operation}";
+        var request = operation is null ? $"{e.Method} …/registrations/{registrationId}/register" : $"{e.Method} …/operations/{operation}";
         var answer = (e.Status, operation) switch
         {
             (401, null) => "401 Unauthorized: the challenge, with an authorization key (authenticationKey) encrypted to the EK",
@@ -70,7 +70,8 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, s
             (null, _) => "no answer (network error): retrying",
             ({ } other, _) => $"{other.ToString(CultureInfo.InvariantCulture)}: retrying if transient",
         };
-        Step($"  {request,-30} ← {answer}", e.Duration);
+        Step($"  {request}", null);
+        Step($"  ← {answer}", e.Duration);
     }
 
     public static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms";

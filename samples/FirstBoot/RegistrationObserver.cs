@@ -23,7 +23,7 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
 {
     private readonly Action<RegistrationEvent> _onEvent;
     private readonly Stopwatch _clock;
-    private readonly TextWriter? _verbose;
+    private readonly TextLoggerFactory? _verbose;
     private readonly ActivityListener _http;
 
     /// <param name="onEvent">Called on the registration's own flow, in order.</param>
@@ -33,7 +33,7 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
     {
         _onEvent = onEvent;
         _clock = clock;
-        _verbose = verbose;
+        _verbose = verbose is null ? null : new TextLoggerFactory(verbose);
         _http = new ActivityListener
         {
             ShouldListenTo = source => source.Name == "System.Net.Http",
@@ -76,6 +76,8 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
 
     private sealed class Logger(RegistrationObserver owner, string category) : ILogger
     {
+        private readonly ILogger? _copy = owner._verbose?.CreateLogger(category);
+
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
@@ -84,7 +86,7 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            owner._verbose?.WriteLine($"  [{logLevel}] {category}: {formatter(state, exception)}");
+            _copy?.Log(logLevel, eventId, state, exception, formatter);
             // The hub client has a StateChanged event of its own: only the provisioning client's states are registration steps.
             if (eventId.Name == "StateChanged" && !category.StartsWith("Provisioning.Device.Hub", StringComparison.Ordinal) && state is IReadOnlyList<KeyValuePair<string, object?>> fields
                 && fields.FirstOrDefault(f => f.Key == "State").Value?.ToString() is { } name)
