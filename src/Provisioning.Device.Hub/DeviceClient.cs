@@ -14,6 +14,7 @@ namespace Provisioning.Device.Hub;
 public sealed partial class DeviceClient : IAsyncDisposable
 {
     private readonly HubAuthentication _authentication;
+    private readonly bool _ownsAuthentication;
     private readonly DeviceClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -30,6 +31,11 @@ public sealed partial class DeviceClient : IAsyncDisposable
     /// <param name="authentication">How the device authenticates; owned by the caller (dispose it after the client).</param>
     /// <param name="options">Options; defaults when null.</param>
     public DeviceClient(string hubHostName, string deviceId, HubAuthentication authentication, DeviceClientOptions? options = null)
+        : this(hubHostName, deviceId, authentication, options, ownsAuthentication: false)
+    {
+    }
+
+    private DeviceClient(string hubHostName, string deviceId, HubAuthentication authentication, DeviceClientOptions? options, bool ownsAuthentication)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(hubHostName);
         ArgumentException.ThrowIfNullOrWhiteSpace(deviceId);
@@ -44,6 +50,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
         HubHostName = hubHostName;
         DeviceId = deviceId;
         _authentication = authentication;
+        _ownsAuthentication = ownsAuthentication;
         _time = _options.TimeProvider;
         _logger = _options.LoggerFactory?.CreateLogger<DeviceClient>() ?? NullLogger<DeviceClient>.Instance;
     }
@@ -135,6 +142,11 @@ public sealed partial class DeviceClient : IAsyncDisposable
         // The loop may have swapped in a fresh one meanwhile (when not awaited): fail that too.
         Interlocked.Exchange(ref _ready, disposed).TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
         FailPendingTwinRequests();
+        if (_ownsAuthentication)
+        {
+            _authentication.Dispose();
+        }
+
         SetState(ConnectionState.Closed, ConnectionChangeReason.ClientRequest, null);
     }
 

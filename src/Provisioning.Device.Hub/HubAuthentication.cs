@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography;
+using Provisioning.Device.Hub.Mqtt;
 
 namespace Provisioning.Device.Hub;
 
@@ -45,6 +46,26 @@ public abstract class HubAuthentication : IDisposable
         return new CertificateAuthentication(certificate);
     }
 
+    /// <summary>Authenticates as the attestation that registered the device: TPM and symmetric-key attestations sign the
+    /// hub's SAS tokens themselves (a TPM inside the TPM, with the identity key activated on <c>assigned</c>); an X.509
+    /// attestation presents its client certificate and chain.</summary>
+    /// <param name="attestation">The attestation; owned by the caller, who keeps it alive (undisposed) while the client runs.</param>
+    /// <exception cref="ArgumentException">The attestation neither signs tokens nor has a client certificate.</exception>
+    /// <remarks>dps-protocol.md §8: the token's resource is <c>{hub}/devices/{UrlEncode(deviceId)}</c>, URL-encoded again as
+    /// <c>sr</c>, without <c>skn</c>.</remarks>
+    public static HubAuthentication FromAttestation(ProvisioningAttestation attestation)
+    {
+        ArgumentNullException.ThrowIfNull(attestation);
+        if (attestation.CanCreateSasTokens)
+        {
+            return new AttestationAuthentication(attestation);
+        }
+
+        return attestation.ClientCertificateContext is { } certificate
+            ? FromCertificate(certificate)
+            : throw new ArgumentException("The attestation neither signs SAS tokens nor presents a client certificate.", nameof(attestation));
+    }
+
     /// <summary>The client certificate to present, for X.509.</summary>
     internal virtual SslStreamCertificateContext? ClientCertificate => null;
 
@@ -54,6 +75,10 @@ public abstract class HubAuthentication : IDisposable
     /// <summary>Computes HMAC-SHA256 over the string to sign.</summary>
     internal virtual ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("This authentication does not sign SAS tokens.");
+
+    /// <summary>The MQTT password: a device SAS token for the hub and device, expiring at <paramref name="expiresAt"/>.</summary>
+    internal virtual ValueTask<string> CreateSasTokenAsync(string hubHostName, string deviceId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        SasToken.CreateAsync(this, hubHostName, deviceId, expiresAt, cancellationToken);
 
     /// <inheritdoc />
     public void Dispose()
@@ -91,6 +116,13 @@ public abstract class HubAuthentication : IDisposable
     private sealed class SignerAuthentication(Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>> signer) : HubAuthentication
     {
         internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => signer(data, cancellationToken);
+    }
+
+    private sealed class AttestationAuthentication(ProvisioningAttestation attestation) : HubAuthentication
+    {
+        // The attestation builds the whole token: its key (a TPM's above all) never leaves it.
+        internal override ValueTask<string> CreateSasTokenAsync(string hubHostName, string deviceId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+            attestation.CreateSasTokenAsync(SasToken.Resource(hubHostName, deviceId), expiresAt, keyName: null, cancellationToken);
     }
 
     private sealed class CertificateAuthentication(SslStreamCertificateContext certificate) : HubAuthentication

@@ -37,7 +37,7 @@ namespace Provisioning.Emulator;
 /// <code>await using var dps = await DpsEmulator.StartAsync(new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero });</code>
 /// Devices talk to <see cref="GlobalEndpoint"/> and trust <see cref="CertificateAuthority"/>. dps-protocol.md §1, §3, §4, §11.
 /// </remarks>
-public sealed class DpsEmulator : IAsyncDisposable
+public sealed partial class DpsEmulator : IAsyncDisposable
 {
     /// <summary>The file the emulator writes in its data folder on start.</summary>
     public const string InfoFileName = "emulator.json";
@@ -113,7 +113,7 @@ public sealed class DpsEmulator : IAsyncDisposable
         options.Validate();
         var time = options.TimeProvider;
         var seed = options.SeedFile is { } seedPath ? await SeedLoader.ReadAsync(seedPath, cancellationToken).ConfigureAwait(false) : null;
-        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region)) ?? []).ToList();
+        var linked = options.Hubs.Concat(seed?.Hubs?.Select(h => new LinkedHub(h.HostName!, h.Region) { MqttAddress = h.MqttAddress }) ?? []).ToList();
         if (linked.GroupBy(h => h.HostName, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
         {
             throw new ArgumentException($"The hub '{duplicate.Key}' is linked twice.", nameof(options));
@@ -161,7 +161,18 @@ public sealed class DpsEmulator : IAsyncDisposable
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
                 $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
                 new DpsEnrollments(store, time, caReferences), dataDirectory);
-            await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
+                await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The rest is released below; the hubs only the emulator knows.
+                await emulator.StopHubsAsync().ConfigureAwait(false);
+                throw;
+            }
+
             EmulatorLog.Started(logger, emulator.GlobalEndpoint, idScope);
             return emulator;
         }
@@ -192,7 +203,7 @@ public sealed class DpsEmulator : IAsyncDisposable
             IdScope = IdScope,
             ServiceConnectionString = ServiceConnectionString,
             CaCertificate = CertificateAuthority.CertificatePemPath,
-            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress }).ToList(),
+            Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -263,6 +274,7 @@ public sealed class DpsEmulator : IAsyncDisposable
             return;
         }
 
+        await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);

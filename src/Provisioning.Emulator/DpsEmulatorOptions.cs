@@ -26,6 +26,10 @@ public sealed class DpsEmulatorOptions
     /// <summary>The linked hubs; when empty one hub, <c>hub1.localhost</c>, is linked.</summary>
     public IList<LinkedHub> Hubs { get; } = [];
 
+    /// <summary>Whether each linked hub also serves MQTT over secure WebSockets (<see cref="LinkedHub.WebSocketAddress"/>);
+    /// off by default (it costs a small web server per hub).</summary>
+    public bool HubWebSockets { get; set; }
+
     /// <summary>The <c>Retry-After</c> sent with 202 <c>assigning</c>: 3 s like the real service; 0 for fast tests.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(3);
 

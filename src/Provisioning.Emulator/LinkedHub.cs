@@ -19,6 +19,11 @@ public sealed class LinkedHub
     /// <summary>The hub's region (for <c>geoLatency</c>), or null.</summary>
     public string? Region { get; }
 
-    /// <summary>Where the hub serves MQTT (<c>host:port</c>), once an emulated hub does; written to <c>emulator.json</c>.</summary>
+    /// <summary>Where the hub serves MQTT over TLS (<c>ip:port</c>); written to <c>emulator.json</c>. Set before start to choose
+    /// the address (port 0: any free one); the emulator sets it to the address it listens on.</summary>
     public string? MqttAddress { get; set; }
+
+    /// <summary>Where the hub serves MQTT over secure WebSockets (<c>host:port</c>, path <c>/$iothub/websocket</c>), when
+    /// <see cref="DpsEmulatorOptions.HubWebSockets"/> is on; set by the emulator and written to <c>emulator.json</c>.</summary>
+    public string? WebSocketAddress { get; internal set; }
 }

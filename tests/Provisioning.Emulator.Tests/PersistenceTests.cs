@@ -56,7 +56,7 @@ public sealed class PersistenceTests
             await using var dps = await TestDps.StartAsync(o =>
             {
                 o.DataDirectory = data;
-                o.Hubs.Add(new LinkedHub("hub1.localhost") { MqttAddress = "127.0.0.1:8883" });
+                o.Hubs.Add(new LinkedHub("hub1.localhost") { MqttAddress = "127.0.0.1:0" });
                 o.Hubs.Add(new LinkedHub("hub2.localhost"));
             });
 
@@ -70,7 +70,9 @@ public sealed class PersistenceTests
             Assert.Contains("BEGIN CERTIFICATE", await File.ReadAllTextAsync(caPath, TestContext.Current.CancellationToken), StringComparison.Ordinal);
             var hubs = root.GetProperty("hubs");
             Assert.Equal(2, hubs.GetArrayLength());
-            Assert.Equal("127.0.0.1:8883", hubs[0].GetProperty("mqttAddress").GetString());
+            Assert.Equal(dps.GetHub("hub1.localhost").MqttAddress, hubs[0].GetProperty("mqttAddress").GetString());
+            Assert.NotEqual("127.0.0.1:0", hubs[0].GetProperty("mqttAddress").GetString());
+            Assert.Equal(dps.GetHub("hub2.localhost").MqttAddress, hubs[1].GetProperty("mqttAddress").GetString());
             Assert.Equal("hub2.localhost", hubs[1].GetProperty("hostName").GetString());
         }
         finally

@@ -43,7 +43,7 @@ internal sealed class HubSession : IAsyncDisposable
         if (authentication.UsesSasToken)
         {
             expiresAt = options.TimeProvider.GetUtcNow() + options.SasTokenLifetime;
-            password = await SasToken.CreateAsync(authentication, hubHostName, deviceId, expiresAt.Value, cancellationToken).ConfigureAwait(false);
+            password = await authentication.CreateSasTokenAsync(hubHostName, deviceId, expiresAt.Value, cancellationToken).ConfigureAwait(false);
         }
 
         var mqttOptions = new MqttClientOptionsBuilder()

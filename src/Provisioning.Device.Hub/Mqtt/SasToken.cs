@@ -9,10 +9,13 @@ namespace Provisioning.Device.Hub.Mqtt;
 /// is HMAC-SHA256 over UTF-8(<c>sr + "\n" + se</c>), base64 then URL-encoded; no <c>skn</c>. Symmetric-key devices sign the same way.</remarks>
 internal static class SasToken
 {
+    /// <summary>The token's resource before the outer encoding: <c>{hub}/devices/{UrlEncode(deviceId)}</c>.</summary>
+    public static string Resource(string hubHostName, string deviceId) => $"{hubHostName}/devices/{Uri.EscapeDataString(deviceId)}";
+
     public static async ValueTask<string> CreateAsync(HubAuthentication authentication, string hubHostName, string deviceId,
         DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        var sr = Uri.EscapeDataString($"{hubHostName}/devices/{Uri.EscapeDataString(deviceId)}");
+        var sr = Uri.EscapeDataString(Resource(hubHostName, deviceId));
         var se = expiresAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var signature = await authentication.SignAsync(Encoding.UTF8.GetBytes($"{sr}\n{se}"), cancellationToken).ConfigureAwait(false);
         try

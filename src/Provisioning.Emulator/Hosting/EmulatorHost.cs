@@ -6,18 +6,20 @@ using Microsoft.Extensions.Logging;
 namespace Provisioning.Emulator.Hosting;
 
 /// <summary>
-/// The runnable host: <c>dotnet run --project src/Provisioning.Emulator -- [--port n] [--data dir] [--id-scope s] [--hubs n]</c>.
-/// Writes <c>&lt;data&gt;/emulator.json</c>, prints it once, and stops cleanly on Ctrl-C or SIGTERM.
+/// The runnable host: <c>dotnet run --project src/Provisioning.Emulator -- [--port n] [--data dir] [--id-scope s] [--hubs n]
+/// [--hub-port n]</c>. Writes <c>&lt;data&gt;/emulator.json</c> (with each hub's <c>mqttAddress</c>), prints it once, and stops
+/// cleanly on Ctrl-C or SIGTERM. <c>--hub-port n</c> puts the hubs' MQTT endpoints on n, n+1, … (default: free ports).
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--hub-port <n>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator") };
+        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator"), HubWebSockets = true };
         var hubCount = 1;
         var explicitHubs = false;
+        var hubPort = 0;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -48,6 +50,9 @@ internal static class EmulatorHost
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds);
                     options.RetryAfter = TimeSpan.FromSeconds(seconds);
                     break;
+                case "--hub-port":
+                    ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out hubPort) && hubPort is > 0 and <= 65535 - 64;
+                    break;
                 case "-h" or "--help":
                     await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
                     return 0;
@@ -67,7 +72,10 @@ internal static class EmulatorHost
 
         for (var h = 1; h <= hubCount && (options.SeedFile is null || explicitHubs); h++)
         {
-            options.Hubs.Add(new LinkedHub($"hub{h.ToString(CultureInfo.InvariantCulture)}.localhost"));
+            options.Hubs.Add(new LinkedHub($"hub{h.ToString(CultureInfo.InvariantCulture)}.localhost")
+            {
+                MqttAddress = hubPort == 0 ? null : $"127.0.0.1:{(hubPort + h - 1).ToString(CultureInfo.InvariantCulture)}",
+            });
         }
 
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));

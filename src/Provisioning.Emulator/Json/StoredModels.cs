@@ -89,4 +89,6 @@ internal sealed class EmulatorInfoHub
     public string? Region { get; set; }
 
     public string? MqttAddress { get; set; }
+
+    public string? WebSocketAddress { get; set; }
 }
