@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 using Provisioning.Device;
-using Provisioning.Device.Hub;
 using Provisioning.Device.Tpm;
 using Provisioning.Emulator.Enrollments;
 
@@ -18,7 +17,6 @@ internal sealed class DeviceIdentity : IAsyncDisposable
     private readonly TpmIdentity? _tpm;
     private readonly byte[]? _deviceKey;
     private readonly X509Certificate2? _certificate;
-    private HubAuthentication? _hubAuthentication;
 
     private DeviceIdentity(ProvisioningAttestation attestation, string registrationId, string description,
         TpmIdentity? tpm = null, byte[]? endorsementKey = null, byte[]? deviceKey = null, X509Certificate2? certificate = null)
@@ -128,15 +126,6 @@ internal sealed class DeviceIdentity : IAsyncDisposable
         return enrollments.AddX509Async(RegistrationId, _certificate!, cancellationToken: cancellationToken);
     }
 
-    /// <summary>How the device signs in to its hub: SAS tokens signed by the TPM's identity key or by the device key, or the
-    /// device certificate.</summary>
-    /// <remarks>Made once and disposed with the identity, which outlives the hub client.</remarks>
-    public HubAuthentication HubAuthentication => _hubAuthentication ??= _tpm is { } tpm
-        ? HubAuthentication.FromSigner((data, cancellationToken) => tpm.SignAsync(data, cancellationToken))
-        : _deviceKey is { } key
-            ? HubAuthentication.FromSymmetricKey(key)
-            : HubAuthentication.FromCertificate(Attestation.ClientCertificateContext!);
-
     /// <summary>How the hub sign-in works, in words.</summary>
     public string HubCredentialDescription => _tpm is not null
         ? "SAS token signed inside the TPM"
@@ -144,7 +133,6 @@ internal sealed class DeviceIdentity : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _hubAuthentication?.Dispose();
         Attestation.Dispose();
         if (_tpm is not null)
         {

@@ -41,9 +41,9 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         StateFiles.EnsureDirectory(state);
         output.WriteLine($"First boot: {options.AttestationName} attestation over {options.TransportName.ToUpperInvariant()}, state in {state}");
 
-        await using var cloud = options.UsesRemoteDps ? null : await StartCloudAsync(state, cancellationToken).ConfigureAwait(false);
-        var endpoint = cloud?.Dps.GlobalEndpoint.ToString() ?? options.GlobalEndpoint!;
-        var idScope = cloud?.Dps.IdScope ?? options.IdScope!;
+        await using var dps = options.UsesRemoteDps ? null : await StartEmulatorAsync(state, cancellationToken).ConfigureAwait(false);
+        var endpoint = dps?.GlobalEndpoint.ToString() ?? options.GlobalEndpoint!;
+        var idScope = dps?.IdScope ?? options.IdScope!;
         using var extraRoot = options.TrustedCa is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
 
         await using var identity = await DeviceIdentity.OpenAsync(options, state, cancellationToken).ConfigureAwait(false);
@@ -60,33 +60,33 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             output.WriteLine($"Registration Id: {identity.RegistrationId}");
         }
 
-        if (cloud is not null)
+        if (dps is not null)
         {
             var started = _clock.Elapsed;
-            await identity.EnrollAsync(cloud.Dps.Enrollments, cancellationToken).ConfigureAwait(false);
-            output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", cloud.HubHostNames)}) in {Narrator.Ms(_clock.Elapsed - started)}");
+            await identity.EnrollAsync(dps.Enrollments, cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", dps.Hubs.Select(h => h.HostName))}) in {Narrator.Ms(_clock.Elapsed - started)}");
         }
 
         var narrator = new Narrator(output, options.Attestation, idScope, identity.RegistrationId);
         var cachePath = Path.Combine(state, options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
-        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, cloud, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
+        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
             return;
         }
 
         // A cached assignment the hub no longer honours (device deleted, moved, disabled) sends the device back to DPS once.
-        var (client, refused) = await ConnectAsync(result, identity, cloud, extraRoot, cancellationToken).ConfigureAwait(false);
+        var (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
         if (client is null && result.IsFromCache)
         {
             output.WriteLine($"The hub refused the cached identity ({refused}): back to DPS.");
-            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, cloud, bypassCache: true, cancellationToken).ConfigureAwait(false);
+            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: true, cancellationToken).ConfigureAwait(false);
             if (result is null)
             {
                 return;
             }
 
-            (client, refused) = await ConnectAsync(result, identity, cloud, extraRoot, cancellationToken).ConfigureAwait(false);
+            (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
         }
 
         if (client is null)
@@ -96,14 +96,14 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         await using (client.ConfigureAwait(false))
         {
-            await SendTelemetryAsync(client, result, cloud, cancellationToken).ConfigureAwait(false);
+            await SendTelemetryAsync(client, result, dps, cancellationToken).ConfigureAwait(false);
         }
 
         Report.Status = "assigned";
         output.WriteLine($"Done in {Narrator.Ms(_clock.Elapsed)}.");
     }
 
-    private async Task<LocalCloud> StartCloudAsync(string state, CancellationToken cancellationToken)
+    private async Task<DpsEmulator> StartEmulatorAsync(string state, CancellationToken cancellationToken)
     {
         var started = _clock.Elapsed;
         var dpsOptions = new DpsEmulatorOptions
@@ -114,14 +114,14 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         dpsOptions.Hubs.Add(new LinkedHub("hub1.localhost", "westus"));
         dpsOptions.Hubs.Add(new LinkedHub("hub2.localhost", "eastus"));
         StateFiles.EnsureDirectory(dpsOptions.DataDirectory);
-        var cloud = await LocalCloud.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
-        output.WriteLine($"Emulated DPS at {cloud.Dps.GlobalEndpoint} (ID scope {cloud.Dps.IdScope}), hubs {string.Join(", ", cloud.HubHostNames)}; started in {Narrator.Ms(_clock.Elapsed - started)}");
-        return cloud;
+        var dps = await DpsEmulator.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Emulated DPS at {dps.GlobalEndpoint} (ID scope {dps.IdScope}), hubs {string.Join(", ", dps.HubAddresses.Select(h => $"{h.Key} ({h.Value})"))}; started in {Narrator.Ms(_clock.Elapsed - started)}");
+        return dps;
     }
 
     /// <returns>The assigned result, or null when DPS answered failed or disabled (the report says so).</returns>
     private async Task<DeviceRegistrationResult?> RegisterAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
-        X509Certificate2? extraRoot, LocalCloud? cloud, bool bypassCache, CancellationToken cancellationToken)
+        X509Certificate2? extraRoot, DpsEmulator? dps, bool bypassCache, CancellationToken cancellationToken)
     {
         using var observer = new RegistrationObserver(narrator.OnEvent, _clock, verbose);
         var clientOptions = new ProvisioningClientOptions
@@ -129,7 +129,11 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             LoggerFactory = observer,
             RegistrationCache = new FileRegistrationCache(cachePath),
         };
-        cloud?.Configure(clientOptions);
+        if (dps is not null)
+        {
+            clientOptions.TrustEmulator(dps);
+        }
+
         if (extraRoot is not null)
         {
             clientOptions.TrustedRootCertificates.Add(extraRoot);
@@ -176,12 +180,16 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         return result;
     }
 
-    private async Task<(DeviceClient? Client, string? Refusal)> ConnectAsync(DeviceRegistrationResult result, DeviceIdentity identity, LocalCloud? cloud,
+    private async Task<(DeviceClient? Client, string? Refusal)> ConnectAsync(DeviceRegistrationResult result, DeviceIdentity identity, DpsEmulator? dps,
         X509Certificate2? extraRoot, CancellationToken cancellationToken)
     {
         var started = _clock.Elapsed;
         var hubOptions = new DeviceClientOptions { LoggerFactory = verbose is null ? null : new TextLoggerFactory(verbose) };
-        cloud?.Configure(hubOptions);
+        if (dps is not null)
+        {
+            hubOptions.UseEmulatorHubs(dps);
+        }
+
         if (extraRoot is not null)
         {
             hubOptions.TrustedRoots.Add(extraRoot);
@@ -193,7 +201,8 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             refusal = $"CONNACK {r.ConnectCode}";
             return ValueTask.CompletedTask;
         };
-        var client = HubConnection.Create(result, identity, hubOptions);
+        // The attestation that registered signs the hub's tokens too (TPM: with the key activated on 'assigned').
+        var client = DeviceClient.Create(result, identity.Attestation, hubOptions);
         try
         {
             await client.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -213,7 +222,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         return (client, null);
     }
 
-    private async Task SendTelemetryAsync(DeviceClient client, DeviceRegistrationResult result, LocalCloud? cloud, CancellationToken cancellationToken)
+    private async Task SendTelemetryAsync(DeviceClient client, DeviceRegistrationResult result, DpsEmulator? dps, CancellationToken cancellationToken)
     {
         var body = options.Message ?? $$"""{"firstBoot":true,"temperature":21.5,"registrationId":"{{result.RegistrationId}}"}""";
         var message = new HubMessage(Encoding.UTF8.GetBytes(body))
@@ -227,8 +236,9 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         output.WriteLine($"Sent telemetry {body}: acknowledged by the hub (PUBACK) in {Narrator.Ms(_clock.Elapsed - started)}");
         Report.TelemetryDelivered = true;
 
-        if (cloud?.FindHub(result.AssignedHub!) is { } hub)
+        if (dps is not null)
         {
+            var hub = dps.GetHub(result.AssignedHub!);
             // The emulated hub's own record: proof the message arrived, not only that it was acknowledged.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(10));

@@ -18,20 +18,20 @@ internal sealed class Fleet : IAsyncDisposable
     private int _assigned;
     private int _failed;
 
-    private Fleet(FleetOptions options, LocalCloud cloud, AllocationWebhook? webhook, EnrollmentSettings settings, RetryCounter retries)
+    private Fleet(FleetOptions options, DpsEmulator dps, AllocationWebhook? webhook, EnrollmentSettings settings, RetryCounter retries)
     {
         Options = options;
-        Cloud = cloud;
+        Dps = dps;
         _webhook = webhook;
         EnrollmentSettings = settings;
         Retries = retries;
         ClientOptions = new ProvisioningClientOptions { LoggerFactory = retries };
-        cloud.Configure(ClientOptions);
+        ClientOptions.TrustEmulator(dps);
     }
 
     public FleetOptions Options { get; }
 
-    public LocalCloud Cloud { get; }
+    public DpsEmulator Dps { get; }
 
     public EnrollmentSettings EnrollmentSettings { get; }
 
@@ -69,29 +69,29 @@ internal sealed class Fleet : IAsyncDisposable
 
         var retries = new RetryCounter(verbose);
         var webhook = options.Allocation == AllocationPolicy.Custom ? await AllocationWebhook.StartAsync(cancellationToken).ConfigureAwait(false) : null;
-        LocalCloud? cloud = null;
+        DpsEmulator? dps = null;
         try
         {
-            cloud = await LocalCloud.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
+            dps = await DpsEmulator.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
             var settings = new EnrollmentSettings
             {
                 AllocationPolicy = options.Allocation,
                 IotHubs = options.Allocation == AllocationPolicy.Static ? [dpsOptions.Hubs[0].HostName] : [],
                 WebhookUrl = webhook?.Url,
             };
-            var fleet = new Fleet(options, cloud, webhook, settings, retries);
+            var fleet = new Fleet(options, dps, webhook, settings, retries);
             if (!options.Tpm)
             {
-                fleet.GroupKeys = await cloud.Dps.Enrollments.AddSymmetricKeyGroupAsync("fleet", settings, cancellationToken).ConfigureAwait(false);
+                fleet.GroupKeys = await dps.Enrollments.AddSymmetricKeyGroupAsync("fleet", settings, cancellationToken).ConfigureAwait(false);
             }
 
             return fleet;
         }
         catch
         {
-            if (cloud is not null)
+            if (dps is not null)
             {
-                await cloud.DisposeAsync().ConfigureAwait(false);
+                await dps.DisposeAsync().ConfigureAwait(false);
             }
 
             if (webhook is not null)
@@ -129,7 +129,7 @@ internal sealed class Fleet : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Cloud.DisposeAsync().ConfigureAwait(false);
+        await Dps.DisposeAsync().ConfigureAwait(false);
         if (_webhook is not null)
         {
             await _webhook.DisposeAsync().ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text;
 
 using Provisioning.Device;
@@ -37,25 +36,14 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
                     await tpm.EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
                     registrationId = await tpm.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
                     var ek = await tpm.GetEndorsementKeyAsync(cancellationToken).ConfigureAwait(false);
-                    await fleet.Cloud.Dps.Enrollments.AddTpmAsync(registrationId, ek, fleet.EnrollmentSettings, cancellationToken).ConfigureAwait(false);
+                    await fleet.Dps.Enrollments.AddTpmAsync(registrationId, ek, fleet.EnrollmentSettings, cancellationToken).ConfigureAwait(false);
                     using var attestation = new TpmAttestation(tpm);
-                    using var authentication = HubAuthentication.FromSigner((data, ct) => tpm.SignAsync(data, ct));
-                    return await RegisterAndSendAsync(registrationId, attestation, authentication, cancellationToken).ConfigureAwait(false);
+                    return await RegisterAndSendAsync(registrationId, attestation, cancellationToken).ConfigureAwait(false);
                 }
             }
 
-            var deviceKey = fleet.GroupKeys!.DeriveDeviceKey(registrationId);
-            var keyBytes = Convert.FromBase64String(deviceKey);
-            try
-            {
-                using var attestation = new SymmetricKeyAttestation(registrationId, deviceKey);
-                using var authentication = HubAuthentication.FromSymmetricKey(keyBytes);
-                return await RegisterAndSendAsync(registrationId, attestation, authentication, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(keyBytes);
-            }
+            using var symmetric = new SymmetricKeyAttestation(registrationId, fleet.GroupKeys!.DeriveDeviceKey(registrationId));
+            return await RegisterAndSendAsync(registrationId, symmetric, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -64,11 +52,11 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
         }
     }
 
-    private async Task<DeviceOutcome> RegisterAndSendAsync(string registrationId, ProvisioningAttestation attestation, HubAuthentication authentication, CancellationToken cancellationToken)
+    private async Task<DeviceOutcome> RegisterAndSendAsync(string registrationId, ProvisioningAttestation attestation, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         DeviceRegistrationResult result;
-        using (var client = new ProvisioningDeviceClient(fleet.Cloud.Dps.GlobalEndpoint.ToString(), fleet.Cloud.Dps.IdScope, attestation, fleet.ClientOptions))
+        using (var client = new ProvisioningDeviceClient(fleet.Dps.GlobalEndpoint.ToString(), fleet.Dps.IdScope, attestation, fleet.ClientOptions))
         {
             result = await client.RegisterAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -80,9 +68,7 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
         }
 
         fleet.OnAssigned();
-        var hubOptions = new DeviceClientOptions();
-        fleet.Cloud.Configure(hubOptions);
-        var device = new DeviceClient(result.AssignedHub!, result.DeviceId!, authentication, hubOptions);
+        var device = DeviceClient.Create(result, attestation, new DeviceClientOptions().UseEmulatorHubs(fleet.Dps));
         await using (device.ConfigureAwait(false))
         {
             await device.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -90,7 +76,7 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
         }
 
         // The hub records a message before it acknowledges it: its count is the proof of delivery.
-        var delivered = fleet.Cloud.FindHub(result.AssignedHub!)?.GetTelemetryCount(result.DeviceId!) > 0;
+        var delivered = fleet.Dps.GetHub(result.AssignedHub!).GetTelemetryCount(result.DeviceId!) > 0;
         return new DeviceOutcome(registrationId, result.AssignedHub, latency, delivered, delivered ? null : "the hub has no record of the message");
     }
 }
