@@ -58,6 +58,25 @@ public sealed class FirstBootTests : IDisposable
     }
 
     [Fact]
+    public async Task FirstBoot_WhenTheHubRefusesTheCachedIdentity_GoesBackToDps()
+    {
+        var first = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", "symmetric", "--json"]);
+        AssertAssigned(first, "symmetric", "dps");
+
+        // The cache now names the other hub, where this device is unknown: its CONNECT is refused.
+        var cache = Path.Combine(_home, ".provisioning-device", "firstboot", "emulator", "symmetric-registration.json");
+        var entry = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(cache, TestContext.Current.CancellationToken))!;
+        entry["assignedHub"] = first.Text("assignedHub") == "hub1.localhost" ? "hub2.localhost" : "hub1.localhost";
+        await File.WriteAllTextAsync(cache, entry.ToJsonString(), TestContext.Current.CancellationToken);
+
+        var second = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", "symmetric", "--json"]);
+
+        AssertAssigned(second, "symmetric", "dps");
+        Assert.Equal(first.Text("assignedHub"), second.Text("assignedHub"));
+        Assert.Contains("The hub refused the cached identity", second.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("Category", "Interop")]
     public async Task FirstBoot_OnSwtpm_EndsAssignedWithTelemetry_ThenBootsFromTheCache()
     {
