@@ -142,7 +142,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         DpsTransports.Apply(clientOptions, options.Transport);
         using var client = new ProvisioningDeviceClient(endpoint, idScope, identity.Attestation, clientOptions);
         var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache };
-        output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is bypassed):" : $"Registering with DPS at {endpoint}:");
+        output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
         var started = _clock.Elapsed;
         var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
         var took = _clock.Elapsed - started;
