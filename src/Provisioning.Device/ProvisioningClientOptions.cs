@@ -14,7 +14,23 @@ public sealed class ProvisioningClientOptions
     /// <summary>The clock for retries, polling, deadlines and SAS expiry. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>The HTTP proxy, or <see langword="null"/> for the platform default (environment variables).</summary>
+    /// <summary>The WebSocket path used by <see cref="ProvisioningTransport.MqttWebSockets"/> unless set otherwise.</summary>
+    /// <remarks>The C SDK's path; the official C# SDK sends <c>/</c>, which DPS also accepts (dps-protocol.md §5).</remarks>
+    public const string DefaultWebSocketPath = "/$iothub/websocket";
+
+    /// <summary>The wire protocol. Default <see cref="ProvisioningTransport.Https"/>.</summary>
+    public ProvisioningTransport Transport { get; set; } = ProvisioningTransport.Https;
+
+    /// <summary>
+    /// The path of the WebSocket URI <c>wss://{host}:443{path}</c> for <see cref="ProvisioningTransport.MqttWebSockets"/>.
+    /// Default <see cref="DefaultWebSocketPath"/>.
+    /// </summary>
+    public string WebSocketPath { get; set; } = DefaultWebSocketPath;
+
+    /// <summary>
+    /// The HTTP proxy for HTTPS and for MQTT over WebSockets, or <see langword="null"/> for the platform default
+    /// (environment variables). MQTT over TCP connects directly.
+    /// </summary>
     public IWebProxy? Proxy { get; set; }
 
     /// <summary>
@@ -23,7 +39,10 @@ public sealed class ProvisioningClientOptions
     /// </summary>
     public X509Certificate2Collection TrustedRootCertificates { get; } = [];
 
-    /// <summary>The limit on one HTTP exchange; an exchange that takes longer is a transient failure. Default 30 s.</summary>
+    /// <summary>
+    /// The limit on one exchange (an HTTP request; over MQTT, one request with its answer, including the connection and
+    /// subscription it may first open); one that takes longer is a transient failure. Default 30 s.
+    /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The overall deadline of one registration, retries and polls included. Default 5 minutes.</summary>
@@ -65,5 +84,14 @@ public sealed class ProvisioningClientOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SasTokenTimeToLive, TimeSpan.Zero, nameof(SasTokenTimeToLive));
+        if (!Enum.IsDefined(Transport))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Transport), Transport, "Unknown transport.");
+        }
+
+        if (string.IsNullOrEmpty(WebSocketPath) || WebSocketPath[0] != '/' || WebSocketPath.IndexOfAny(['?', '#', ' ']) >= 0)
+        {
+            throw new ArgumentException("The WebSocket path must start with '/' and hold no query, fragment or space.", nameof(WebSocketPath));
+        }
     }
 }

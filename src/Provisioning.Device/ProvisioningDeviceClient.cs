@@ -5,51 +5,71 @@ using Provisioning.Device.Diagnostics;
 using Provisioning.Device.Serialization;
 using Provisioning.Device.Transport;
 using Provisioning.Device.Transport.Http;
+using Provisioning.Device.Transport.Mqtt;
 
 namespace Provisioning.Device;
 
 /// <summary>
-/// Registers a device with the Azure IoT Hub Device Provisioning Service over HTTPS and returns the hub it was
+/// Registers a device with the Azure IoT Hub Device Provisioning Service over HTTPS or MQTT and returns the hub it was
 /// assigned to.
 /// </summary>
 /// <remarks>
-/// One client holds one connection pool, reused by the TPM challenge, the retries and the polls of every registration.
-/// It is safe to share between threads; dispose it when done. dps-protocol.md §1, §7.
+/// Over HTTPS, one client holds one connection pool, reused by the TPM challenge, the retries and the polls of every
+/// registration. Over MQTT (<see cref="ProvisioningClientOptions.Transport"/>), each registration opens one connection,
+/// whose client id is the registration id, and closes it with DISCONNECT when it ends; registrations of one client then
+/// run one at a time. It is safe to share between threads; dispose it when done. dps-protocol.md §1, §5, §7.
 /// </remarks>
 public sealed class ProvisioningDeviceClient : IDisposable
 {
     /// <summary>The public DPS global endpoint.</summary>
     public const string DefaultGlobalEndpoint = "global.azure-devices-provisioning.net";
 
-    private readonly HttpProvisioningTransport _transport;
+    private readonly HttpProvisioningTransport? _http;
+    private readonly MqttTransportFactory? _mqtt;
+    private readonly SemaphoreSlim _mqttGate = new(1, 1);
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
     private bool _disposed;
 
     /// <summary>Creates a client.</summary>
     /// <param name="globalEndpoint">The DPS host (e.g. <see cref="DefaultGlobalEndpoint"/>), with an optional port, or an
-    /// <c>https://</c> URI.</param>
+    /// <c>https://</c> URI (HTTPS), <c>mqtts://</c> URI (MQTT, default port 8883) or <c>wss://</c> URI without a path
+    /// (MQTT over WebSockets, default port 443).</param>
     /// <param name="idScope">The DPS ID scope, e.g. <c>0ne00000001</c>.</param>
     /// <param name="attestation">How the device proves its identity; the client does not dispose it.</param>
     /// <param name="options">Settings; default values when <see langword="null"/>. Read once, here.</param>
-    /// <exception cref="ArgumentException">An argument or option is invalid.</exception>
+    /// <exception cref="ArgumentException">An argument or option is invalid, or the attestation is TPM and the transport
+    /// MQTT (the service has no TPM challenge over MQTT; use HTTPS).</exception>
     public ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options = null)
         : this(globalEndpoint, idScope, attestation, options, handler: null)
     {
     }
 
-    /// <summary>Creates a client over a given HTTP handler (tests).</summary>
-    internal ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options, HttpMessageHandler? handler)
+    /// <summary>Creates a client over a given HTTP handler or MQTT connection (tests).</summary>
+    internal ProvisioningDeviceClient(
+        string globalEndpoint,
+        string idScope,
+        ProvisioningAttestation attestation,
+        ProvisioningClientOptions? options,
+        HttpMessageHandler? handler,
+        Func<IDpsMqttConnection>? mqttConnection = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(idScope);
         ArgumentNullException.ThrowIfNull(attestation);
         _options = options ?? new ProvisioningClientOptions();
         _options.Validate();
-        Uri endpoint = ParseEndpoint(globalEndpoint);
         IdScope = idScope;
         Attestation = attestation;
         _logger = _options.LoggerFactory?.CreateLogger<ProvisioningDeviceClient>() ?? NullLogger<ProvisioningDeviceClient>.Instance;
-        _transport = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options), endpoint, _options);
+        if (_options.Transport == ProvisioningTransport.Https)
+        {
+            Uri endpoint = ParseEndpoint(globalEndpoint);
+            _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options), endpoint, _options);
+        }
+        else
+        {
+            _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger, mqttConnection);
+        }
     }
 
     /// <summary>The DPS ID scope.</summary>
@@ -89,8 +109,9 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return cached;
         }
 
-        var machine = new RegistrationStateMachine(_transport, Attestation, IdScope, _options, _logger);
-        DeviceRegistrationResult result = await machine.RunAsync(request, cancellationToken).ConfigureAwait(false);
+        DeviceRegistrationResult result = _http is not null
+            ? await new RegistrationStateMachine(_http, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken).ConfigureAwait(false)
+            : await RegisterOverMqttAsync(_mqtt!, request, cancellationToken).ConfigureAwait(false);
         if (cache is not null && result.Status == ProvisioningRegistrationStatus.Assigned)
         {
             await SaveCachedAsync(cache, result, cancellationToken).ConfigureAwait(false);
@@ -110,7 +131,28 @@ public sealed class ProvisioningDeviceClient : IDisposable
         if (!_disposed)
         {
             _disposed = true;
-            _transport.Dispose();
+            _http?.Dispose();
+            _mqtt?.Dispose();
+            _mqttGate.Dispose();
+        }
+    }
+
+    /// <summary>One registration on its own MQTT connection, closed with DISCONNECT however the registration ends.</summary>
+    private async Task<DeviceRegistrationResult> RegisterOverMqttAsync(MqttTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
+        // One connection per client id at a time: DPS would close the older of two.
+        await _mqttGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            MqttProvisioningTransport transport = factory.Create();
+            await using (transport.ConfigureAwait(false))
+            {
+                return await new RegistrationStateMachine(transport, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _mqttGate.Release();
         }
     }
 

@@ -48,7 +48,11 @@ public sealed class ProvisioningException : Exception
         RetryAfter = retryAfter;
     }
 
-    /// <summary>The HTTP status the service answered with, or <see langword="null"/> when no response arrived.</summary>
+    /// <summary>
+    /// The HTTP status the service answered with (over MQTT, the status of the response topic), or
+    /// <see langword="null"/> when no response arrived. An MQTT CONNECT refused with return code 3 reports 503, and
+    /// one refused with 4 or 5 reports 401.
+    /// </summary>
     public HttpStatusCode? StatusCode { get; }
 
     /// <summary>The DPS error code (HTTP status × 1000 + detail, e.g. 401002), when the service sent one.</summary>

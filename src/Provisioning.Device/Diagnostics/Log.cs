@@ -19,4 +19,10 @@ internal static partial class Log
 
     [LoggerMessage(5, LogLevel.Warning, "The registration cache could not be read or written: {Reason}")]
     public static partial void CacheFailed(ILogger logger, string reason);
+
+    [LoggerMessage(6, LogLevel.Debug, "An MQTT response was ignored: {Reason}")]
+    public static partial void MqttResponseIgnored(ILogger logger, string reason);
+
+    [LoggerMessage(7, LogLevel.Information, "The MQTT connection could not be closed cleanly: {Reason}")]
+    public static partial void MqttDisconnectFailed(ILogger logger, string reason);
 }

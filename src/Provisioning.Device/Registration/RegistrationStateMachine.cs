@@ -206,7 +206,8 @@ internal sealed class RegistrationStateMachine
                 TimeSpan delay = ex.RetryAfter is { } retryAfter
                     ? policy.GetServerDelay(retryAfter)
                     : policy.GetBackoffDelay(retry, _options.NextRandom());
-                Log.RetryScheduled(_logger, _registrationId, ex.StatusCode is { } status ? $"HTTP {(int)status}" : ex.Message, retry + 1, delay);
+                // The message, not just a status: over MQTT a 503 may be a refused CONNECT, which the message names.
+                Log.RetryScheduled(_logger, _registrationId, ex.Message, retry + 1, delay);
                 await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -11,6 +11,33 @@ internal static class DpsResponseReader
     /// <summary>The largest response body accepted; anything bigger is malformed.</summary>
     public const int MaxBodyBytes = 96 * 1024;
 
+    /// <summary>Turns a status and body into a reply, or throws the error they describe.</summary>
+    /// <param name="status">The HTTP status, or the status of an MQTT response topic (§5).</param>
+    /// <param name="body">The body.</param>
+    /// <param name="retryAfter">The server's wait, if it sent one.</param>
+    /// <param name="challengeAllowed">Whether a 401 may be a TPM challenge (an unauthenticated HTTPS request, §1.4).</param>
+    /// <param name="operation">"the registration" or "the status poll", for messages.</param>
+    public static DpsReply Interpret(HttpStatusCode status, ReadOnlySpan<byte> body, TimeSpan? retryAfter, bool challengeAllowed, string operation)
+    {
+        if (status is HttpStatusCode.OK or HttpStatusCode.Accepted)
+        {
+            return new DpsReply { Operation = ReadOperation(body, operation, status), RetryAfter = retryAfter };
+        }
+
+        if (status == HttpStatusCode.Unauthorized && challengeAllowed && ReadChallenge(body, operation) is { } key)
+        {
+            return new DpsReply { ChallengeKey = key, RetryAfter = retryAfter };
+        }
+
+        if ((int)status >= 400)
+        {
+            throw ReadError(body, operation, status, retryAfter);
+        }
+
+        throw new ProvisioningException(
+            $"The provisioning service answered {operation} with the unexpected status {(int)status} ({status}).", isTransient: false, statusCode: status);
+    }
+
     public static DpsOperation ReadOperation(ReadOnlySpan<byte> json, string operation, HttpStatusCode status)
     {
         DpsOperationStatusWire wire = Deserialize(json, DpsJsonContext.Default.DpsOperationStatusWire, operation, status);

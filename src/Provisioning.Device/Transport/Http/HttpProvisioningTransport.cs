@@ -67,7 +67,8 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
             try
             {
                 length = await ReadBodyAsync(response.Content, buffer, operation, response.StatusCode, token).ConfigureAwait(false);
-                return Interpret(response.StatusCode, buffer.AsSpan(0, length), retryAfter, context, operation);
+                // §1.4: only an unauthenticated request can be challenged; a 401 to a signed one is an error.
+                return DpsResponseReader.Interpret(response.StatusCode, buffer.AsSpan(0, length), retryAfter, challengeAllowed: context.Authorization is null, operation);
             }
             finally
             {
@@ -92,28 +93,6 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         {
             throw new ProvisioningException($"{Capitalize(operation)} failed: the connection broke while reading the answer ({ex.Message}).", isTransient: true, innerException: ex);
         }
-    }
-
-    private static DpsReply Interpret(HttpStatusCode status, ReadOnlySpan<byte> body, TimeSpan? retryAfter, DpsRequestContext context, string operation)
-    {
-        if (status is HttpStatusCode.OK or HttpStatusCode.Accepted)
-        {
-            return new DpsReply { Operation = DpsResponseReader.ReadOperation(body, operation, status), RetryAfter = retryAfter };
-        }
-
-        // §1.4: only an unauthenticated request can be challenged; a 401 to a signed one is an error.
-        if (status == HttpStatusCode.Unauthorized && context.Authorization is null && DpsResponseReader.ReadChallenge(body, operation) is { } key)
-        {
-            return new DpsReply { ChallengeKey = key, RetryAfter = retryAfter };
-        }
-
-        if ((int)status >= 400)
-        {
-            throw DpsResponseReader.ReadError(body, operation, status, retryAfter);
-        }
-
-        throw new ProvisioningException(
-            $"The provisioning service answered {operation} with the unexpected status {(int)status} ({status}).", isTransient: false, statusCode: status);
     }
 
     private static async ValueTask<int> ReadBodyAsync(HttpContent content, byte[] buffer, string operation, HttpStatusCode status, CancellationToken cancellationToken)

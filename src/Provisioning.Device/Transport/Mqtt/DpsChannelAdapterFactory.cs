@@ -1,0 +1,30 @@
+using MQTTnet;
+using MQTTnet.Adapter;
+using MQTTnet.Channel;
+using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Formatter;
+
+namespace Provisioning.Device.Transport.Mqtt;
+
+/// <summary>Gives MQTTnet our channels (<see cref="TlsTcpChannel"/> or <see cref="WebSocketChannel"/>) instead of its own.</summary>
+internal sealed class DpsChannelAdapterFactory : IMqttClientAdapterFactory
+{
+    private readonly MqttEndpoint _endpoint;
+    private readonly HttpMessageInvoker? _webSocketInvoker;
+
+    public DpsChannelAdapterFactory(MqttEndpoint endpoint, HttpMessageInvoker? webSocketInvoker)
+    {
+        _endpoint = endpoint;
+        _webSocketInvoker = webSocketInvoker;
+    }
+
+    public IMqttChannelAdapter CreateClientAdapter(MqttClientOptions options, MqttPacketInspector packetInspector, IMqttNetLogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IMqttChannel channel = _endpoint.WebSocketUri is null
+            ? new TlsTcpChannel(_endpoint)
+            : new WebSocketChannel(_endpoint, _webSocketInvoker ?? throw new InvalidOperationException("MQTT over WebSockets needs an HTTP handler."));
+        var formatter = new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
+        return new MqttChannelAdapter(channel, formatter, logger) { PacketInspector = packetInspector };
+    }
+}

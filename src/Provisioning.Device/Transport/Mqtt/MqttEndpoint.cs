@@ -1,0 +1,74 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+using Provisioning.Device.Transport.Http;
+
+namespace Provisioning.Device.Transport.Mqtt;
+
+/// <summary>Where and how an MQTT connection to DPS is opened: host, port, TLS trust and client certificate, WebSocket URI.</summary>
+/// <remarks>dps-protocol.md §5: TCP 8883, or <c>wss://{host}:443{path}</c> with the <c>mqtt</c> subprotocol.</remarks>
+internal sealed class MqttEndpoint
+{
+    public const int DefaultTcpPort = 8883;
+    public const int DefaultWebSocketPort = 443;
+
+    private MqttEndpoint(string host, int port, Uri? webSocketUri)
+    {
+        Host = host;
+        Port = port;
+        WebSocketUri = webSocketUri;
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    /// <summary>The WebSocket URI, or <see langword="null"/> for MQTT over TCP.</summary>
+    public Uri? WebSocketUri { get; }
+
+    /// <summary>The TLS client certificate and its chain (X.509, §4), or <see langword="null"/>.</summary>
+    public SslStreamCertificateContext? ClientCertificate { get; private init; }
+
+    /// <summary>Checks the server certificate: the system's validation, or the extra roots of the options.</summary>
+    public RemoteCertificateValidationCallback? ServerCertificateValidation { get; private init; }
+
+    /// <summary>
+    /// Parses <c>host</c>, <c>host:port</c>, or (matching the transport) <c>mqtts://host[:port]</c> /
+    /// <c>wss://host[:port]</c>; the default port is 8883 for TCP and 443 for WebSockets.
+    /// </summary>
+    /// <exception cref="ArgumentException">The endpoint is not of that form.</exception>
+    public static MqttEndpoint Create(string globalEndpoint, ProvisioningAttestation attestation, ProvisioningClientOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(globalEndpoint);
+        bool webSockets = options.Transport == ProvisioningTransport.MqttWebSockets;
+        string scheme = webSockets ? "wss" : "mqtts";
+        string text = globalEndpoint.Contains("://", StringComparison.Ordinal) ? globalEndpoint : scheme + "://" + globalEndpoint;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme != scheme || uri.AbsolutePath != "/" ||
+            uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
+        {
+            throw new ArgumentException(
+                $"Over {options.Transport} the global endpoint must be a host name, host:port or a {scheme}:// URI with no path or query" +
+                (webSockets ? $" (the path is {nameof(ProvisioningClientOptions)}.{nameof(ProvisioningClientOptions.WebSocketPath)})." : "."),
+                nameof(globalEndpoint));
+        }
+
+        // Uri reports a scheme's default port as if it were given, so the text says whether a port was given.
+        string authority = text[(scheme.Length + 3)..].Split('/')[0];
+        bool portGiven = authority.LastIndexOf(':') > authority.LastIndexOf(']');
+        int port = portGiven ? uri.Port : webSockets ? DefaultWebSocketPort : DefaultTcpPort;
+        Uri? webSocketUri = webSockets ? new UriBuilder("wss", uri.Host, port, options.WebSocketPath).Uri : null;
+        RemoteCertificateValidationCallback? validation = null;
+        if (options.TrustedRootCertificates.Count > 0)
+        {
+            var roots = new X509Certificate2Collection();
+            roots.AddRange(options.TrustedRootCertificates);
+            validation = (_, certificate, chain, errors) => ProvisioningHttpHandler.IsTrusted(roots, certificate, chain, errors);
+        }
+
+        return new MqttEndpoint(uri.IdnHost, port, webSocketUri)
+        {
+            ClientCertificate = attestation.ClientCertificateContext,
+            ServerCertificateValidation = validation,
+        };
+    }
+}

@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Authentication;
+
+using MQTTnet;
+using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Exceptions;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Provisioning.Device.Transport.Mqtt;
+
+/// <summary>The <see cref="IDpsMqttConnection"/> of MQTTnet 5: one MQTT 3.1.1 client over our TLS or WebSocket channel.</summary>
+/// <remarks>
+/// Failures are classified as HTTPS's are (dps-protocol.md §1.7): a failed TLS handshake is not transient; a refused,
+/// broken or timed-out connection is.
+/// </remarks>
+internal sealed class MqttNetDpsConnection : IDpsMqttConnection
+{
+    private readonly IMqttClient _client;
+    private readonly TimeSpan _communicationTimeout;
+    private Action<string, ReadOnlySequence<byte>>? _messageReceived;
+    private Action<Exception?>? _connectionLost;
+
+    public MqttNetDpsConnection(MqttEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
+    {
+        _client = new MqttClientFactory().CreateMqttClient(MqttNetNullLogger.Instance, new DpsChannelAdapterFactory(endpoint, webSocketInvoker));
+        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _client.DisconnectedAsync += OnDisconnectedAsync;
+        // MQTTnet's own limit on a packet exchange; the transport applies RequestTimeout with the TimeProvider on top.
+        _communicationTimeout = requestTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(100) : requestTimeout;
+        Endpoint = endpoint;
+    }
+
+    public MqttEndpoint Endpoint { get; }
+
+    public bool IsConnected => _client.IsConnected;
+
+    public void SetHandlers(Action<string, ReadOnlySequence<byte>> messageReceived, Action<Exception?> connectionLost)
+    {
+        _messageReceived = messageReceived;
+        _connectionLost = connectionLost;
+    }
+
+    public async ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithClientId(clientId)
+            .WithCleanSession(true)
+            .WithKeepAlivePeriod(TimeSpan.Zero)
+            .WithTimeout(_communicationTimeout)
+            // Our adapter factory opens the channel; MQTTnet only requires channel options to be present.
+            .WithTcpServer(Endpoint.Host, Endpoint.Port);
+        builder = password is null ? builder.WithCredentials(userName) : builder.WithCredentials(userName, password);
+
+        MqttClientConnectResult result;
+        try
+        {
+            result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Classify(ex, "Connecting to", cancellationToken) is { } error)
+        {
+            throw error;
+        }
+
+        // MQTTnet 5 reports a refusing CONNACK as a result, not an exception.
+        return ToReturnCode(result.ResultCode);
+    }
+
+    public async ValueTask<bool> SubscribeAsync(string topicFilter, CancellationToken cancellationToken)
+    {
+        MqttClientSubscribeOptions options = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        try
+        {
+            MqttClientSubscribeResult result = await _client.SubscribeAsync(options, cancellationToken).ConfigureAwait(false);
+            return result.Items.Count == 1 && result.Items.First().ResultCode is
+                MqttClientSubscribeResultCode.GrantedQoS0 or MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2;
+        }
+        catch (Exception ex) when (Classify(ex, "Subscribing at", cancellationToken) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    public async ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        MqttApplicationMessage message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(new ReadOnlySequence<byte>(payload))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        try
+        {
+            await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Classify(ex, "Publishing to", cancellationToken) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    public async ValueTask DisconnectAsync(CancellationToken cancellationToken)
+    {
+        if (!_client.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            await _client.DisconnectAsync(
+                new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Classify(ex, "Disconnecting from", cancellationToken) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    public void Dispose()
+    {
+        _client.ApplicationMessageReceivedAsync -= OnMessageAsync;
+        _client.DisconnectedAsync -= OnDisconnectedAsync;
+        _client.Dispose();
+    }
+
+    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
+    {
+        _messageReceived?.Invoke(args.ApplicationMessage.Topic, args.ApplicationMessage.Payload);
+        return Task.CompletedTask;
+    }
+
+    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
+    {
+        if (args.ClientWasConnected)
+        {
+            _connectionLost?.Invoke(args.Exception);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>MQTT 3.1.1 §3.2.2.3 return codes, from MQTTnet's protocol-neutral result codes.</summary>
+    private static int ToReturnCode(MqttClientConnectResultCode code) => code switch
+    {
+        MqttClientConnectResultCode.Success => 0,
+        MqttClientConnectResultCode.UnsupportedProtocolVersion => 1,
+        MqttClientConnectResultCode.ClientIdentifierNotValid => 2,
+        MqttClientConnectResultCode.ServerUnavailable => 3,
+        MqttClientConnectResultCode.BadUserNameOrPassword => 4,
+        MqttClientConnectResultCode.NotAuthorized => 5,
+        // Not a 3.1.1 code: reported as what it is, and never retried.
+        _ => 0x80 | (int)code,
+    };
+
+    /// <returns>The error to throw, or <see langword="null"/> to let the exception pass (the caller's cancellation).</returns>
+    private ProvisioningException? Classify(Exception ex, string verb, CancellationToken cancellationToken)
+    {
+        if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        string where = $"{verb} the provisioning service ({Endpoint.Host}:{Endpoint.Port}{(Endpoint.WebSocketUri is null ? string.Empty : " over WebSockets")})";
+        for (Exception? inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AuthenticationException)
+            {
+                return new ProvisioningException($"{where} failed: the TLS handshake failed ({inner.Message}).", isTransient: false, innerException: ex);
+            }
+
+            if (inner is WebSocketException { WebSocketErrorCode: WebSocketError.NotAWebSocket or WebSocketError.UnsupportedProtocol })
+            {
+                return new ProvisioningException($"{where} failed: the server did not accept an MQTT WebSocket ({inner.Message}).", isTransient: false, innerException: ex);
+            }
+        }
+
+        if (ex is MqttProtocolViolationException)
+        {
+            return new ProvisioningException($"{where} failed: the service broke the MQTT protocol ({ex.Message}).", isTransient: false, innerException: ex);
+        }
+
+        if (ex is MqttCommunicationException or IOException or SocketException or WebSocketException or OperationCanceledException or HttpRequestException)
+        {
+            return new ProvisioningException($"{where} failed: {Describe(ex)}.", isTransient: true, innerException: ex);
+        }
+
+        return null;
+    }
+
+    private static string Describe(Exception ex)
+    {
+        Exception root = ex;
+        while (root.InnerException is not null)
+        {
+            root = root.InnerException;
+        }
+
+        return root == ex ? ex.Message : $"{ex.Message} ({root.Message})";
+    }
+}
