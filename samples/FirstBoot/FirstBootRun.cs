@@ -42,7 +42,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         output.WriteLine($"First boot: {options.AttestationName} attestation over {options.TransportName.ToUpperInvariant()}, state in {state}");
 
         await using var dps = options.UsesRemoteDps ? null : await StartEmulatorAsync(state, cancellationToken).ConfigureAwait(false);
-        var endpoint = dps?.GlobalEndpoint.ToString() ?? options.GlobalEndpoint!;
+        var endpoint = dps is null ? options.GlobalEndpoint! : DpsTransports.EmulatorEndpoint(dps, options.Transport);
         var idScope = dps?.IdScope ?? options.IdScope!;
         using var extraRoot = options.TrustedCa is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
 
@@ -67,7 +67,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", dps.Hubs.Select(h => h.HostName))}) in {Narrator.Ms(_clock.Elapsed - started)}");
         }
 
-        var narrator = new Narrator(output, options.Attestation, idScope, identity.RegistrationId);
+        var narrator = new Narrator(output, options.Attestation, options.Transport, idScope, identity.RegistrationId);
         var cachePath = Path.Combine(state, options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
         var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
         if (result is null)

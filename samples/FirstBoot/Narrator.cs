@@ -6,7 +6,7 @@ namespace Provisioning.Samples.FirstBoot;
 /// Tells the registration in plain words, step by step, as the DPS TPM walkthrough does: the request, the 401 challenge
 /// with its authorization key, the key activation, the SAS, 202 <c>assigning</c> with the operation id, 200 <c>assigned</c>.
 /// </summary>
-internal sealed class Narrator(TextWriter output, AttestationKind attestation, string idScope, string registrationId)
+internal sealed class Narrator(TextWriter output, AttestationKind attestation, DpsTransport transport, string idScope, string registrationId)
 {
     private TimeSpan _challengedAt;
     private bool _answeredChallenge;
@@ -49,6 +49,10 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, s
             case "Activated":
                 _answeredChallenge = true;
                 Step("Key activation: ActivateCredential with the EK, Import and Load under the SRK, persisted at 0x81000100", at - _challengedAt);
+                break;
+            case "Polling" when transport == DpsTransport.Mqtt:
+                // Over MQTT the exchanges are publishes on $dps/registrations/…, not HTTP requests: the state says it.
+                Step("  ← 202 'assigning' (on $dps/registrations/res/202/…); waiting the retry-after, then polling the operation");
                 break;
             case "Polling":
                 Step("  … waiting the Retry-After the service asked for, then polling the operation");
