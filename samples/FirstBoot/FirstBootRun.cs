@@ -5,6 +5,7 @@ using System.Text;
 using Provisioning.Device;
 using Provisioning.Device.Hub;
 using Provisioning.Emulator;
+using Provisioning.Emulator.Hubs;
 
 namespace Provisioning.Samples.FirstBoot;
 
@@ -13,6 +14,10 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 {
     /// <summary>The emulator's stand-in for DPS's 2–3 s: short, so the sample ends in seconds, but a real poll.</summary>
     private static readonly TimeSpan EmulatorRetryAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the hub may take to accept the connection, or to acknowledge and record the message: the hub client
+    /// retries without end, and a sample must end.</summary>
+    private static readonly TimeSpan HubTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -49,15 +54,12 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         await using var identity = await DeviceIdentity.OpenAsync(options, state, cancellationToken).ConfigureAwait(false);
         Report.RegistrationId = identity.RegistrationId;
         output.WriteLine($"Device identity: {identity.Description}");
+
+        // For a TPM, the two lines tpm_device_provision prints (dps-protocol.md §10): what an operator enrolls in DPS.
+        output.WriteLine($"Registration Id: {identity.RegistrationId}");
         if (identity.EndorsementKey is { } ek)
         {
-            // The two lines tpm_device_provision prints (dps-protocol.md §10): what an operator enrolls in DPS.
-            output.WriteLine($"Registration Id: {identity.RegistrationId}");
             output.WriteLine($"Endorsement Key: {Convert.ToBase64String(ek)}");
-        }
-        else
-        {
-            output.WriteLine($"Registration Id: {identity.RegistrationId}");
         }
 
         if (dps is not null)
@@ -205,7 +207,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         var client = DeviceClient.Create(result, identity.Attestation, hubOptions);
         try
         {
-            await client.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await WithHubTimeoutAsync(ct => client.OpenAsync(ct), $"{result.AssignedHub} did not accept the connection", cancellationToken).ConfigureAwait(false);
         }
         catch (HubException ex) when (refusal is not null)
         {
@@ -232,25 +234,41 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             ContentEncoding = "utf-8",
         };
         var started = _clock.Elapsed;
-        await client.SendEventAsync(message, cancellationToken).ConfigureAwait(false);
+        await WithHubTimeoutAsync(ct => client.SendEventAsync(message, ct), $"{result.AssignedHub} did not acknowledge the message", cancellationToken).ConfigureAwait(false);
         output.WriteLine($"Sent telemetry {body}: acknowledged by the hub (PUBACK) in {Narrator.Ms(_clock.Elapsed - started)}");
-        Report.TelemetryDelivered = true;
-
         if (dps is not null)
         {
-            var hub = dps.GetHub(result.AssignedHub!);
             // The emulated hub's own record: proof the message arrived, not only that it was acknowledged.
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(10));
-            while (true)
-            {
-                var received = await hub.ReadTelemetryAsync(result.DeviceId!, timeout.Token).ConfigureAwait(false);
-                if (received.MessageId == message.MessageId)
+            var hub = dps.GetHub(result.AssignedHub!);
+            await WithHubTimeoutAsync(
+                async ct =>
                 {
+                    HubTelemetryMessage received;
+                    do
+                    {
+                        received = await hub.ReadTelemetryAsync(result.DeviceId!, ct).ConfigureAwait(false);
+                    }
+                    while (received.MessageId != message.MessageId);
                     output.WriteLine($"The hub {hub.HubHostName} received it from {received.DeviceId} at {received.EnqueuedAt:HH:mm:ss.fff}: {Encoding.UTF8.GetString(received.Body.Span)}");
-                    break;
-                }
-            }
+                },
+                $"{hub.HubHostName} has no record of the message",
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        Report.TelemetryDelivered = true;
+    }
+
+    private static async Task WithHubTimeoutAsync(Func<CancellationToken, Task> operation, string failure, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HubTimeout);
+        try
+        {
+            await operation(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{failure} within {HubTimeout.TotalSeconds:0} s.", ex);
         }
     }
 }

@@ -71,8 +71,11 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
         var device = DeviceClient.Create(result, attestation, new DeviceClientOptions().UseEmulatorHubs(fleet.Dps));
         await using (device.ConfigureAwait(false))
         {
-            await device.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await device.SendEventAsync(new HubMessage(Encoding.UTF8.GetBytes($$"""{"device":{{index}},"temperature":{{20 + (index % 10)}}}""")), cancellationToken).ConfigureAwait(false);
+            // The hub client reconnects without end; a device that cannot reach its hub in a minute is lost, not waited for.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(1));
+            await device.OpenAsync(timeout.Token).ConfigureAwait(false);
+            await device.SendEventAsync(new HubMessage(Encoding.UTF8.GetBytes($$"""{"device":{{index}},"temperature":{{20 + (index % 10)}}}""")), timeout.Token).ConfigureAwait(false);
         }
 
         // The hub records a message before it acknowledges it: its count is the proof of delivery.

@@ -14,8 +14,9 @@ internal static class SampleProcess
 
     public static async Task<SampleRun> RunAsync(string dll, string home, IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
+        // The dotnet CLI tells its children which host it is (DOTNET_HOST_PATH): the same runtime runs the sample.
         var result = await ProcessRunner.RunAsync(
-            "dotnet",
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet",
             [dll, .. arguments],
             environment: new Dictionary<string, string> { ["HOME"] = home, ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" },
             timeout: timeout ?? TimeSpan.FromSeconds(90),
