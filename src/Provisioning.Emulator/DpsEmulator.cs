@@ -23,6 +23,7 @@ using Provisioning.Emulator.Faults;
 using Provisioning.Emulator.Hosting;
 using Provisioning.Emulator.Hubs;
 using Provisioning.Emulator.Json;
+using Provisioning.Emulator.Mqtt;
 using Provisioning.Emulator.Protocol;
 using Provisioning.Emulator.Service;
 using Provisioning.Emulator.Storage;
@@ -62,6 +63,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     private readonly EmulatorStore _store;
     private readonly HttpClient _webhookClient;
     private readonly X509Certificate2 _serverCertificate;
+    private DpsMqttEndpoint? _mqtt;
     private int _disposed;
 
     private DpsEmulator(WebApplication app, EmulatorStore store, HttpClient webhookClient, X509Certificate2 serverCertificate, EmulatorCertificateAuthority ca, Uri endpoint,
@@ -105,6 +107,12 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// <summary>The in-process enrollment API.</summary>
     public DpsEnrollments Enrollments { get; }
 
+    /// <summary>DPS over MQTT (TLS) as <c>host:port</c>, or null when off (<see cref="DpsEmulatorOptions.MqttPort"/>).</summary>
+    public string? MqttEndpoint { get; private set; }
+
+    /// <summary>DPS over MQTT over WebSockets, <c>wss://host:port/$iothub/websocket</c> (the path <c>/</c> works too), or null when off.</summary>
+    public Uri? WebSocketEndpoint { get; private set; }
+
     /// <summary>Starts the emulator; the port is chosen by the OS unless <see cref="DpsEmulatorOptions.Port"/> is set.</summary>
     /// <exception cref="ArgumentException">The options or the seed file are invalid.</exception>
     public static async Task<DpsEmulator> StartAsync(DpsEmulatorOptions options, CancellationToken cancellationToken = default)
@@ -147,11 +155,10 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var serviceAuthenticator = new ServiceAuthenticator(serviceKey, options);
             app = BuildApplication(options, serverCertificate);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DpsEmulator>();
-            MapPipeline(app, options, logger, faults,
-                new DeviceEndpoints(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
-                    new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
-                    options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null),
-                new ServiceEndpoints(store, options, serviceAuthenticator, validator));
+            var deviceService = new DeviceService(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
+                new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
+                options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null, faults);
+            MapPipeline(app, options, logger, faults, new DeviceEndpoints(deviceService), new ServiceEndpoints(store, options, serviceAuthenticator, validator));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
@@ -164,11 +171,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             try
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
                 await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                // The rest is released below; the hubs only the emulator knows.
+                // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
+                await emulator.StopMqttAsync().ConfigureAwait(false);
                 await emulator.StopHubsAsync().ConfigureAwait(false);
                 throw;
             }
@@ -204,6 +213,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             ServiceConnectionString = ServiceConnectionString,
             CaCertificate = CertificateAuthority.CertificatePemPath,
             Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
+            MqttEndpoint = MqttEndpoint,
+            WebSocketEndpoint = WebSocketEndpoint?.ToString(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -214,6 +225,28 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
         ? Task.CompletedTask
         : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+
+    /// <summary>Starts DPS over MQTT and WebSockets (dps-protocol.md §5) on the same device service, certificate and host name as HTTPS.</summary>
+    private async Task StartMqttAsync(DeviceService service, DpsEmulatorOptions options, CancellationToken cancellationToken)
+    {
+        if (options.MqttPort is null && options.WebSocketPort is null)
+        {
+            return;
+        }
+
+        _mqtt = await DpsMqttEndpoint.StartAsync(service, _serverCertificate, options.MqttPort, options.WebSocketPort, options.LoggerFactory, cancellationToken).ConfigureAwait(false);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        MqttEndpoint = _mqtt.TcpPort is { } tcp ? options.HostName + ":" + tcp.ToString(invariant) : null;
+        WebSocketEndpoint = _mqtt.WebSocketPort is { } ws ? new Uri($"wss://{options.HostName}:{ws.ToString(invariant)}{DpsMqttListener.WebSocketPath}") : null;
+    }
+
+    private async Task StopMqttAsync()
+    {
+        if (Interlocked.Exchange(ref _mqtt, null) is { } mqtt)
+        {
+            await mqtt.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     private static WebApplication BuildApplication(DpsEmulatorOptions options, X509Certificate2 serverCertificate)
     {
@@ -274,6 +307,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             return;
         }
 
+        await StopMqttAsync().ConfigureAwait(false);
         await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);

@@ -14,6 +14,12 @@ public sealed class DpsEmulatorOptions
     /// <summary>The HTTPS port; 0 lets the OS choose.</summary>
     public int Port { get; set; }
 
+    /// <summary>The port of DPS over MQTT (TLS, dps-protocol.md §5); 0 lets the OS choose; null turns it off.</summary>
+    public int? MqttPort { get; set; } = 0;
+
+    /// <summary>The port of DPS over MQTT over WebSockets (<c>wss</c>); 0 lets the OS choose; null turns it off.</summary>
+    public int? WebSocketPort { get; set; } = 0;
+
     /// <summary>The host name in the global endpoint, the server certificate and the service connection string.</summary>
     public string HostName { get; set; } = "localhost";
 
@@ -73,6 +79,11 @@ public sealed class DpsEmulatorOptions
     {
         ArgumentOutOfRangeException.ThrowIfNegative(Port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
+        if (MqttPort is < 0 or > 65535 || WebSocketPort is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MqttPort), "The MQTT and WebSocket ports are 0–65535 (or null for off).");
+        }
+
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);

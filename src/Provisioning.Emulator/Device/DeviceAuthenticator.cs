@@ -3,8 +3,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-using Microsoft.AspNetCore.Http;
-
 using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
 using Provisioning.Emulator.Storage;
@@ -24,12 +22,13 @@ internal sealed partial class DeviceAuthenticator(EmulatorStore store, DpsEmulat
     // The key wrapped in the last challenge per registration: only the device's TPM can recover it.
     private readonly ConcurrentDictionary<string, byte[]> _challengeKeys = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Authenticates a request. <paramref name="mayChallenge"/> allows a TPM request without SAS to be challenged.</summary>
-    public AuthOutcome Authenticate(HttpContext context, string registrationId, DeviceRegistrationRequest? body, bool mayChallenge)
+    /// <summary>
+    /// Authenticates a request by its SAS token (<paramref name="header"/>, empty when none) or TLS client certificate.
+    /// <paramref name="mayChallenge"/> allows a TPM request without SAS to be challenged.
+    /// </summary>
+    public AuthOutcome Authenticate(string header, X509Certificate2? certificate, string registrationId, DeviceRegistrationRequest? body, bool mayChallenge)
     {
-        var header = context.Request.Headers.Authorization.ToString();
         var hasSas = header.Length > 0;
-        var certificate = context.Connection.ClientCertificate;
         store.Enrollments.TryGetValue(registrationId, out var enrollment);
 
         if (enrollment is not null)
@@ -55,6 +54,10 @@ internal sealed partial class DeviceAuthenticator(EmulatorStore store, DpsEmulat
 
         return AuthOutcome.Fail(DpsErrorCodes.Unauthorized, "The device is not authorized: no enrollment matches and no credential was presented.");
     }
+
+    /// <summary>Whether the registration id has an individual TPM enrollment (TPM has no group enrollments).</summary>
+    public bool IsTpmEnrollment(string registrationId) =>
+        store.Enrollments.TryGetValue(registrationId, out var enrollment) && enrollment.Attestation?.Type == "tpm";
 
     /// <summary>Whether <paramref name="header"/> is a SAS signed with the registration's current TPM challenge key or hub key.</summary>
     internal bool VerifyTpmSas(string registrationId, string header, byte[]? hubKey, out AuthOutcome failure)

@@ -40,14 +40,14 @@ public sealed class FaultInjector
     }
 
     /// <summary>Counts the request against every matching rule and returns the first one that fires, or null.</summary>
-    internal FaultRule? Next(DpsEndpoint endpoint)
+    internal FaultRule? Next(DpsEndpoint endpoint, DpsTransport transport)
     {
         lock (_gate)
         {
             FaultRule? fired = null;
             foreach (var active in _rules)
             {
-                if ((active.Rule.Endpoint & endpoint) == 0)
+                if ((active.Rule.Endpoint & endpoint) == 0 || (active.Rule.Transport & transport) == 0)
                 {
                     continue;
                 }

@@ -9,7 +9,7 @@ internal sealed class FaultMiddleware(FaultInjector faults, TimeProvider time)
 {
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        var rule = faults.Next(Classify(context.Request));
+        var rule = faults.Next(Classify(context.Request), DpsTransport.Https);
         switch (rule?.Kind)
         {
             case null:
@@ -20,14 +20,8 @@ internal sealed class FaultMiddleware(FaultInjector faults, TimeProvider time)
             case FaultKind.DropConnection:
                 context.Abort();
                 return;
-            case FaultKind.TooManyRequests:
-                await DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.Throttled, "Injected fault: throttled.", time, rule.RetryAfter).ConfigureAwait(false);
-                return;
-            case FaultKind.ServiceUnavailable:
-                await DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.ServiceUnavailable, "Injected fault: service unavailable.", time, rule.RetryAfter).ConfigureAwait(false);
-                return;
             default:
-                await DpsErrorWriter.WriteErrorAsync(context, DpsErrorCodes.InternalError, "Injected fault: internal error.", time).ConfigureAwait(false);
+                await DpsErrorWriter.WriteAsync(context, FaultAnswers.For(rule, time)!).ConfigureAwait(false);
                 return;
         }
 

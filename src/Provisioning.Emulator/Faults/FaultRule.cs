@@ -23,10 +23,27 @@ public enum DpsEndpoint
     All = Register | OperationStatus | StatusLookup | Service,
 }
 
+/// <summary>The transports a fault can target.</summary>
+[Flags]
+public enum DpsTransport
+{
+    /// <summary>No transport.</summary>
+    None = 0,
+
+    /// <summary>The HTTPS device and service APIs.</summary>
+    Https = 1,
+
+    /// <summary>The MQTT endpoint, over TCP and WebSockets (register and operation status only).</summary>
+    Mqtt = 2,
+
+    /// <summary>Every transport.</summary>
+    All = Https | Mqtt,
+}
+
 /// <summary>What an injected fault does.</summary>
 public enum FaultKind
 {
-    /// <summary>429 with a DPS error body and <c>Retry-After</c>.</summary>
+    /// <summary>429 with a DPS error body and <c>Retry-After</c> (over MQTT: <c>retry-after</c> in the response topic).</summary>
     TooManyRequests,
 
     /// <summary>500 with a DPS error body.</summary>
@@ -35,7 +52,7 @@ public enum FaultKind
     /// <summary>503 with a DPS error body and <c>Retry-After</c>.</summary>
     ServiceUnavailable,
 
-    /// <summary>The connection is dropped without an answer.</summary>
+    /// <summary>The connection is dropped without an answer (over MQTT: the device's connection is closed).</summary>
     DropConnection,
 
     /// <summary>The request is held for <see cref="FaultRule.Delay"/>, then served normally.</summary>
@@ -47,6 +64,9 @@ public sealed class FaultRule
 {
     /// <summary>The endpoints the rule applies to.</summary>
     public DpsEndpoint Endpoint { get; init; } = DpsEndpoint.All;
+
+    /// <summary>The transports the rule applies to; all by default.</summary>
+    public DpsTransport Transport { get; init; } = DpsTransport.All;
 
     /// <summary>What happens.</summary>
     public FaultKind Kind { get; init; }

@@ -12,7 +12,7 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--hub-port <n>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -52,6 +52,19 @@ internal static class EmulatorHost
                     break;
                 case "--hub-port":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out hubPort) && hubPort is > 0 and <= 65535 - 64;
+                    break;
+                case "--mqtt-port" or "--websocket-port":
+                    int? chosen = value == "off" ? null : int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var mqttPort) && mqttPort <= 65535 ? mqttPort : -1;
+                    ok = chosen is not -1;
+                    if (args[i] == "--mqtt-port")
+                    {
+                        options.MqttPort = chosen;
+                    }
+                    else
+                    {
+                        options.WebSocketPort = chosen;
+                    }
+
                     break;
                 case "-h" or "--help":
                     await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);

@@ -79,6 +79,12 @@ internal sealed class EmulatorInfoFile
     public string? CaCertificate { get; set; }
 
     public List<EmulatorInfoHub>? Hubs { get; set; }
+
+    /// <summary>DPS over MQTT: <c>host:port</c> (dps-protocol.md §5).</summary>
+    public string? MqttEndpoint { get; set; }
+
+    /// <summary>DPS over MQTT over WebSockets: <c>wss://host:port/$iothub/websocket</c>.</summary>
+    public string? WebSocketEndpoint { get; set; }
 }
 
 /// <summary>One hub in <c>emulator.json</c>.</summary>

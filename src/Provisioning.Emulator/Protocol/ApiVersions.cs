@@ -15,10 +15,19 @@ internal static class ApiVersions
     public const string Preview = "2025-07-01-preview";
 
     /// <summary>Returns the request's api-version when it is in <paramref name="accepted"/>, else null.</summary>
-    public static string? Match(HttpRequest request, ReadOnlySpan<string> accepted)
+    public static string? Match(HttpRequest request, ReadOnlySpan<string> accepted) => Match(FromQuery(request), accepted);
+
+    /// <summary>The request's single <c>api-version</c> query value, or null when it is missing or repeated.</summary>
+    public static string? FromQuery(HttpRequest request)
     {
         var values = request.Query["api-version"];
-        if (values.Count != 1 || values[0] is not { } value)
+        return values.Count == 1 ? values[0] : null;
+    }
+
+    /// <summary>Returns <paramref name="value"/> when it is in <paramref name="accepted"/> (exact match), else null.</summary>
+    public static string? Match(string? value, ReadOnlySpan<string> accepted)
+    {
+        if (value is null)
         {
             return null;
         }

@@ -63,26 +63,40 @@ internal static class RequestBody
                 return TooLarge<T>();
             }
 
-            if (length == 0)
-            {
-                return new(default, 0, null);
-            }
-
-            try
-            {
-                var value = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
-                return value is null
-                    ? new(default, DpsErrorCodes.MalformedRequest, "The request body must be a JSON object.")
-                    : new(value, 0, null);
-            }
-            catch (JsonException)
-            {
-                return new(default, DpsErrorCodes.MalformedRequest, "The request body is not valid JSON for this operation.");
-            }
+            return Parse(buffer.AsSpan(0, length), typeInfo);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Parses a body already in memory (an MQTT payload, or what <see cref="ReadAsync"/> read): empty yields a default
+    /// value and no error; more than 96 KB, or JSON that is not an object of <typeparamref name="T"/>, is an error.
+    /// </summary>
+    public static Result<T> Parse<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
+    {
+        if (body.Length > Limit)
+        {
+            return TooLarge<T>();
+        }
+
+        if (body.IsEmpty)
+        {
+            return new(default, 0, null);
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(body, typeInfo);
+            return value is null
+                ? new(default, DpsErrorCodes.MalformedRequest, "The request body must be a JSON object.")
+                : new(value, 0, null);
+        }
+        catch (JsonException)
+        {
+            return new(default, DpsErrorCodes.MalformedRequest, "The request body is not valid JSON for this operation.");
         }
     }
 

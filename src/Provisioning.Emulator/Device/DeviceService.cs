@@ -1,0 +1,218 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+using Provisioning.Emulator.Faults;
+using Provisioning.Emulator.Json;
+using Provisioning.Emulator.Protocol;
+using Provisioning.Emulator.Storage;
+using Provisioning.Emulator.Tpm;
+
+namespace Provisioning.Emulator.Device;
+
+/// <summary>
+/// The device API with no transport: register, operation status and status lookup, with the same checks, throttling,
+/// authentication, allocation and error bodies whether the request came over HTTPS or MQTT.
+/// </summary>
+/// <remarks>dps-protocol.md §1 (HTTPS), §5 (MQTT carries the same bodies), §11.</remarks>
+internal sealed class DeviceService(
+    EmulatorStore store,
+    DpsEmulatorOptions options,
+    string idScope,
+    DeviceAuthenticator authenticator,
+    RegistrationProcessor processor,
+    OperationStore operations,
+    RegistrationThrottle? throttle,
+    FaultInjector faults)
+{
+    private static EmulatorJsonContext Ctx => EmulatorJsonContext.Default;
+
+    /// <summary>The ID scope devices must address.</summary>
+    public string IdScope => idScope;
+
+    /// <summary>The authenticator (MQTT also uses it at CONNECT).</summary>
+    public DeviceAuthenticator Authenticator => authenticator;
+
+    /// <summary>The active fault rules.</summary>
+    public FaultInjector Faults => faults;
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Time => options.TimeProvider;
+
+    /// <summary>PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error.</summary>
+    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Result<DeviceRegistrationRequest> body, CancellationToken cancellationToken)
+    {
+        if (Check(request) is { } refused)
+        {
+            return refused;
+        }
+
+        if (body.ErrorCode != 0)
+        {
+            return Error(body.ErrorCode, body.Message!);
+        }
+
+        var registrationId = request.RegistrationId;
+        if (body.Value?.RegistrationId is { } inBody && !string.Equals(inBody, registrationId, StringComparison.OrdinalIgnoreCase))
+        {
+            return Error(DpsErrorCodes.RegistrationIdMismatch, "The registration id in the body does not match the URL.");
+        }
+
+        if (throttle?.TryTake() is { } wait)
+        {
+            return DeviceResponse.Error(DpsErrorCodes.Throttled, "Too many registrations for this unit; retry later.", Time, wait);
+        }
+
+        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, registrationId, body.Value, mayChallenge: true);
+        if (AuthFailure(outcome) is { } failure)
+        {
+            return failure;
+        }
+
+        CertificateRequest? csr = null;
+        if (body.Value?.Csr is { } csrText && request.ApiVersion == ApiVersions.Preview
+            && !TryReadCsr(csrText, registrationId, out csr, out var csrProblem))
+        {
+            outcome.Identity!.Dispose();
+            return Error(DpsErrorCodes.MalformedRequest, csrProblem);
+        }
+
+        using var identity = outcome.Identity!;
+        var operationId = OperationStore.NewId();
+        using var activity = EmulatorLog.ActivitySource.StartActivity("dps.register");
+        activity?.SetTag("dps.registration_id", registrationId);
+        activity?.SetTag("dps.attestation", identity.AttestationType);
+        RegistrationRecord record;
+        try
+        {
+            record = await processor.RegisterAsync(identity, body.Value?.Payload, request.Region, csr, operationId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TpmAttestationRejectedException ex)
+        {
+            return Error(DpsErrorCodes.TpmKeyRejected, ex.Message);
+        }
+
+        activity?.SetTag("dps.status", record.Status);
+        activity?.SetTag("dps.assigned_hub", record.AssignedHub);
+        operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record));
+        return DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" }, Ctx.RegistrationOperationStatus, options.RetryAfter);
+    }
+
+    /// <summary>GET operation status: 200 with the final <c>RegistrationOperationStatus</c>, or a DPS error.</summary>
+    public Task<DeviceResponse> OperationStatusAsync(DeviceRequest request, string operationId)
+    {
+        if (Check(request) is { } refused)
+        {
+            return Task.FromResult(refused);
+        }
+
+        var registrationId = request.RegistrationId;
+        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, registrationId, null, mayChallenge: false);
+        if (AuthFailure(outcome) is { } failure)
+        {
+            return Task.FromResult(failure);
+        }
+
+        outcome.Identity!.Dispose();
+        var final = operations.Find(operationId, registrationId);
+        if (final is null && store.Registrations.TryGetValue(registrationId, out var record) && record.LastOperationId == operationId)
+        {
+            final = RegistrationResults.FinalBody(operationId, record);
+        }
+
+        return Task.FromResult(final is null
+            ? Error(DpsErrorCodes.OperationNotFound, "The operation id is unknown for this registration.")
+            : new DeviceResponse(200, final));
+    }
+
+    /// <summary>POST status lookup (HTTPS only): 200 with the <c>DeviceRegistrationResult</c>, or a DPS error.</summary>
+    public Task<DeviceResponse> StatusLookupAsync(DeviceRequest request, RequestBody.Result<DeviceRegistrationRequest> body)
+    {
+        if (Check(request) is { } refused)
+        {
+            return Task.FromResult(refused);
+        }
+
+        if (body.ErrorCode != 0)
+        {
+            return Task.FromResult(Error(body.ErrorCode, body.Message!));
+        }
+
+        if (body.Value?.Csr is not null)
+        {
+            return Task.FromResult(Error(DpsErrorCodes.MalformedRequest, "A status lookup cannot carry a csr."));
+        }
+
+        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, request.RegistrationId, body.Value, mayChallenge: true);
+        if (AuthFailure(outcome) is { } failure)
+        {
+            return Task.FromResult(failure);
+        }
+
+        outcome.Identity!.Dispose();
+        if (!store.Registrations.TryGetValue(request.RegistrationId, out var record))
+        {
+            return Task.FromResult(Error(DpsErrorCodes.NotFound, "The device has not registered."));
+        }
+
+        // The status lookup never repeats an issued chain (2025-07-01-preview swagger).
+        var result = RegistrationResults.ToDeviceResult(record);
+        result.IssuedCertificateChain = null;
+        return Task.FromResult(DeviceResponse.Json(200, result, Ctx.DeviceRegistrationResult));
+    }
+
+    /// <summary>Whether <paramref name="id"/> is a valid registration id: 1–128 of letters, digits, '-', '.', '_', ':'.</summary>
+    public static bool IsValidRegistrationId(string id) =>
+        id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':');
+
+    /// <summary>Checks api-version, ID scope and registration id; null when they are acceptable.</summary>
+    public DeviceResponse? Check(DeviceRequest request)
+    {
+        if (ApiVersions.Match(request.ApiVersion, ApiVersions.Device) is null)
+        {
+            return Error(DpsErrorCodes.InvalidApiVersion, "The api-version is missing or not supported (2019-03-31, 2021-06-01, 2025-07-01-preview).");
+        }
+
+        if (!string.Equals(request.IdScope, idScope, StringComparison.OrdinalIgnoreCase))
+        {
+            return Error(DpsErrorCodes.NotFound, "The ID scope is unknown.");
+        }
+
+        return IsValidRegistrationId(request.RegistrationId)
+            ? null
+            : Error(DpsErrorCodes.RegistrationIdMismatch, "A registration id is 1–128 characters: letters, digits, '-', '.', '_', ':'.");
+    }
+
+    private DeviceResponse? AuthFailure(AuthOutcome outcome) =>
+        outcome.Challenge is { } challenge ? DeviceResponse.Json(401, challenge, Ctx.TpmChallengeBody)
+        : outcome.Identity is null ? Error(outcome.ErrorCode, outcome.Message!)
+        : null;
+
+    /// <summary>Reads a base64 DER PKCS#10 request whose signature verifies and whose CN is the registration id.</summary>
+    private static bool TryReadCsr(string base64, string registrationId, out CertificateRequest? request, out string problem)
+    {
+        request = null;
+        problem = "";
+        try
+        {
+            request = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(base64), HashAlgorithmName.SHA256);
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            problem = "The csr is not a base64 DER PKCS#10 request with a valid signature.";
+            return false;
+        }
+
+        var commonName = request.SubjectName.EnumerateRelativeDistinguishedNames()
+            .Where(rdn => rdn.GetSingleElementType().Value == "2.5.4.3").Select(rdn => rdn.GetSingleElementValue()).FirstOrDefault();
+        if (!string.Equals(commonName, registrationId, StringComparison.OrdinalIgnoreCase))
+        {
+            problem = "The csr's common name must be the registration id.";
+            request = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    private DeviceResponse Error(int code, string message) => DeviceResponse.Error(code, message, Time);
+}
