@@ -1,15 +1,16 @@
 using Provisioning.Device;
+using Provisioning.Emulator;
 
 namespace Provisioning.Samples.FirstBoot;
 
-/// <summary>Maps <c>--transport</c> onto the client's options.</summary>
+/// <summary>Maps <c>--transport</c> onto the client's options and the emulator's endpoints.</summary>
 internal static class DpsTransports
 {
     public static void Apply(ProvisioningClientOptions options, DpsTransport transport) =>
         options.Transport = transport == DpsTransport.Mqtt ? ProvisioningTransport.Mqtt : ProvisioningTransport.Https;
 
-    /// <summary>Where the client dials: the emulator serves DPS over HTTPS only in this build.</summary>
-    public static string EmulatorEndpoint(Provisioning.Emulator.DpsEmulator dps, DpsTransport transport) => transport == DpsTransport.Mqtt
-        ? throw new NotSupportedException("the embedded emulator does not serve DPS over MQTT in this build yet; use --transport https, or --global-endpoint with a DPS that does")
+    /// <summary>Where the client dials the emulator: its HTTPS endpoint, or its DPS MQTT endpoint (<c>host:port</c>).</summary>
+    public static string EmulatorEndpoint(DpsEmulator dps, DpsTransport transport) => transport == DpsTransport.Mqtt
+        ? dps.MqttEndpoint ?? throw new InvalidOperationException("the emulator serves no DPS MQTT endpoint")
         : dps.GlobalEndpoint.ToString();
 }

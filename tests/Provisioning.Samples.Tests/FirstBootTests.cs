@@ -25,6 +25,17 @@ public sealed class FirstBootTests : IDisposable
         Assert.Contains("registration cache", second.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("symmetric")]
+    [InlineData("x509")]
+    public async Task FirstBoot_OverMqtt_EndsAssignedWithTelemetry(string attestation)
+    {
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", attestation, "--transport", "mqtt", "--json"]);
+
+        AssertAssigned(run, attestation, "dps", "mqtt");
+        Assert.Contains("$dps/registrations/res/202", run.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task FirstBoot_WithNoArguments_RunsTheTpmHandshakeOnASoftwareTpmInTheHomeFolder()
     {
@@ -131,12 +142,12 @@ public sealed class FirstBootTests : IDisposable
 
     public void Dispose() => Directory.Delete(_home, recursive: true);
 
-    private static void AssertAssigned(SampleRun run, string attestation, string source)
+    private static void AssertAssigned(SampleRun run, string attestation, string source, string transport = "https")
     {
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("assigned", run.Text("status"));
         Assert.Equal(attestation, run.Text("attestation"));
-        Assert.Equal("https", run.Text("transport"));
+        Assert.Equal(transport, run.Text("transport"));
         Assert.Equal(source, run.Text("source"));
         Assert.True(run.Json.GetProperty("telemetryDelivered").GetBoolean(), run.ToString());
         Assert.Matches(@"^hub[12]\.localhost$", run.Text("assignedHub"));
