@@ -43,7 +43,7 @@ internal sealed class ProgressBar : IAsyncDisposable
         var seconds = (DateTime.UtcNow - _started).TotalSeconds;
         var rate = seconds > 0 ? _fleet.Assigned / seconds : 0;
         _output.Write(string.Create(CultureInfo.InvariantCulture,
-            $"\r[{new string('#', filled)}{new string('.', Width - filled)}] {done}/{total}  assigned {_fleet.Assigned}  failed {_fleet.Failed}  retries {_fleet.Retries.Retries}  {rate:0} reg/s "));
+            $"\r[{new string('#', filled)}{new string('.', Width - filled)}] {done}/{total} done  assigned {_fleet.Assigned}  failed {_fleet.Failed}  retries {_fleet.Retries.Retries}  {rate:0} reg/s "));
     }
 
     public async ValueTask DisposeAsync()
