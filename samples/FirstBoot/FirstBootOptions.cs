@@ -41,7 +41,7 @@ internal sealed class FirstBootOptions
           --symmetric-key <base64>           an individual enrollment's primary key
           --group-key <base64>               an enrollment group's primary key (the device key is derived)
           --certificate <pfx|pem>            the device certificate with its private key (x509; a PEM holds both)
-          --trusted-ca <pem>                 an extra root for DPS and hub TLS (e.g. a separately run emulator)
+          --trusted-ca <pem>                 an extra root trusted for DPS and hub TLS (a private CA)
         """;
 
     public AttestationKind Attestation { get; private set; } = AttestationKind.Tpm;

@@ -25,8 +25,13 @@ internal sealed class Fleet : IAsyncDisposable
         _webhook = webhook;
         EnrollmentSettings = settings;
         Retries = retries;
-        ClientOptions = new ProvisioningClientOptions { LoggerFactory = retries };
+        ClientOptions = new ProvisioningClientOptions
+        {
+            LoggerFactory = retries,
+            Transport = options.Mqtt ? ProvisioningTransport.Mqtt : ProvisioningTransport.Https,
+        };
         ClientOptions.TrustEmulator(dps);
+        Endpoint = options.Mqtt ? dps.MqttEndpoint! : dps.GlobalEndpoint.ToString();
     }
 
     public FleetOptions Options { get; }
@@ -36,6 +41,9 @@ internal sealed class Fleet : IAsyncDisposable
     public EnrollmentSettings EnrollmentSettings { get; }
 
     public ProvisioningClientOptions ClientOptions { get; }
+
+    /// <summary>Where devices dial DPS: the HTTPS endpoint, or the MQTT one (<c>host:port</c>).</summary>
+    public string Endpoint { get; }
 
     public RetryCounter Retries { get; }
 

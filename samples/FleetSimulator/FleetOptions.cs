@@ -9,12 +9,14 @@ internal sealed class FleetOptions
 {
     public const string Usage = """
         usage: FleetSimulator [--devices <n>] [--hubs <n>] [--allocation hashed|geoLatency|static|custom]
-                              [--attestation symmetric|tpm] [--faults <rate>] [--concurrency <n>] [--json] [--verbose]
+                              [--attestation symmetric|tpm] [--transport https|mqtt] [--faults <rate>] [--concurrency <n>]
+                              [--json] [--verbose]
           --devices      how many devices (default 100); each has its own identity
           --hubs         how many linked hubs (default 3)
           --allocation   the enrollment's allocation policy (default hashed); custom serves a webhook in-process
           --attestation  symmetric: one enrollment group, a derived key per device; tpm: one software TPM and one
                          individual enrollment (by EK) per device (default symmetric)
+          --transport    the protocol to DPS (default https; mqtt for symmetric key only, as DPS has no TPM over MQTT)
           --faults       the share of DPS requests answered 429, 503 or a dropped connection (default 0)
           --concurrency  devices in flight at once (default 32)
           --json         end standard output with one JSON line of figures
@@ -27,6 +29,8 @@ internal sealed class FleetOptions
     public AllocationPolicy Allocation { get; private set; } = AllocationPolicy.Hashed;
 
     public bool Tpm { get; private set; }
+
+    public bool Mqtt { get; private set; }
 
     public double Faults { get; private set; }
 
@@ -101,6 +105,15 @@ internal sealed class FleetOptions
                         _ => Invalid($"--attestation must be symmetric or tpm, not '{attestation}'", false),
                     };
                     break;
+                case "--transport":
+                    var transport = Value();
+                    options.Mqtt = transport switch
+                    {
+                        "mqtt" => true,
+                        "https" or "http" => false,
+                        _ => Invalid($"--transport must be https or mqtt, not '{transport}'", false),
+                    };
+                    break;
                 case "--faults":
                     var rate = Value();
                     if (double.TryParse(rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0 and < 1)
@@ -124,6 +137,11 @@ internal sealed class FleetOptions
                 problem ??= message;
                 return fallback;
             }
+        }
+
+        if (problem is null && options.Tpm && options.Mqtt)
+        {
+            problem = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT";
         }
 
         error = problem;

@@ -30,6 +30,7 @@ internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutc
             ElapsedMs = (long)elapsed.TotalMilliseconds,
             Allocation = options.AllocationName,
             Attestation = options.Tpm ? "tpm" : "symmetric",
+            Transport = options.Mqtt ? "mqtt" : "https",
             WebhookCalls = webhookCalls,
         };
     }
@@ -38,7 +39,7 @@ internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutc
     {
         var report = ToReport();
         output.WriteLine();
-        output.WriteLine($"Fleet: {report.Devices} devices, {options.Hubs} hubs, {report.Allocation} allocation, {report.Attestation} attestation, concurrency {options.Concurrency}, faults {options.Faults.ToString(CultureInfo.InvariantCulture)}");
+        output.WriteLine($"Fleet: {report.Devices} devices, {options.Hubs} hubs, {report.Allocation} allocation, {report.Attestation} attestation over {report.Transport}, concurrency {options.Concurrency}, faults {options.Faults.ToString(CultureInfo.InvariantCulture)}");
         output.WriteLine();
         output.WriteLine($"  {"hub",-24} {"devices",8}");
         foreach (var (hub, count) in report.Hubs)
@@ -102,6 +103,8 @@ internal sealed class FleetReport
     public required string Allocation { get; init; }
 
     public required string Attestation { get; init; }
+
+    public required string Transport { get; init; }
 
     public int? WebhookCalls { get; init; }
 }

@@ -56,7 +56,7 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
     {
         var clock = Stopwatch.StartNew();
         DeviceRegistrationResult result;
-        using (var client = new ProvisioningDeviceClient(fleet.Dps.GlobalEndpoint.ToString(), fleet.Dps.IdScope, attestation, fleet.ClientOptions))
+        using (var client = new ProvisioningDeviceClient(fleet.Endpoint, fleet.Dps.IdScope, attestation, fleet.ClientOptions))
         {
             result = await client.RegisterAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -56,6 +56,17 @@ public sealed class FleetSimulatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Fleet_OverMqtt_LosesNone()
+    {
+        var run = await SampleProcess.RunAsync(SampleProcess.FleetSimulatorDll, _home, ["--devices", "50", "--hubs", "2", "--transport", "mqtt", "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("mqtt", run.Json.GetProperty("transport").GetString());
+        Assert.Equal(50, run.Json.GetProperty("assigned").GetInt32());
+        Assert.Equal(0, run.Json.GetProperty("failed").GetInt32());
+    }
+
+    [Fact]
     public async Task Fleet_WithTpm_GivesEachDeviceItsOwnTpm()
     {
         var run = await SampleProcess.RunAsync(SampleProcess.FleetSimulatorDll, _home, ["--devices", "4", "--hubs", "2", "--attestation", "tpm", "--json"]);
