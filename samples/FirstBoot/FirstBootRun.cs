@@ -148,6 +148,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         var started = _clock.Elapsed;
         var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
         var took = _clock.Elapsed - started;
+        narrator.Flush();
         Report.Source = result.IsFromCache ? "cache" : "dps";
         Report.AssignedHub = result.AssignedHub;
         Report.DeviceId = result.DeviceId;

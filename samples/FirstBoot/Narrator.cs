@@ -11,7 +11,19 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
     private TimeSpan _challengedAt;
     private bool _answeredChallenge;
 
-    public void Line(string text) => output.WriteLine(text);
+    // The 202's operation id is in its body, which the HTTP trace does not carry; the first poll's path does, so the 202 is
+    // told when that poll is seen (or at the end, without the id).
+    private TimeSpan? _acceptedIn;
+
+    /// <summary>Tells a 202 that no poll followed.</summary>
+    public void Flush()
+    {
+        if (_acceptedIn is { } took)
+        {
+            Step("  ← 202 Accepted: status 'assigning'", took);
+            _acceptedIn = null;
+        }
+    }
 
     public void Step(string text, TimeSpan? took = null) =>
         output.WriteLine(took is { } t ? $"  {text} ({Ms(t)})" : $"  {text}");
@@ -55,7 +67,7 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
                 Step("  ← 202 'assigning' (on $dps/registrations/res/202/…); waiting the retry-after, then polling the operation");
                 break;
             case "Polling":
-                Step("  … waiting the Retry-After the service asked for, then polling the operation");
+                // Told with the first poll (OnExchange).
                 break;
         }
     }
@@ -64,17 +76,32 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
     {
         var path = e.Path ?? string.Empty;
         var operation = path.Contains("/operations/", StringComparison.Ordinal) ? path[(path.LastIndexOf('/') + 1)..] : null;
+        if (operation is not null && _acceptedIn is { } accepted)
+        {
+            Step($"  ← 202 Accepted: status 'assigning', operation id {operation}", accepted);
+            Step("  … waited the Retry-After the service asked for, then polled the operation");
+            _acceptedIn = null;
+        }
+
         var request = operation is null ? $"{e.Method} …/registrations/{registrationId}/register" : $"{e.Method} …/operations/{operation}";
+        if (e.Status == 202 && operation is null)
+        {
+            Step($"  {request}");
+            _acceptedIn = e.Duration;
+            return;
+        }
+
         var answer = (e.Status, operation) switch
         {
-            (401, null) => "401 Unauthorized: the challenge, with an authorization key (authenticationKey) encrypted to the EK",
-            (202, null) => "202 Accepted: status 'assigning'",
+            (401, null) when attestation == AttestationKind.Tpm && !_answeredChallenge =>
+                "401 Unauthorized: the challenge, with an authorization key (authenticationKey) encrypted to the EK",
+            (401, _) => "401 Unauthorized: refused",
             (202, _) => "202 Accepted: still 'assigning'",
             (200, _) => "200 OK: the operation has finished",
             (null, _) => "no answer (network error): retrying",
             ({ } other, _) => $"{other.ToString(CultureInfo.InvariantCulture)}: retrying if transient",
         };
-        Step($"  {request}", null);
+        Step($"  {request}");
         Step($"  ← {answer}", e.Duration);
     }
 
