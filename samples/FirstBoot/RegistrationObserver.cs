@@ -19,7 +19,7 @@ internal sealed record RegistrationEvent(string? State, string? Method, string? 
 /// <c>StateChanged</c> event of <c>Provisioning.Device</c>, at Debug), and its HTTP exchanges through the
 /// <c>System.Net.Http</c> activity source. Neither ever carries a key, a token or a blob.
 /// </summary>
-internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
+internal sealed class RegistrationObserver : ILoggerFactory
 {
     private readonly Action<RegistrationEvent> _onEvent;
     private readonly Stopwatch _clock;
@@ -43,9 +43,6 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
         ActivitySource.AddActivityListener(_http);
     }
 
-    /// <summary>Whether any HTTP exchange was seen (false over MQTT).</summary>
-    public bool SawHttp { get; private set; }
-
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void AddProvider(ILoggerProvider provider)
@@ -64,7 +61,6 @@ internal sealed class RegistrationObserver : ILoggerFactory, IDisposable
             return;
         }
 
-        SawHttp = true;
         var status = activity.GetTagItem("http.response.status_code") switch
         {
             int code => code,
