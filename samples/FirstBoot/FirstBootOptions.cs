@@ -1,0 +1,219 @@
+namespace Provisioning.Samples.FirstBoot;
+
+/// <summary>How the device proves its identity.</summary>
+internal enum AttestationKind
+{
+    Tpm,
+    Symmetric,
+    X509,
+}
+
+/// <summary>The wire protocol to DPS.</summary>
+internal enum DpsTransport
+{
+    Https,
+    Mqtt,
+}
+
+/// <summary>FirstBoot's arguments. Parsing checks every combination up front, before any TPM or network is touched.</summary>
+internal sealed class FirstBootOptions
+{
+    public const string Usage = """
+        usage: FirstBoot [options]
+          With no options: an embedded DPS emulator with two hubs, a software TPM in ~/.provisioning-device/firstboot,
+          TPM attestation over HTTPS, one telemetry message. A second run boots from the registration cache.
+
+          --attestation tpm|symmetric|x509   how the device proves its identity (default tpm)
+          --transport https|mqtt             the protocol to DPS (default https; DPS rejects TPM over MQTT)
+          --tpm <spec>                       the TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>,
+                                             mssim:<host>:<port>, unix:<path> (default: a software TPM in the state folder)
+          --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
+          --message <json>                   the telemetry body (default a small reading)
+          --reprovision                      ignore the registration cache and ask DPS again
+          --state <dir>                      the state folder (default ~/.provisioning-device/firstboot)
+          --json                             end standard output with one JSON line describing the outcome
+          --verbose                          client logs, and stack traces with errors
+
+          A real Azure DPS instead of the emulator:
+          --global-endpoint <host>           e.g. global.azure-devices-provisioning.net
+          --id-scope <scope>                 the DPS ID scope, e.g. 0ne00000001
+          --registration-id <id>             symmetric key; for tpm the EK-derived id is the default
+          --symmetric-key <base64>           an individual enrollment's primary key
+          --group-key <base64>               an enrollment group's primary key (the device key is derived)
+          --certificate <pfx|pem>            the device certificate with its private key (x509; a PEM holds both)
+          --trusted-ca <pem>                 an extra root trusted for DPS and hub TLS (a private CA)
+        """;
+
+    public AttestationKind Attestation { get; private set; } = AttestationKind.Tpm;
+
+    public DpsTransport Transport { get; private set; } = DpsTransport.Https;
+
+    public string? Tpm { get; private set; }
+
+    public string? Payload { get; private set; }
+
+    public string? Message { get; private set; }
+
+    public bool Reprovision { get; private set; }
+
+    public string? StateDirectory { get; private set; }
+
+    public bool Json { get; private set; }
+
+    public bool Verbose { get; private set; }
+
+    public bool Help { get; private set; }
+
+    public string? GlobalEndpoint { get; private set; }
+
+    public string? IdScope { get; private set; }
+
+    public string? RegistrationId { get; private set; }
+
+    public string? SymmetricKey { get; private set; }
+
+    public string? GroupKey { get; private set; }
+
+    public string? Certificate { get; private set; }
+
+    public string? TrustedCa { get; private set; }
+
+    /// <summary>Whether to talk to a real (or separately run) DPS rather than the embedded emulator.</summary>
+    public bool UsesRemoteDps => GlobalEndpoint is not null;
+
+    public string AttestationName => Attestation switch
+    {
+        AttestationKind.Symmetric => "symmetric",
+        AttestationKind.X509 => "x509",
+        _ => "tpm",
+    };
+
+    public string TransportName => Transport == DpsTransport.Mqtt ? "mqtt" : "https";
+
+    /// <summary>Parses; a problem is reported in <paramref name="error"/> (one line, no usage).</summary>
+    public static FirstBootOptions Parse(string[] args, out string? error)
+    {
+        // --json holds even when another argument is wrong: the report of that mistake is a JSON line too.
+        var options = new FirstBootOptions { Json = args.Contains("--json") };
+        string? problem = null;
+        for (var i = 0; i < args.Length && problem is null; i++)
+        {
+            var name = args[i];
+            string? Value()
+            {
+                if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    return args[++i];
+                }
+
+                problem = $"{name} needs a value";
+                return null;
+            }
+
+            switch (name)
+            {
+                case "--attestation":
+                    var attestation = Value();
+                    options.Attestation = attestation switch
+                    {
+                        "tpm" => AttestationKind.Tpm,
+                        "symmetric" or "symmetric-key" => AttestationKind.Symmetric,
+                        "x509" => AttestationKind.X509,
+                        _ => Fail(ref problem, $"--attestation must be tpm, symmetric or x509, not '{attestation}'", options.Attestation),
+                    };
+                    break;
+                case "--transport":
+                    var transport = Value();
+                    options.Transport = transport switch
+                    {
+                        "https" or "http" => DpsTransport.Https,
+                        "mqtt" => DpsTransport.Mqtt,
+                        _ => Fail(ref problem, $"--transport must be https or mqtt, not '{transport}'", options.Transport),
+                    };
+                    break;
+                case "--tpm": options.Tpm = Value(); break;
+                case "--payload": options.Payload = Value(); break;
+                case "--message": options.Message = Value(); break;
+                case "--state": options.StateDirectory = Value(); break;
+                case "--global-endpoint": options.GlobalEndpoint = Value(); break;
+                case "--id-scope": options.IdScope = Value(); break;
+                case "--registration-id": options.RegistrationId = Value(); break;
+                case "--symmetric-key": options.SymmetricKey = Value(); break;
+                case "--group-key": options.GroupKey = Value(); break;
+                case "--certificate": options.Certificate = Value(); break;
+                case "--trusted-ca": options.TrustedCa = Value(); break;
+                case "--reprovision": options.Reprovision = true; break;
+                case "--json": options.Json = true; break;
+                case "--verbose" or "-v": options.Verbose = true; break;
+                case "--help" or "-h": options.Help = true; break;
+                default: problem = $"unexpected argument '{name}'"; break;
+            }
+        }
+
+        error = problem;
+        return options.Check(ref error);
+    }
+
+    private FirstBootOptions Check(ref string? error)
+    {
+        if (error is not null || Help)
+        {
+            return this;
+        }
+
+        // DPS has no TPM over MQTT (dps-protocol.md §5): refuse before any TPM or network work.
+        if (Attestation == AttestationKind.Tpm && Transport == DpsTransport.Mqtt)
+        {
+            error = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT (its 401 challenge exists only over HTTPS and AMQP); use --transport https, or --attestation symmetric|x509 with mqtt";
+        }
+        else if (Tpm is not null && Attestation != AttestationKind.Tpm)
+        {
+            error = "--tpm applies to --attestation tpm only";
+        }
+        else if (Payload is not null && !IsJson(Payload))
+        {
+            error = "--payload is not valid JSON";
+        }
+        else if (Message is not null && !IsJson(Message))
+        {
+            error = "--message is not valid JSON";
+        }
+        else if (UsesRemoteDps != (IdScope is not null))
+        {
+            error = "--global-endpoint and --id-scope go together";
+        }
+        else if (!UsesRemoteDps && (RegistrationId ?? SymmetricKey ?? GroupKey ?? Certificate) is not null)
+        {
+            error = "--registration-id, --symmetric-key, --group-key and --certificate need --global-endpoint and --id-scope (the emulator makes its own credentials)";
+        }
+        else if (UsesRemoteDps && Attestation == AttestationKind.Symmetric && (RegistrationId is null || (SymmetricKey is null) == (GroupKey is null)))
+        {
+            error = "symmetric key attestation with a real DPS needs --registration-id and one of --symmetric-key or --group-key";
+        }
+        else if (UsesRemoteDps && Attestation == AttestationKind.X509 && Certificate is null)
+        {
+            error = "x509 attestation with a real DPS needs --certificate <pfx|pem>";
+        }
+
+        return this;
+    }
+
+    private static T Fail<T>(ref string? error, string message, T current)
+    {
+        error ??= message;
+        return current;
+    }
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(text);
+            return true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+}

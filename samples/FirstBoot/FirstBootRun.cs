@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+using Provisioning.Device;
+using Provisioning.Device.Hub;
+using Provisioning.Emulator;
+using Provisioning.Emulator.Hubs;
+
+namespace Provisioning.Samples.FirstBoot;
+
+/// <summary>One first boot: identity, (emulated) DPS, registration or the cache, the hub, one telemetry message.</summary>
+internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, TextWriter? verbose)
+{
+    /// <summary>The emulator's stand-in for DPS's 2–3 s: short, so the sample ends in seconds, but a real poll.</summary>
+    private static readonly TimeSpan EmulatorRetryAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the hub may take to accept the connection, or to acknowledge and record the message: the hub client
+    /// retries without end, and a sample must end.</summary>
+    private static readonly TimeSpan HubTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public FirstBootReport Report { get; } = new()
+    {
+        Status = "error",
+        Attestation = options.AttestationName,
+        Transport = options.TransportName,
+    };
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunStepsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Report.ElapsedMs = (long)_clock.Elapsed.TotalMilliseconds;
+        }
+    }
+
+    private async Task RunStepsAsync(CancellationToken cancellationToken)
+    {
+        var state = StateFiles.Resolve(options.StateDirectory);
+        StateFiles.EnsureDirectory(state);
+        output.WriteLine($"First boot: {options.AttestationName} attestation over {options.TransportName.ToUpperInvariant()}, state in {state}");
+
+        await using var dps = options.UsesRemoteDps ? null : await StartEmulatorAsync(state, cancellationToken).ConfigureAwait(false);
+        var endpoint = dps is null ? options.GlobalEndpoint! : DpsTransports.EmulatorEndpoint(dps, options.Transport);
+        var idScope = dps?.IdScope ?? options.IdScope!;
+        using var extraRoot = options.TrustedCa is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
+
+        await using var identity = await DeviceIdentity.OpenAsync(options, state, cancellationToken).ConfigureAwait(false);
+        Report.RegistrationId = identity.RegistrationId;
+        output.WriteLine($"Device identity: {identity.Description}");
+
+        // For a TPM, the two lines tpm_device_provision prints (dps-protocol.md §10): what an operator enrolls in DPS.
+        output.WriteLine($"Registration Id: {identity.RegistrationId}");
+        if (identity.EndorsementKey is { } ek)
+        {
+            output.WriteLine($"Endorsement Key: {Convert.ToBase64String(ek)}");
+        }
+
+        if (dps is not null)
+        {
+            var started = _clock.Elapsed;
+            await identity.EnrollAsync(dps.Enrollments, cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", dps.Hubs.Select(h => h.HostName))}) in {Narrator.Ms(_clock.Elapsed - started)}");
+        }
+
+        var narrator = new Narrator(output, options.Attestation, options.Transport, idScope, identity.RegistrationId);
+        var cachePath = Path.Combine(state, options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
+        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return;
+        }
+
+        // A cached assignment the hub no longer honours (device deleted, moved, disabled) sends the device back to DPS once.
+        var (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
+        if (client is null && result.IsFromCache)
+        {
+            output.WriteLine($"The hub refused the cached identity ({refused}): back to DPS.");
+            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: true, cancellationToken).ConfigureAwait(false);
+            if (result is null)
+            {
+                return;
+            }
+
+            (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (client is null)
+        {
+            throw new HubException($"the hub {result.AssignedHub} refused device {result.DeviceId}: {refused}");
+        }
+
+        await using (client.ConfigureAwait(false))
+        {
+            await SendTelemetryAsync(client, result, dps, cancellationToken).ConfigureAwait(false);
+        }
+
+        Report.Status = "assigned";
+        output.WriteLine($"Done in {Narrator.Ms(_clock.Elapsed)}.");
+    }
+
+    private async Task<DpsEmulator> StartEmulatorAsync(string state, CancellationToken cancellationToken)
+    {
+        var started = _clock.Elapsed;
+        var dpsOptions = new DpsEmulatorOptions
+        {
+            DataDirectory = Path.Combine(state, "emulator"),
+            RetryAfter = EmulatorRetryAfter,
+        };
+        dpsOptions.Hubs.Add(new LinkedHub("hub1.localhost", "westus"));
+        dpsOptions.Hubs.Add(new LinkedHub("hub2.localhost", "eastus"));
+        StateFiles.EnsureDirectory(dpsOptions.DataDirectory);
+        var dps = await DpsEmulator.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Emulated DPS at {dps.GlobalEndpoint} (ID scope {dps.IdScope}), hubs {string.Join(", ", dps.HubAddresses.Select(h => $"{h.Key} ({h.Value})"))}; started in {Narrator.Ms(_clock.Elapsed - started)}");
+        return dps;
+    }
+
+    /// <returns>The assigned result, or null when DPS answered failed or disabled (the report says so).</returns>
+    private async Task<DeviceRegistrationResult?> RegisterAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
+        X509Certificate2? extraRoot, DpsEmulator? dps, bool bypassCache, CancellationToken cancellationToken)
+    {
+        using var observer = new RegistrationObserver(narrator.OnEvent, _clock, verbose);
+        var clientOptions = new ProvisioningClientOptions
+        {
+            LoggerFactory = observer,
+            RegistrationCache = new FileRegistrationCache(cachePath),
+        };
+        if (dps is not null)
+        {
+            clientOptions.TrustEmulator(dps);
+        }
+
+        if (extraRoot is not null)
+        {
+            clientOptions.TrustedRootCertificates.Add(extraRoot);
+        }
+
+        DpsTransports.Apply(clientOptions, options.Transport);
+        using var client = new ProvisioningDeviceClient(endpoint, idScope, identity.Attestation, clientOptions);
+        var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache };
+        output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
+        var started = _clock.Elapsed;
+        var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
+        var took = _clock.Elapsed - started;
+        narrator.Flush();
+        Report.Source = result.IsFromCache ? "cache" : "dps";
+        Report.AssignedHub = result.AssignedHub;
+        Report.DeviceId = result.DeviceId;
+        if (result.IsFromCache)
+        {
+            narrator.Step($"Booting from the registration cache ({cachePath}): DPS was not contacted", took);
+            narrator.Step($"cached assignment: hub {result.AssignedHub}, device {result.DeviceId}, registered {result.LastUpdatedDateTimeUtc:u}");
+            return result;
+        }
+
+        if (result.Status != ProvisioningRegistrationStatus.Assigned)
+        {
+            Report.Status = result.Status.ToString().ToLowerInvariant();
+            Report.Error = result.ErrorCode is { } code ? $"DPS answered {Report.Status}: {code} {result.ErrorMessage}" : $"DPS answered {Report.Status}";
+            output.WriteLine($"  {Report.Error}");
+            return null;
+        }
+
+        narrator.Step($"Assigned: hub {result.AssignedHub}, device {result.DeviceId}, operation {result.OperationId}");
+        if (options.Attestation == AttestationKind.Tpm)
+        {
+            narrator.Step("the hub key that came with 'assigned' was activated in the TPM too; it signs the hub's SAS tokens");
+        }
+
+        if (result.JsonPayload is { } payload)
+        {
+            narrator.Step($"payload returned by allocation: {payload}");
+        }
+
+        output.WriteLine($"Time to assigned: {Narrator.Ms(took)}.");
+        Report.TimeToAssignedMs = (long)took.TotalMilliseconds;
+        return result;
+    }
+
+    private async Task<(DeviceClient? Client, string? Refusal)> ConnectAsync(DeviceRegistrationResult result, DeviceIdentity identity, DpsEmulator? dps,
+        X509Certificate2? extraRoot, CancellationToken cancellationToken)
+    {
+        var started = _clock.Elapsed;
+        var hubOptions = new DeviceClientOptions { LoggerFactory = verbose is null ? null : new TextLoggerFactory(verbose) };
+        if (dps is not null)
+        {
+            hubOptions.UseEmulatorHubs(dps);
+        }
+
+        if (extraRoot is not null)
+        {
+            hubOptions.TrustedRoots.Add(extraRoot);
+        }
+
+        string? refusal = null;
+        hubOptions.ReprovisionRequired = (r, _) =>
+        {
+            refusal = $"CONNACK {r.ConnectCode}";
+            return ValueTask.CompletedTask;
+        };
+        // The attestation that registered signs the hub's tokens too (TPM: with the key activated on 'assigned').
+        var client = DeviceClient.Create(result, identity.Attestation, hubOptions);
+        try
+        {
+            await WithHubTimeoutAsync(ct => client.OpenAsync(ct), $"{result.AssignedHub} did not accept the connection", cancellationToken).ConfigureAwait(false);
+        }
+        catch (HubException ex) when (refusal is not null)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            return (null, refusal + ": " + ex.Message);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        output.WriteLine($"Connected to {result.AssignedHub} as {result.DeviceId} over MQTT ({identity.HubCredentialDescription}) in {Narrator.Ms(_clock.Elapsed - started)}");
+        return (client, null);
+    }
+
+    private async Task SendTelemetryAsync(DeviceClient client, DeviceRegistrationResult result, DpsEmulator? dps, CancellationToken cancellationToken)
+    {
+        var body = options.Message ?? $$"""{"firstBoot":true,"temperature":21.5,"registrationId":"{{result.RegistrationId}}"}""";
+        var message = new HubMessage(Encoding.UTF8.GetBytes(body))
+        {
+            MessageId = Guid.NewGuid().ToString("N"),
+            ContentType = "application/json",
+            ContentEncoding = "utf-8",
+        };
+        var started = _clock.Elapsed;
+        await WithHubTimeoutAsync(ct => client.SendEventAsync(message, ct), $"{result.AssignedHub} did not acknowledge the message", cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Sent telemetry {body}: acknowledged by the hub (PUBACK) in {Narrator.Ms(_clock.Elapsed - started)}");
+        if (dps is not null)
+        {
+            // The emulated hub's own record: proof the message arrived, not only that it was acknowledged.
+            var hub = dps.GetHub(result.AssignedHub!);
+            await WithHubTimeoutAsync(
+                async ct =>
+                {
+                    HubTelemetryMessage received;
+                    do
+                    {
+                        received = await hub.ReadTelemetryAsync(result.DeviceId!, ct).ConfigureAwait(false);
+                    }
+                    while (received.MessageId != message.MessageId);
+                    output.WriteLine($"The hub {hub.HubHostName} received it from {received.DeviceId} at {received.EnqueuedAt:HH:mm:ss.fff}: {Encoding.UTF8.GetString(received.Body.Span)}");
+                },
+                $"{hub.HubHostName} has no record of the message",
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        Report.TelemetryDelivered = true;
+    }
+
+    private static async Task WithHubTimeoutAsync(Func<CancellationToken, Task> operation, string failure, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HubTimeout);
+        try
+        {
+            await operation(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{failure} within {HubTimeout.TotalSeconds:0} s.", ex);
+        }
+    }
+}

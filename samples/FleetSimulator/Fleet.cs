@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+using Provisioning.Device;
+using Provisioning.Emulator;
+using Provisioning.Emulator.Enrollments;
+using Provisioning.Emulator.Faults;
+
+namespace Provisioning.Samples.FleetSimulator;
+
+/// <summary>The fleet's shared setting: the emulated cloud, its enrollment, the client options and the counters.</summary>
+internal sealed class Fleet : IAsyncDisposable
+{
+    private static readonly string[] Regions = ["westus", "eastus"];
+
+    private readonly AllocationWebhook? _webhook;
+    private int _finished;
+    private int _assigned;
+    private int _failed;
+
+    private Fleet(FleetOptions options, DpsEmulator dps, AllocationWebhook? webhook, EnrollmentSettings settings, RetryCounter retries)
+    {
+        Options = options;
+        Dps = dps;
+        _webhook = webhook;
+        EnrollmentSettings = settings;
+        Retries = retries;
+        ClientOptions = new ProvisioningClientOptions
+        {
+            LoggerFactory = retries,
+            Transport = options.Mqtt ? ProvisioningTransport.Mqtt : ProvisioningTransport.Https,
+        };
+        ClientOptions.TrustEmulator(dps);
+        Endpoint = options.Mqtt ? dps.MqttEndpoint! : dps.GlobalEndpoint.ToString();
+    }
+
+    public FleetOptions Options { get; }
+
+    public DpsEmulator Dps { get; }
+
+    public EnrollmentSettings EnrollmentSettings { get; }
+
+    public ProvisioningClientOptions ClientOptions { get; }
+
+    /// <summary>Where devices dial DPS: the HTTPS endpoint, or the MQTT one (<c>host:port</c>).</summary>
+    public string Endpoint { get; }
+
+    public RetryCounter Retries { get; }
+
+    /// <summary>The group's keys (symmetric key attestation).</summary>
+    public SymmetricKeyPair? GroupKeys { get; private set; }
+
+    public int Finished => Volatile.Read(ref _finished);
+
+    public int Assigned => Volatile.Read(ref _assigned);
+
+    public int Failed => Volatile.Read(ref _failed);
+
+    /// <summary>Starts the emulator with <c>--hubs</c> linked hubs in two regions (geoLatency hashes among the device's
+    /// region's hubs), the faults, the webhook for custom allocation, and the symmetric-key enrollment group.</summary>
+    public static async Task<Fleet> StartAsync(FleetOptions options, TextWriter? verbose, CancellationToken cancellationToken)
+    {
+        var dpsOptions = new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero, DefaultDeviceRegion = Regions[0] };
+        for (var i = 1; i <= options.Hubs; i++)
+        {
+            dpsOptions.Hubs.Add(new LinkedHub($"hub{i}.localhost", Regions[(i - 1) % Regions.Length]));
+        }
+
+        if (options.Faults > 0)
+        {
+            // The rate is split over the three kinds of trouble a device meets: throttling, an unavailable service, a cut.
+            var share = options.Faults / 3;
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register, Kind = FaultKind.TooManyRequests, Probability = share, Seed = 1 });
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.OperationStatus, Kind = FaultKind.ServiceUnavailable, Probability = share, Seed = 2 });
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register | DpsEndpoint.OperationStatus, Kind = FaultKind.DropConnection, Probability = share, Seed = 3 });
+        }
+
+        var retries = new RetryCounter(verbose);
+        var webhook = options.Allocation == AllocationPolicy.Custom ? await AllocationWebhook.StartAsync(cancellationToken).ConfigureAwait(false) : null;
+        DpsEmulator? dps = null;
+        try
+        {
+            dps = await DpsEmulator.StartAsync(dpsOptions, cancellationToken).ConfigureAwait(false);
+            var settings = new EnrollmentSettings
+            {
+                AllocationPolicy = options.Allocation,
+                IotHubs = options.Allocation == AllocationPolicy.Static ? [dpsOptions.Hubs[0].HostName] : [],
+                WebhookUrl = webhook?.Url,
+            };
+            var fleet = new Fleet(options, dps, webhook, settings, retries);
+            if (!options.Tpm)
+            {
+                fleet.GroupKeys = await dps.Enrollments.AddSymmetricKeyGroupAsync("fleet", settings, cancellationToken).ConfigureAwait(false);
+            }
+
+            return fleet;
+        }
+        catch
+        {
+            if (dps is not null)
+            {
+                await dps.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (webhook is not null)
+            {
+                await webhook.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Runs every device, <c>--concurrency</c> at a time.</summary>
+    public async Task<FleetResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var outcomes = new ConcurrentBag<DeviceOutcome>();
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(1, Options.Devices),
+            new ParallelOptions { MaxDegreeOfParallelism = Options.Concurrency, CancellationToken = cancellationToken },
+            async (index, token) =>
+            {
+                var outcome = await new SimulatedDevice(this, index).RunAsync(token).ConfigureAwait(false);
+                outcomes.Add(outcome);
+                if (outcome.Lost)
+                {
+                    Interlocked.Increment(ref _failed);
+                }
+
+                Interlocked.Increment(ref _finished);
+            }).ConfigureAwait(false);
+        return new FleetResult(Options, [.. outcomes], clock.Elapsed, Retries.Retries, _webhook?.Calls);
+    }
+
+    internal void OnAssigned() => Interlocked.Increment(ref _assigned);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Dps.DisposeAsync().ConfigureAwait(false);
+        if (_webhook is not null)
+        {
+            await _webhook.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
