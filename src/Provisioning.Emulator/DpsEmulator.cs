@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -10,7 +9,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -259,16 +257,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             // Kestrel counts bytes it has buffered, not what the handler read: the 96 KB rule is enforced by RequestBody alone,
             // with a 413 in the DPS shape; this outer bound only stops abuse.
             kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
-            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
-            {
-                ServerCertificate = serverCertificate,
-                SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-
-                // The TLS layer accepts any client certificate: which certificates are trusted depends on the enrollments,
-                // so the device API validates each one against them (DeviceAuthenticator) rather than against an OS store.
-                ClientCertificateValidation = static (_, _, _) => true,
-            }));
+            // Client certificates are judged against the enrollments (DeviceAuthenticator), with the intermediates the device sent.
+            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate));
         });
         return builder.Build();
     }

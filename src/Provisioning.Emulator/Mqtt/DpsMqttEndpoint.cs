@@ -154,9 +154,8 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
             return (MqttConnectReasonCode.NotAuthorized, "TPM attestation is not supported over MQTT; use HTTPS");
         }
 
-        var session = new DpsMqttSession(userName with { RegistrationId = clientId }, e.Password ?? "", e.ClientCertificate);
-        var request = session.ToDeviceRequest();
-        var outcome = _service.Authenticator.Authenticate(request.Authorization, request.ClientCertificate, clientId, null, mayChallenge: false);
+        var session = new DpsMqttSession(userName with { RegistrationId = clientId }, e.Password ?? "", e.ClientCertificate, _listener.IntermediatesOf(e.ClientCertificate));
+        var outcome = _service.Authenticator.Authenticate(session.ToDeviceRequest(), null, mayChallenge: false);
         if (outcome.Identity is not { } identity)
         {
             return (outcome.ErrorCode == DpsErrorCodes.MalformedToken ? MqttConnectReasonCode.BadUserNameOrPassword : MqttConnectReasonCode.NotAuthorized,
