@@ -71,7 +71,7 @@ public sealed class X509IntegrationTests
         Assert.False(ex.IsTransient);
     }
 
-    private static X509Certificate2 CreateCertificate(string subject, X509Certificate2? issuer, bool isCa)
+    internal static X509Certificate2 CreateCertificate(string subject, X509Certificate2? issuer, bool isCa)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
