@@ -1,7 +1,8 @@
 // Client registration benchmark (not a test): provisions N devices with a given concurrency against the emulator, one
 // ProvisioningDeviceClient per device (as on real devices: its own connection pool and TLS handshake), and prints
-// registrations/s, latency p50/p95/p99, bytes allocated per registration, and how far one device's time to assigned is
-// from the time its HTTP exchanges took.
+// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's
+// time to assigned is from the time its HTTP exchanges took. --transport mqtt / mqttws register over the emulator's DPS
+// MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does.
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
 //       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws] [--emulator inproc|process]
@@ -9,7 +10,8 @@
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.
 // With --emulator process the emulator host runs in its own process (dotnet exec Provisioning.Emulator.dll, read from
-// emulator.json), and the same delta is the client's alone (plus this harness's few small objects per device).
+// emulator.json), and the same delta is the client's alone (plus this harness's few small objects per device); the host's
+// CPU time is read from its process.
 using System.Globalization;
 
 using Provisioning.Device;
