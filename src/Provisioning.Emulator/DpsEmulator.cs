@@ -111,6 +111,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// <summary>DPS over MQTT over WebSockets, <c>wss://host:port/$iothub/websocket</c> (the path <c>/</c> works too), or null when off.</summary>
     public Uri? WebSocketEndpoint { get; private set; }
 
+    /// <summary>DPS-over-MQTT device connections open now (CONNECT accepted, not yet closed); 0 when MQTT is off.</summary>
+    /// <remarks>A device that closes its connection after registering brings this back to 0 (the server sees the close shortly after).</remarks>
+    public int MqttConnectionCount => _mqtt?.ConnectionCount ?? 0;
+
+    /// <summary>DPS-over-MQTT connections the device ended with DISCONNECT, rather than by dropping the socket.</summary>
+    public int MqttCleanDisconnectCount => _mqtt?.CleanDisconnectCount ?? 0;
+
     /// <summary>Starts the emulator; the port is chosen by the OS unless <see cref="DpsEmulatorOptions.Port"/> is set.</summary>
     /// <exception cref="ArgumentException">The options or the seed file are invalid.</exception>
     public static async Task<DpsEmulator> StartAsync(DpsEmulatorOptions options, CancellationToken cancellationToken = default)

@@ -63,6 +63,7 @@ public sealed class MqttFaultIntegrationTests
         Assert.Equal(1 + faultsPerEndpoint, counter.Registers);
         Assert.Equal(1 + faultsPerEndpoint, counter.StatusRequests);
         Assert.Equal(counter.Connections, counter.Closed);
+        await MqttIntegrationTests.WaitUntilNoConnectionAsync(session);
         await HubSas.AssertSignsForHubAsync(session, attestation, result);
     }
 
@@ -106,7 +107,7 @@ public sealed class MqttFaultIntegrationTests
         DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: ct);
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
-        MqttIntegrationTests.AssertOneCleanExchange(counter);
+        await MqttIntegrationTests.AssertOneCleanExchangeAsync(session, counter);
     }
 }
 

@@ -30,7 +30,7 @@ public sealed class MqttIntegrationTests
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal("mqtt-sym-1", result.DeviceId);
-        AssertOneCleanExchange(counter);
+        await AssertOneCleanExchangeAsync(session, counter);
         await HubSas.AssertSignsForHubAsync(session, attestation, result);
     }
 
@@ -49,7 +49,7 @@ public sealed class MqttIntegrationTests
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal("mqtt-sym-group", result.EnrollmentGroupId);
-        AssertOneCleanExchange(counter);
+        await AssertOneCleanExchangeAsync(session, counter);
         await HubSas.AssertSignsForHubAsync(session, attestation, result);
     }
 
@@ -69,7 +69,7 @@ public sealed class MqttIntegrationTests
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal(device.Thumbprint, result.CertificateInfo?.Sha1Thumbprint, StringComparer.OrdinalIgnoreCase);
-        AssertOneCleanExchange(counter);
+        await AssertOneCleanExchangeAsync(session, counter);
         var hubDevice = await session.Dps.HubRegistry.FindAsync(result.AssignedHub!, result.DeviceId!, ct);
         Assert.Equal(Convert.ToHexString(SHA256.HashData(device.RawData)), hubDevice?.Thumbprint);
     }
@@ -93,7 +93,7 @@ public sealed class MqttIntegrationTests
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal("mqtt-x509-group", result.EnrollmentGroupId);
-        AssertOneCleanExchange(counter);
+        await AssertOneCleanExchangeAsync(session, counter);
     }
 
     [Theory]
@@ -115,6 +115,7 @@ public sealed class MqttIntegrationTests
         Assert.False(ex.IsTransient);
         Assert.Equal(0, counter.Registers);
         Assert.Equal(counter.Connections, counter.Closed);
+        await WaitUntilNoConnectionAsync(session);
     }
 
     [Theory]
@@ -133,7 +134,7 @@ public sealed class MqttIntegrationTests
         Assert.Equal(ProvisioningRegistrationStatus.Disabled, result.Status);
         Assert.Null(result.AssignedHub);
         Assert.Null(result.DeviceId);
-        AssertOneCleanExchange(counter);
+        await AssertOneCleanExchangeAsync(session, counter);
     }
 
     [Theory]
@@ -151,13 +152,29 @@ public sealed class MqttIntegrationTests
         Assert.Equal(0, counter?.Connections ?? 0);
     }
 
-    /// <summary>One connection, one register, one status request, and DISCONNECT sent with the connection closed.</summary>
-    internal static void AssertOneCleanExchange(MqttConnectionCounter counter)
+    /// <summary>
+    /// One connection, one register, one status request, and DISCONNECT sent with the connection closed, as the client
+    /// counted them and as the emulator saw them (no connection left open, one ended by DISCONNECT).
+    /// </summary>
+    internal static async Task AssertOneCleanExchangeAsync(EmulatorSession session, MqttConnectionCounter counter)
     {
         Assert.Equal(1, counter.Connections);
         Assert.Equal(1, counter.Registers);
         Assert.Equal(1, counter.StatusRequests);
         Assert.Equal(1, counter.Disconnects);
         Assert.Equal(1, counter.Closed);
+        await WaitUntilNoConnectionAsync(session);
+        Assert.Equal(1, session.Dps.MqttCleanDisconnectCount);
+    }
+
+    /// <summary>The emulator learns of a close shortly after the client: wait for it, with a deadline that only a lingering connection reaches.</summary>
+    internal static async Task WaitUntilNoConnectionAsync(EmulatorSession session)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (session.Dps.MqttConnectionCount != 0)
+        {
+            await Task.Delay(10, deadline.Token);
+        }
     }
 }
