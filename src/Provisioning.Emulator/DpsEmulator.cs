@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -10,7 +9,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -112,6 +110,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
 
     /// <summary>DPS over MQTT over WebSockets, <c>wss://host:port/$iothub/websocket</c> (the path <c>/</c> works too), or null when off.</summary>
     public Uri? WebSocketEndpoint { get; private set; }
+
+    /// <summary>DPS-over-MQTT device connections open now (CONNECT accepted, not yet closed); 0 when MQTT is off.</summary>
+    /// <remarks>A device that closes its connection after registering brings this back to 0 (the server sees the close shortly after).</remarks>
+    public int MqttConnectionCount => _mqtt?.ConnectionCount ?? 0;
+
+    /// <summary>DPS-over-MQTT connections the device ended with DISCONNECT, rather than by dropping the socket.</summary>
+    public int MqttCleanDisconnectCount => _mqtt?.CleanDisconnectCount ?? 0;
 
     /// <summary>Starts the emulator; the port is chosen by the OS unless <see cref="DpsEmulatorOptions.Port"/> is set.</summary>
     /// <exception cref="ArgumentException">The options or the seed file are invalid.</exception>
@@ -259,16 +264,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             // Kestrel counts bytes it has buffered, not what the handler read: the 96 KB rule is enforced by RequestBody alone,
             // with a 413 in the DPS shape; this outer bound only stops abuse.
             kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
-            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
-            {
-                ServerCertificate = serverCertificate,
-                SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-
-                // The TLS layer accepts any client certificate: which certificates are trusted depends on the enrollments,
-                // so the device API validates each one against them (DeviceAuthenticator) rather than against an OS store.
-                ClientCertificateValidation = static (_, _, _) => true,
-            }));
+            // Client certificates are judged against the enrollments (DeviceAuthenticator), with the intermediates the device sent.
+            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate));
         });
         return builder.Build();
     }

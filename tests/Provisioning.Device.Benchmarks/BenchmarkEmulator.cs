@@ -24,6 +24,8 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
     {
         _inProcess = dps;
         GlobalEndpoint = dps.GlobalEndpoint.ToString();
+        MqttEndpoint = dps.MqttEndpoint;
+        WebSocketEndpoint = dps.WebSocketEndpoint?.ToString();
         IdScope = dps.IdScope;
         CaCertificate = X509CertificateLoader.LoadCertificate(dps.CertificateAuthority.Certificate.RawData);
     }
@@ -33,6 +35,8 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
         _host = host;
         _dataDirectory = dataDirectory;
         GlobalEndpoint = info.GetProperty("globalEndpoint").GetString()!;
+        MqttEndpoint = info.TryGetProperty("mqttEndpoint", out JsonElement mqtt) ? mqtt.GetString() : null;
+        WebSocketEndpoint = info.TryGetProperty("webSocketEndpoint", out JsonElement ws) ? ws.GetString() : null;
         IdScope = info.GetProperty("idScope").GetString()!;
         CaCertificate = X509CertificateLoader.LoadCertificateFromFile(info.GetProperty("caCertificate").GetString()!);
         var connection = info.GetProperty("serviceConnectionString").GetString()!
@@ -48,7 +52,28 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
 
     public string GlobalEndpoint { get; }
 
+    /// <summary>DPS over MQTT as <c>host:port</c>, when the emulator serves it.</summary>
+    public string? MqttEndpoint { get; }
+
+    /// <summary>DPS over MQTT over WebSockets (<c>wss://host:port/$iothub/websocket</c>), when the emulator serves it.</summary>
+    public string? WebSocketEndpoint { get; }
+
     public string IdScope { get; }
+
+    /// <summary>The CPU time the emulator host process has used so far; zero in-process (it is then this process's).</summary>
+    public TimeSpan HostCpuTime
+    {
+        get
+        {
+            if (_host is null)
+            {
+                return TimeSpan.Zero;
+            }
+
+            _host.Refresh();
+            return _host.TotalProcessorTime;
+        }
+    }
 
     public X509Certificate2 CaCertificate { get; }
 
@@ -148,13 +173,27 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
             });
     }
 
-    /// <summary>Client options trusting the emulator's CA (validation on), answering Retry-After 0.</summary>
-    public ProvisioningClientOptions CreateClientOptions()
+    /// <summary>Client options trusting the emulator's CA (validation on), over <paramref name="transport"/>.</summary>
+    public ProvisioningClientOptions CreateClientOptions(ProvisioningTransport transport)
     {
-        var options = new ProvisioningClientOptions();
+        var options = new ProvisioningClientOptions { Transport = transport };
         options.TrustedRootCertificates.Add(CaCertificate);
+        if (transport == ProvisioningTransport.MqttWebSockets)
+        {
+            options.WebSocketPath = new Uri(WebSocketEndpoint!).AbsolutePath;
+        }
+
         return options;
     }
+
+    /// <summary>The endpoint a client over <paramref name="transport"/> dials.</summary>
+    public string EndpointFor(ProvisioningTransport transport) => transport switch
+    {
+        ProvisioningTransport.Mqtt => "mqtts://" + (MqttEndpoint ?? throw new InvalidOperationException("The emulator does not serve DPS over MQTT.")),
+        ProvisioningTransport.MqttWebSockets => new Uri(WebSocketEndpoint ?? throw new InvalidOperationException("The emulator does not serve MQTT over WebSockets."))
+            .GetLeftPart(UriPartial.Authority),
+        _ => GlobalEndpoint,
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -2,9 +2,9 @@ using System.Globalization;
 
 namespace Provisioning.Device.Benchmarks;
 
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, string Transport, bool EmulatorInProcess, int Warmup, int Single)
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -14,10 +14,16 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
             throw new ArgumentException(Usage);
         }
 
-        string transport = Value(args, "--transport") ?? "https";
-        if (transport != "https")
+        ProvisioningTransport transport = (Value(args, "--transport") ?? "https") switch
         {
-            throw new ArgumentException("Only --transport https exists so far. " + Usage);
+            "https" => ProvisioningTransport.Https,
+            "mqtt" => ProvisioningTransport.Mqtt,
+            "mqttws" => ProvisioningTransport.MqttWebSockets,
+            _ => throw new ArgumentException(Usage),
+        };
+        if (attestation == "tpm" && transport != ProvisioningTransport.Https)
+        {
+            throw new ArgumentException("TPM attestation works over HTTPS only (the service has no TPM over MQTT). " + Usage);
         }
 
         string emulator = Value(args, "--emulator") ?? "inproc";

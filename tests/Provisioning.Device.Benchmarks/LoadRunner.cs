@@ -3,14 +3,18 @@ using System.Diagnostics;
 namespace Provisioning.Device.Benchmarks;
 
 /// <summary>Registers devices, each with its own client, and measures them.</summary>
-internal sealed class LoadRunner(BenchmarkEmulator emulator)
+internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTransport transport)
 {
+    private readonly string _endpoint = emulator.EndpointFor(transport);
+
     /// <summary>Registers every device with <paramref name="concurrency"/> callers at a time.</summary>
     public async Task<LoadResult> RunAsync(ArraySegment<BenchmarkDevice> devices, int concurrency)
     {
         var latencies = new double[devices.Count];
         int next = -1;
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
+        TimeSpan emulatorCpuBefore = emulator.HostCpuTime;
         long started = Stopwatch.GetTimestamp();
         var workers = new Task[Math.Min(concurrency, devices.Count)];
         for (int w = 0; w < workers.Length; w++)
@@ -29,8 +33,10 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator)
         await Task.WhenAll(workers);
         TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        TimeSpan emulatorCpu = emulator.HostCpuTime - emulatorCpuBefore;
         Array.Sort(latencies);
-        return new LoadResult(devices.Count, elapsed, latencies, allocated);
+        return new LoadResult(devices.Count, elapsed, latencies, allocated, cpu, emulatorCpu);
     }
 
     /// <summary>Registers the devices one after the other, timing each one's HTTP exchanges as the HTTP stack reports them.</summary>
@@ -56,7 +62,7 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator)
     private async Task RegisterAsync(BenchmarkDevice device)
     {
         // A device builds its client at boot: the handler, the TLS handshake and the registration are all its cost.
-        using var client = new ProvisioningDeviceClient(emulator.GlobalEndpoint, emulator.IdScope, device.Attestation, emulator.CreateClientOptions());
+        using var client = new ProvisioningDeviceClient(_endpoint, emulator.IdScope, device.Attestation, emulator.CreateClientOptions(transport));
         DeviceRegistrationResult result = await client.RegisterAsync();
         if (result.Status != ProvisioningRegistrationStatus.Assigned)
         {
@@ -71,7 +77,13 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator)
     }
 }
 
-internal sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLatencies, long AllocatedBytes)
+/// <param name="Count">Registrations.</param>
+/// <param name="Elapsed">Wall-clock time of the run.</param>
+/// <param name="SortedLatencies">Each registration's time to assigned, ascending, in milliseconds.</param>
+/// <param name="AllocatedBytes">Bytes allocated by this process.</param>
+/// <param name="Cpu">CPU time of this process (user + kernel).</param>
+/// <param name="EmulatorCpu">CPU time of the emulator host process; zero when the emulator runs in this process.</param>
+internal sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLatencies, long AllocatedBytes, TimeSpan Cpu, TimeSpan EmulatorCpu)
 {
     public double Percentile(double p) => SortedLatencies[Math.Min(SortedLatencies.Length - 1, (int)Math.Ceiling(p * SortedLatencies.Length) - 1)];
 }

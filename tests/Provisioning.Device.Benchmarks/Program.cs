@@ -1,17 +1,20 @@
 // Client registration benchmark (not a test): provisions N devices with a given concurrency against the emulator, one
 // ProvisioningDeviceClient per device (as on real devices: its own connection pool and TLS handshake), and prints
-// registrations/s, latency p50/p95/p99, bytes allocated per registration, and how far one device's time to assigned is
-// from the time its HTTP exchanges took.
+// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's
+// time to assigned is from the time its HTTP exchanges took. --transport mqtt / mqttws register over the emulator's DPS
+// MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does.
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
-//       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https] [--emulator inproc|process]
+//       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws] [--emulator inproc|process]
 //
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.
 // With --emulator process the emulator host runs in its own process (dotnet exec Provisioning.Emulator.dll, read from
-// emulator.json), and the same delta is the client's alone (plus this harness's few small objects per device).
+// emulator.json), and the same delta is the client's alone (plus this harness's few small objects per device); the host's
+// CPU time is read from its process.
 using System.Globalization;
 
+using Provisioning.Device;
 using Provisioning.Device.Benchmarks;
 
 var settings = BenchmarkSettings.Parse(args);
@@ -24,7 +27,7 @@ int warmupCount = Math.Min(settings.Warmup, settings.Devices);
 await using var fleet = await DeviceFleet.CreateAsync(settings.Attestation, settings.Devices + warmupCount + settings.Single, emulator);
 Console.WriteLine($"Prepared {fleet.Count} devices and their enrollments in {fleet.PreparationTime.TotalSeconds:0.0} s.");
 
-var runner = new LoadRunner(emulator);
+var runner = new LoadRunner(emulator, settings.Transport);
 await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
 
 LoadResult load = await runner.RunAsync(fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
@@ -34,12 +37,14 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     Registrations: {load.Count} in {load.Elapsed.TotalSeconds:0.000} s = {load.Count / load.Elapsed.TotalSeconds:0} registrations/s
     Latency: p50 {load.Percentile(0.50):0.0} ms, p95 {load.Percentile(0.95):0.0} ms, p99 {load.Percentile(0.99):0.0} ms, max {load.Percentile(1):0.0} ms
     Allocated by the {allocationOwner}: {load.AllocatedBytes / load.Count / 1024.0:0.0} KB per registration
+    CPU per registration: {allocationOwner} {load.Cpu.TotalMilliseconds / load.Count:0.00} ms{(settings.EmulatorInProcess ? "" : $", emulator host {load.EmulatorCpu.TotalMilliseconds / load.Count:0.00} ms")}
     """));
 
 SingleDeviceResult single = await runner.RunSingleAsync(fleet.Take(warmupCount + settings.Devices, settings.Single));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"""
-    One device at a time ({single.Count} devices, medians): time to assigned {single.TotalMs:0.00} ms, its {single.Exchanges} HTTP exchanges {single.HttpMs:0.00} ms (TCP + TLS connect included), the rest {single.TotalMs - single.HttpMs:0.00} ms
+    One device at a time ({single.Count} devices, medians): time to assigned {single.TotalMs:0.00} ms{(settings.Transport == ProvisioningTransport.Https
+        ? $", its {single.Exchanges} HTTP exchanges {single.HttpMs:0.00} ms (TCP + TLS connect included), the rest {single.TotalMs - single.HttpMs:0.00} ms" : "")}
     """));
 
 return 0;

@@ -6,7 +6,10 @@ using Provisioning.Emulator.Protocol;
 namespace Provisioning.Emulator.Device;
 
 /// <summary>X.509 attestation: the TLS client certificate against individual enrollments and group signing certificates.</summary>
-/// <remarks>dps-protocol.md §4 and §11.6: the registration id is the CN (or first DNS SAN); groups validate the chain.</remarks>
+/// <remarks>
+/// dps-protocol.md §4 and §11.6: the registration id is the CN (or first DNS SAN); groups validate the chain from the leaf
+/// to an enrolled signing certificate, with the intermediates the device sent in the TLS handshake as building blocks.
+/// </remarks>
 internal sealed partial class DeviceAuthenticator
 {
     private AuthOutcome AuthenticateX509Individual(IndividualEnrollment enrollment, string registrationId, X509Certificate2? certificate)
@@ -47,7 +50,7 @@ internal sealed partial class DeviceAuthenticator
         return AuthOutcome.Fail(DpsErrorCodes.Unauthorized, "The client certificate is not the enrolled certificate.");
     }
 
-    private AuthOutcome AuthenticateX509Group(string registrationId, X509Certificate2 certificate)
+    private AuthOutcome AuthenticateX509Group(string registrationId, X509Certificate2 certificate, IReadOnlyList<byte[]> presented)
     {
         if (!NameMatches(certificate, registrationId))
         {
@@ -55,8 +58,15 @@ internal sealed partial class DeviceAuthenticator
         }
 
         var signers = new List<(EnrollmentGroup Group, X509Certificate2 Certificate)>();
+        var intermediates = new X509Certificate2Collection();
         try
         {
+            // The TLS layer has parsed these already; they only ever fill gaps in the chain, never anchor it.
+            foreach (var raw in presented)
+            {
+                intermediates.Add(X509CertificateLoader.LoadCertificate(raw));
+            }
+
             foreach (var group in store.Groups.Values)
             {
                 var signing = group.Attestation?.Type == "x509" ? group.Attestation.X509?.SigningCertificates : null;
@@ -71,7 +81,7 @@ internal sealed partial class DeviceAuthenticator
 
             foreach (var (group, signer) in signers)
             {
-                if (ChainsTo(certificate, signer, signers))
+                if (ChainsTo(certificate, signer, signers, intermediates))
                 {
                     return new AuthOutcome(
                         new DeviceIdentity
@@ -91,22 +101,35 @@ internal sealed partial class DeviceAuthenticator
             {
                 cert.Dispose();
             }
+
+            foreach (var cert in intermediates)
+            {
+                cert.Dispose();
+            }
         }
 
         return AuthOutcome.Fail(DpsErrorCodes.Unauthorized, "The client certificate does not chain to any enrolled signing certificate.");
     }
 
-    private bool ChainsTo(X509Certificate2 leaf, X509Certificate2 signer, List<(EnrollmentGroup, X509Certificate2 Certificate)> all)
+    /// <summary>
+    /// Whether the chain from <paramref name="leaf"/> reaches <paramref name="signer"/>, the only trust anchor; the other
+    /// enrolled signers and the device's <paramref name="presented"/> intermediates may fill the links between.
+    /// </summary>
+    private bool ChainsTo(X509Certificate2 leaf, X509Certificate2 signer, List<(EnrollmentGroup, X509Certificate2 Certificate)> all,
+        X509Certificate2Collection presented)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.VerificationTime = options.TimeProvider.GetUtcNow().UtcDateTime;
         chain.ChainPolicy.CustomTrustStore.Add(signer);
         foreach (var (_, cert) in all)
         {
             chain.ChainPolicy.ExtraStore.Add(cert);
         }
+
+        chain.ChainPolicy.ExtraStore.AddRange(presented);
 
         if (chain.Build(leaf))
         {

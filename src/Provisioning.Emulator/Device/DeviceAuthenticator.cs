@@ -23,11 +23,12 @@ internal sealed partial class DeviceAuthenticator(EmulatorStore store, DpsEmulat
     private readonly ConcurrentDictionary<string, byte[]> _challengeKeys = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Authenticates a request by its SAS token (<paramref name="header"/>, empty when none) or TLS client certificate.
-    /// <paramref name="mayChallenge"/> allows a TPM request without SAS to be challenged.
+    /// Authenticates a request by its SAS token (<see cref="DeviceRequest.Authorization"/>, empty when none) or TLS client
+    /// certificate. <paramref name="mayChallenge"/> allows a TPM request without SAS to be challenged.
     /// </summary>
-    public AuthOutcome Authenticate(string header, X509Certificate2? certificate, string registrationId, DeviceRegistrationRequest? body, bool mayChallenge)
+    public AuthOutcome Authenticate(DeviceRequest request, DeviceRegistrationRequest? body, bool mayChallenge)
     {
+        var (header, certificate, registrationId) = (request.Authorization, request.ClientCertificate, request.RegistrationId);
         var hasSas = header.Length > 0;
         store.Enrollments.TryGetValue(registrationId, out var enrollment);
 
@@ -49,7 +50,7 @@ internal sealed partial class DeviceAuthenticator(EmulatorStore store, DpsEmulat
 
         if (certificate is not null)
         {
-            return AuthenticateX509Group(registrationId, certificate);
+            return AuthenticateX509Group(registrationId, certificate, request.ClientIntermediates ?? []);
         }
 
         return AuthOutcome.Fail(DpsErrorCodes.Unauthorized, "The device is not authorized: no enrollment matches and no credential was presented.");

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
+using Provisioning.Emulator.Certificates;
 using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
 
@@ -54,6 +55,7 @@ internal sealed class DeviceEndpoints(DeviceService service)
             ApiVersions.FromQuery(context.Request),
             context.Request.Headers.Authorization.ToString(),
             context.Connection.ClientCertificate,
-            region.Length > 0 ? region : null);
+            region.Length > 0 ? region : null,
+            context.Features.Get<PresentedCertificates>()?.Intermediates);
     }
 }

@@ -16,8 +16,10 @@ namespace Provisioning.Emulator.Device;
 /// <param name="Authorization">The SAS token (Authorization header, MQTT password); empty when none.</param>
 /// <param name="ClientCertificate">The TLS client certificate; owned by the connection.</param>
 /// <param name="Region">The device region for <c>geoLatency</c> allocation, or null.</param>
+/// <param name="ClientIntermediates">The other certificates the client sent in the TLS handshake (DER), for chain building only.</param>
 internal readonly record struct DeviceRequest(
-    string IdScope, string RegistrationId, string? ApiVersion, string Authorization, X509Certificate2? ClientCertificate, string? Region);
+    string IdScope, string RegistrationId, string? ApiVersion, string Authorization, X509Certificate2? ClientCertificate, string? Region,
+    IReadOnlyList<byte[]>? ClientIntermediates = null);
 
 /// <summary>A device API answer with its transport stripped away: status, JSON body, wait, and the error code if any.</summary>
 /// <remarks>HTTPS writes <see cref="RetryAfter"/> as <c>Retry-After</c>; MQTT as <c>&amp;retry-after=</c> in the topic (§5).</remarks>

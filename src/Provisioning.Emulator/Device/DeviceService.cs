@@ -61,7 +61,7 @@ internal sealed class DeviceService(
             return DeviceResponse.Error(DpsErrorCodes.Throttled, "Too many registrations for this unit; retry later.", Time, wait);
         }
 
-        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, registrationId, body.Value, mayChallenge: true);
+        var outcome = authenticator.Authenticate(request, body.Value, mayChallenge: true);
         if (AuthFailure(outcome) is { } failure)
         {
             return failure;
@@ -105,7 +105,7 @@ internal sealed class DeviceService(
         }
 
         var registrationId = request.RegistrationId;
-        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, registrationId, null, mayChallenge: false);
+        var outcome = authenticator.Authenticate(request, null, mayChallenge: false);
         if (AuthFailure(outcome) is { } failure)
         {
             return Task.FromResult(failure);
@@ -141,7 +141,7 @@ internal sealed class DeviceService(
             return Task.FromResult(Error(DpsErrorCodes.MalformedRequest, "A status lookup cannot carry a csr."));
         }
 
-        var outcome = authenticator.Authenticate(request.Authorization, request.ClientCertificate, request.RegistrationId, body.Value, mayChallenge: true);
+        var outcome = authenticator.Authenticate(request, body.Value, mayChallenge: true);
         if (AuthFailure(outcome) is { } failure)
         {
             return Task.FromResult(failure);

@@ -35,6 +35,8 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly HashSet<Task> _inFlight = [];
+    private int _connections;
+    private int _cleanDisconnects;
 
     private DpsMqttEndpoint(DeviceService service, DpsMqttListener listener, ILogger logger)
     {
@@ -49,7 +51,15 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
         _server.InterceptingPublishAsync += InterceptPublishAsync;
         _server.InterceptingOutboundPacketAsync += InterceptOutboundAsync;
         _server.InterceptingClientEnqueueAsync += InterceptEnqueueAsync;
+        _server.ClientConnectedAsync += _ => { Interlocked.Increment(ref _connections); return Task.CompletedTask; };
+        _server.ClientDisconnectedAsync += OnDisconnectedAsync;
     }
+
+    /// <summary>Device connections whose CONNECT was accepted and that are still open.</summary>
+    public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>Connections the device ended with DISCONNECT (rather than by dropping the socket).</summary>
+    public int CleanDisconnectCount => Volatile.Read(ref _cleanDisconnects);
 
     /// <summary>The TCP port of MQTT over TLS, or null when off.</summary>
     public int? TcpPort => _listener.TcpPort;
@@ -95,6 +105,19 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
         _server.Dispose();
         await _listener.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
+    }
+
+    private Task OnDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        // MQTTnet reports the end of accepted connections only, as it reported their start.
+        Interlocked.Decrement(ref _connections);
+
+        if (e.DisconnectType == MqttClientDisconnectType.Clean)
+        {
+            Interlocked.Increment(ref _cleanDisconnects);
+        }
+
+        return Task.CompletedTask;
     }
 
     private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
@@ -154,9 +177,8 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
             return (MqttConnectReasonCode.NotAuthorized, "TPM attestation is not supported over MQTT; use HTTPS");
         }
 
-        var session = new DpsMqttSession(userName with { RegistrationId = clientId }, e.Password ?? "", e.ClientCertificate);
-        var request = session.ToDeviceRequest();
-        var outcome = _service.Authenticator.Authenticate(request.Authorization, request.ClientCertificate, clientId, null, mayChallenge: false);
+        var session = new DpsMqttSession(userName with { RegistrationId = clientId }, e.Password ?? "", e.ClientCertificate, _listener.IntermediatesOf(e.ClientCertificate));
+        var outcome = _service.Authenticator.Authenticate(session.ToDeviceRequest(), null, mayChallenge: false);
         if (outcome.Identity is not { } identity)
         {
             return (outcome.ErrorCode == DpsErrorCodes.MalformedToken ? MqttConnectReasonCode.BadUserNameOrPassword : MqttConnectReasonCode.NotAuthorized,

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
-using System.Security.Authentication;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 
 using Microsoft.AspNetCore.Builder;
@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebSockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +19,8 @@ using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Formatter;
 using MQTTnet.Implementations;
 using MQTTnet.Server;
+
+using Provisioning.Emulator.Certificates;
 
 namespace Provisioning.Emulator.Mqtt;
 
@@ -46,20 +47,14 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
     private IMqttNetLogger _mqttLogger = MqttNetNullLogger.Instance;
     private MqttServerOptions? _serverOptions;
 
+    // What each connection's client sent besides its certificate, found again from the certificate MQTTnet hands to CONNECT.
+    private readonly ConditionalWeakTable<X509Certificate2, PresentedCertificates> _presented = new();
+
     private DpsMqttListener(X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort, ILoggerFactory? loggerFactory)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(loggerFactory ?? NullLoggerFactory.Instance);
         builder.Services.AddWebSockets(_ => { });
-        var tls = new HttpsConnectionAdapterOptions
-        {
-            ServerCertificate = serverCertificate,
-            SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-
-            // As over HTTPS: which client certificates are trusted depends on the enrollments (DeviceAuthenticator).
-            ClientCertificateValidation = static (_, _, _) => true,
-        };
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -68,7 +63,7 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, tcp, listen =>
                 {
                     _tcp = listen;
-                    listen.UseHttps(tls);
+                    listen.UseDeviceTls(serverCertificate);
                     listen.Run(ServeTcpAsync);
                 });
             }
@@ -78,7 +73,7 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, webSocket, listen =>
                 {
                     _webSocket = listen;
-                    listen.UseHttps(tls);
+                    listen.UseDeviceTls(serverCertificate);
                 });
             }
         });
@@ -102,6 +97,10 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
 
     /// <summary>Opens the sockets (after the MQTT server has started and set <see cref="ClientHandler"/>).</summary>
     public Task ListenAsync(CancellationToken cancellationToken) => _app.StartAsync(cancellationToken);
+
+    /// <summary>The intermediates sent in the handshake that carried <paramref name="clientCertificate"/> (as CONNECT reports it).</summary>
+    public IReadOnlyList<byte[]> IntermediatesOf(X509Certificate2? clientCertificate) =>
+        clientCertificate is not null && _presented.TryGetValue(clientCertificate, out var presented) ? presented.Intermediates : [];
 
     /// <inheritdoc />
     public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger)
@@ -133,7 +132,8 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
     {
         var certificate = connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
         await using var stream = new DuplexPipeStream(connection.Transport);
-        await ServeAsync(stream, connection.LocalEndPoint, connection.RemoteEndPoint, certificate, fragment: true).ConfigureAwait(false);
+        await ServeAsync(stream, connection.LocalEndPoint, connection.RemoteEndPoint, certificate, connection.Features.Get<PresentedCertificates>(), fragment: true)
+            .ConfigureAwait(false);
     }
 
     private async Task ServeWebSocketAsync(HttpContext context)
@@ -155,18 +155,24 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
         await using var stream = WebSocketStream.Create(webSocket, WebSocketMessageType.Binary, ownsWebSocket: false);
         var connection = context.Connection;
         await ServeAsync(stream, new IPEndPoint(connection.LocalIpAddress ?? IPAddress.Loopback, connection.LocalPort),
-            new IPEndPoint(connection.RemoteIpAddress ?? IPAddress.Loopback, connection.RemotePort), connection.ClientCertificate, fragment: false).ConfigureAwait(false);
+            new IPEndPoint(connection.RemoteIpAddress ?? IPAddress.Loopback, connection.RemotePort), connection.ClientCertificate,
+            context.Features.Get<PresentedCertificates>(), fragment: false).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs one MQTT session over the stream until either side closes it. A packet may be written in pieces over TCP
     /// (<paramref name="fragment"/>); over WebSockets each packet is one message.
     /// </summary>
-    private async Task ServeAsync(Stream stream, EndPoint? local, EndPoint? remote, X509Certificate2? certificate, bool fragment)
+    private async Task ServeAsync(Stream stream, EndPoint? local, EndPoint? remote, X509Certificate2? certificate, PresentedCertificates? presented, bool fragment)
     {
         if (ClientHandler is not { } handler || _serverOptions is not { } options)
         {
             return;
+        }
+
+        if (certificate is not null && presented is not null)
+        {
+            _presented.AddOrUpdate(certificate, presented);
         }
 
         var channel = new MqttTcpChannel(stream, local, remote, certificate);

@@ -13,7 +13,7 @@ namespace Provisioning.Emulator.Mqtt;
 /// The SAS password lives as long as the connection, as the Authorization header lives as long as an HTTPS request:
 /// each request is authenticated again with it, exactly as over HTTPS.
 /// </remarks>
-internal sealed class DpsMqttSession(DpsMqttUserName userName, string password, X509Certificate2? clientCertificate)
+internal sealed class DpsMqttSession(DpsMqttUserName userName, string password, X509Certificate2? clientCertificate, IReadOnlyList<byte[]> clientIntermediates)
 {
     /// <summary>The session item that holds this object.</summary>
     public const string Item = "dps.session";
@@ -25,7 +25,7 @@ internal sealed class DpsMqttSession(DpsMqttUserName userName, string password, 
 
     /// <summary>The transport-neutral request for the device service.</summary>
     public DeviceRequest ToDeviceRequest() =>
-        new(userName.IdScope, userName.RegistrationId, userName.ApiVersion, password, clientCertificate, null);
+        new(userName.IdScope, userName.RegistrationId, userName.ApiVersion, password, clientCertificate, null, clientIntermediates);
 }
 
 /// <summary>A request topic and its payload, waiting to be served.</summary>

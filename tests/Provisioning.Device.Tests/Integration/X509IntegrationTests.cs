@@ -6,14 +6,6 @@ namespace Provisioning.Device.Tests.Integration;
 /// <summary>X.509 registration over real mutual TLS against the in-process emulator (dps-protocol.md §4).</summary>
 public sealed class X509IntegrationTests
 {
-    /// <summary>Why the chain-in-handshake test is skipped: a known emulator defect, reported to the lead.</summary>
-    private const string EmulatorGap =
-        "EMULATOR BUG: DeviceAuthenticator.X509 builds the group chain from the enrolled signers only and ignores the intermediates "
-        + "the device presents in the TLS handshake (Kestrel's ClientCertificateValidation discards them), so a device under an "
-        + "intermediate of an enrolled root is refused with 401002. Real DPS accepts it (dps-protocol.md §4). A fix needs the presented "
-        + "certificates per connection (e.g. ListenOptions.UseHttps(TlsHandshakeCallbackOptions) with its own validation callback; "
-        + "HttpsConnectionAdapterOptions.OnAuthenticate cannot wrap Kestrel's). Unskip once fixed.";
-
     private static readonly DateTimeOffset NotBefore = DateTimeOffset.UtcNow.AddDays(-1);
     private static readonly DateTimeOffset NotAfter = DateTimeOffset.UtcNow.AddDays(2);
 
@@ -40,10 +32,9 @@ public sealed class X509IntegrationTests
 
     /// <remarks>
     /// The group is enrolled with the root only; the intermediate reaches the service solely through the TLS handshake
-    /// (the attestation's chain), never through a certificate store. HttpsHandshakeTests proves the client sends the
-    /// intermediate; the emulator does not use it yet (EmulatorGap below).
+    /// (the attestation's chain), never through a certificate store; the emulator builds the chain to the root with it.
     /// </remarks>
-    [Fact(Skip = EmulatorGap)]
+    [Fact]
     public async Task Register_GroupMemberUnderIntermediate_PresentsTheChainInTheHandshakeAndIsAssigned()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
@@ -80,7 +71,7 @@ public sealed class X509IntegrationTests
         Assert.False(ex.IsTransient);
     }
 
-    private static X509Certificate2 CreateCertificate(string subject, X509Certificate2? issuer, bool isCa)
+    internal static X509Certificate2 CreateCertificate(string subject, X509Certificate2? issuer, bool isCa)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);

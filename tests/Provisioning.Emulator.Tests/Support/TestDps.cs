@@ -25,7 +25,12 @@ internal static class TestDps
     public static HttpClient Client(DpsEmulator dps, X509Certificate2? clientCertificate = null) =>
         Client(dps.CertificateAuthority.Certificate, dps.GlobalEndpoint, clientCertificate);
 
-    public static HttpClient Client(X509Certificate2 trustedRoot, Uri baseAddress, X509Certificate2? clientCertificate = null)
+    /// <summary>An HttpClient whose TLS handshake sends <paramref name="clientCertificate"/> with the chain it carries.</summary>
+    public static HttpClient Client(DpsEmulator dps, SslStreamCertificateContext clientCertificate) =>
+        Client(dps.CertificateAuthority.Certificate, dps.GlobalEndpoint, clientCertificateContext: clientCertificate);
+
+    public static HttpClient Client(X509Certificate2 trustedRoot, Uri baseAddress, X509Certificate2? clientCertificate = null,
+        SslStreamCertificateContext? clientCertificateContext = null)
     {
         var root = X509CertificateLoader.LoadCertificate(trustedRoot.RawData);
         var handler = new SocketsHttpHandler
@@ -47,6 +52,7 @@ internal static class TestDps
                     return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
                 },
                 ClientCertificates = clientCertificate is null ? null : new X509CertificateCollection { clientCertificate },
+                ClientCertificateContext = clientCertificateContext,
             },
         };
         return new HttpClient(handler) { BaseAddress = baseAddress };

@@ -60,6 +60,14 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         {
             result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
         }
+        catch (InvalidOperationException ex) when (!_client.IsConnected)
+        {
+            // MQTTnet reports the loss of the connection before it has finished closing it, and refuses a new CONNECT
+            // until then: a retry moments later succeeds.
+            throw new ProvisioningException(
+                $"Connecting to the provisioning service ({Endpoint.Host}:{Endpoint.Port}) failed: the previous connection is still closing.",
+                isTransient: true, innerException: ex);
+        }
         catch (Exception ex) when (Classify(ex, "Connecting to", cancellationToken) is { } error)
         {
             throw error;
