@@ -15,7 +15,11 @@ namespace Provisioning.Emulator.Hubs;
 /// <summary>One emulated Azure IoT hub: an MQTT 3.1.1 endpoint over TLS that authenticates devices against an
 /// <see cref="IHubDeviceRegistry"/> and implements the device topics of telemetry, C2D, twin and direct methods.</summary>
 /// <remarks>dps-protocol.md §8. Credential failures (unknown or disabled device, forged, expired or wrong-audience token, wrong
-/// certificate) answer CONNACK 5 "not authorized", as IoT Hub does; a username or password that does not parse answers 4.</remarks>
+/// certificate) answer CONNACK 5 "not authorized", as IoT Hub does; a username or password that does not parse answers 4.
+/// <para>Twins live in the hub's memory. One survives reconnects and re-registrations that keep the device's data, and starts again
+/// from the entry's initial twin when DPS resets the data (<see cref="HubDevice.TwinGeneration"/>). The registry carries no twin
+/// data, so a device DPS migrates to another hub (substatus <c>deviceDataMigrated</c>) starts there from its initial twin too:
+/// unlike IoT Hub, the emulator does not copy the twin across hubs.</para></remarks>
 public sealed partial class EmulatedIotHub : IAsyncDisposable
 {
     private const string DeviceItem = "hub.device";
