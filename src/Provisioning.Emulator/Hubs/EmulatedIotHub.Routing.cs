@@ -148,20 +148,6 @@ public sealed partial class EmulatedIotHub
         }
     }
 
-    private Task OnClientAcknowledgedAsync(ClientAcknowledgedPublishPacketEventArgs e)
-    {
-        var topic = e.PublishPacket.Topic;
-        var prefix = HubTopics.DeviceBound(e.ClientId);
-        if (topic.StartsWith(prefix, StringComparison.Ordinal)
-            && HubPropertyBag.Parse(topic.AsSpan(prefix.Length)).GetValueOrDefault("$.mid") is { } messageId
-            && _pendingC2D.TryRemove((e.ClientId, messageId), out var pending))
-        {
-            pending.TrySetResult();
-        }
-
-        return Task.CompletedTask;
-    }
-
     /// <summary>Publishes a message to one device only (<see cref="InterceptEnqueueAsync"/> keeps it from the others).</summary>
     private async Task SendAsync(string deviceId, string topic, byte[] payload, CancellationToken cancellationToken)
     {

@@ -1,7 +1,4 @@
 using System.Text.Json;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
 using Provisioning.Emulator.Enrollments;
 using Provisioning.Emulator.Tests.Support;
 
@@ -11,6 +8,7 @@ namespace Provisioning.Emulator.Tests.Hubs;
 /// device's data (dps-protocol.md §1.6 substatus, issue 4 reprovision policy, issue 6).</summary>
 public sealed class HubReprovisionTwinTests
 {
+    private const string TwinResponses = "$iothub/twin/res/#";
     private const string InitialTwin = """{"properties":{"desired":{"interval":30}}}""";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -34,8 +32,8 @@ public sealed class HubReprovisionTwinTests
         Assert.True(twin.ReportedVersion > before.ReportedVersion, $"reported {twin.ReportedVersion} after {before.ReportedVersion}");
 
         // The device sees the same reset twin.
-        await using var device = await TwinDevice.ConnectAsync(dps, hub, "twin-reset-01", key, Ct);
-        var document = await device.GetTwinAsync(Ct);
+        await using var device = await TestHubDevice.ConnectAsync(dps, hub, "twin-reset-01", key, [TwinResponses]);
+        var document = await device.GetTwinAsync();
         Assert.Equal(30, document.GetProperty("desired").GetProperty("interval").GetInt32());
         Assert.False(document.GetProperty("reported").TryGetProperty("fw", out _));
     }
@@ -63,8 +61,8 @@ public sealed class HubReprovisionTwinTests
         await register();
         var before = await DirtyTheTwinAsync(dps, hub, "twin-reconnect-01", key);
 
-        await using var device = await TwinDevice.ConnectAsync(dps, hub, "twin-reconnect-01", key, Ct);
-        var document = await device.GetTwinAsync(Ct);
+        await using var device = await TestHubDevice.ConnectAsync(dps, hub, "twin-reconnect-01", key, [TwinResponses]);
+        var document = await device.GetTwinAsync();
 
         Assert.Equal("on", document.GetProperty("reported").GetProperty("fw").GetString());
         Assert.Equal(before, await dps.GetHub(hub).GetTwinAsync("twin-reconnect-01", Ct));
@@ -97,9 +95,9 @@ public sealed class HubReprovisionTwinTests
     private static async Task<Emulator.Hubs.HubTwinSnapshot> DirtyTheTwinAsync(DpsEmulator dps, string hubName, string deviceId, byte[] key)
     {
         var hub = dps.GetHub(hubName);
-        await using (var device = await TwinDevice.ConnectAsync(dps, hubName, deviceId, key, Ct))
+        await using (var device = await TestHubDevice.ConnectAsync(dps, hubName, deviceId, key, [TwinResponses]))
         {
-            Assert.Equal("204", await device.PatchReportedAsync("""{"fw":"on"}""", Ct));
+            Assert.Equal("204", await device.PatchReportedAsync("""{"fw":"on"}"""));
         }
 
         await hub.UpdateDesiredAsync(deviceId, """{"mode":"eco"}""", Ct);
@@ -110,74 +108,4 @@ public sealed class HubReprovisionTwinTests
     }
 
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement;
-
-    /// <summary>A device on its hub as a plain MQTTnet client: twin GET and reported patch, answers read from <c>$iothub/twin/res/#</c>.</summary>
-    private sealed class TwinDevice : IAsyncDisposable
-    {
-        private readonly IMqttClient _client;
-        private readonly System.Threading.Channels.Channel<MqttApplicationMessage> _answers = System.Threading.Channels.Channel.CreateUnbounded<MqttApplicationMessage>();
-        private int _rid;
-
-        private TwinDevice(IMqttClient client)
-        {
-            _client = client;
-            _client.ApplicationMessageReceivedAsync += e =>
-            {
-                _answers.Writer.TryWrite(e.ApplicationMessage);
-                return Task.CompletedTask;
-            };
-        }
-
-        public static async Task<TwinDevice> ConnectAsync(DpsEmulator dps, string hubName, string deviceId, byte[] key, CancellationToken cancellationToken)
-        {
-            var hub = dps.GetHub(hubName);
-            var client = new MqttClientFactory().CreateMqttClient();
-            var device = new TwinDevice(client);
-            var result = await client.ConnectAsync(new MqttClientOptionsBuilder()
-                .WithTcpServer(hub.EndPoint.Address.ToString(), hub.EndPoint.Port)
-                .WithClientId(deviceId)
-                .WithCredentials($"{hubName}/{deviceId}/?api-version=2020-09-30",
-                    TestSas.Create(key, $"{hubName}/devices/{deviceId}", DateTimeOffset.UtcNow.AddHours(1), keyName: null))
-                .WithProtocolVersion(MqttProtocolVersion.V311)
-                .WithTlsOptions(o => o.UseTls().WithTargetHost(hubName).WithTrustChain([dps.CertificateAuthority.Certificate]))
-                .Build(), cancellationToken);
-            Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
-            await client.SubscribeAsync("$iothub/twin/res/#", MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken);
-            return device;
-        }
-
-        /// <summary>Returns the status the hub answered.</summary>
-        public async Task<string> PatchReportedAsync(string patch, CancellationToken cancellationToken)
-        {
-            var answer = await RequestAsync("$iothub/twin/PATCH/properties/reported/", patch, cancellationToken);
-            return answer.Topic["$iothub/twin/res/".Length..].Split('/')[0];
-        }
-
-        public async Task<JsonElement> GetTwinAsync(CancellationToken cancellationToken)
-        {
-            var answer = await RequestAsync("$iothub/twin/GET/", string.Empty, cancellationToken);
-            Assert.StartsWith("$iothub/twin/res/200/", answer.Topic, StringComparison.Ordinal);
-            return Json(answer.ConvertPayloadToString());
-        }
-
-        private async Task<MqttApplicationMessage> RequestAsync(string prefix, string body, CancellationToken cancellationToken)
-        {
-            var rid = (++_rid).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await _client.PublishStringAsync($"{prefix}?$rid={rid}", body, MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: cancellationToken);
-            while (true)
-            {
-                var message = await _answers.Reader.ReadAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-                if (message.Topic.Split('?', '&').Contains($"$rid={rid}"))
-                {
-                    return message;
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _client.DisconnectAsync(cancellationToken: CancellationToken.None);
-            _client.Dispose();
-        }
-    }
 }
