@@ -104,6 +104,10 @@ internal sealed class RegistrationProcessor(
             : settings.Reprovision.MigrateDeviceData || !settings.Reprovision.UpdateHubAssignment ? "initialAssignment" : "deviceDataReset";
 
         var (hubDevice, blob) = CreateHubDevice(identity, hubName, deviceId, twin);
+        // Hubs reset a device's twin when its TwinGeneration changes (issue 6): a new one unless the device's data is kept.
+        var keepsData = previousHub is not null && record.Substatus != "deviceDataReset";
+        var kept = keepsData && previous!.DeviceId is { } keptId ? await store.FindAsync(previousHub!, keptId, cancellationToken).ConfigureAwait(false) : null;
+        hubDevice = hubDevice with { TwinGeneration = keepsData ? kept?.TwinGeneration : Guid.NewGuid().ToString("N") };
         record.TpmAuthenticationKey = blob;
         if (csr is not null)
         {

@@ -117,31 +117,35 @@ public sealed partial class EmulatedIotHub
         await SendAsync(deviceId, answer, [], cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The device's twin, reset to the registry entry's initial twin when DPS replaced the entry with a new
+    /// <see cref="HubDevice.TwinGeneration"/> (a re-registration that reset the device's data).</summary>
+    /// <remarks>The entry is read on every twin access (the registries are in memory) rather than cached: DPS writes the registry
+    /// directly and tells the hub nothing. A removed entry (the device moved to another hub) leaves the twin as it was.</remarks>
     private async ValueTask<HubTwinStore> TwinAsync(string deviceId, CancellationToken cancellationToken)
     {
         var state = State(deviceId);
-        if (state.Twin is { } twin)
-        {
-            return twin;
-        }
-
         var device = await _options.Registry.FindAsync(HubHostName, deviceId, cancellationToken).ConfigureAwait(false);
-        Interlocked.CompareExchange(ref state.Twin, new HubTwinStore(device?.InitialTwin), null);
-        return state.Twin;
-    }
-
-    private Task OnClientAcknowledgedAsync(ClientAcknowledgedPublishPacketEventArgs e)
-    {
-        var topic = e.PublishPacket.Topic;
-        var prefix = HubTopics.DeviceBound(e.ClientId);
-        if (topic.StartsWith(prefix, StringComparison.Ordinal)
-            && HubPropertyBag.Parse(topic.AsSpan(prefix.Length)).GetValueOrDefault("$.mid") is { } messageId
-            && _pendingC2D.TryRemove((e.ClientId, messageId), out var pending))
+        while (true)
         {
-            pending.TrySetResult();
-        }
+            var current = Volatile.Read(ref state.Twin);
+            if (current is not null && (device is null || string.Equals(current.Generation, device.TwinGeneration, StringComparison.Ordinal)))
+            {
+                return current;
+            }
 
-        return Task.CompletedTask;
+            var fresh = current is null
+                ? new HubTwinStore(device?.InitialTwin, device?.TwinGeneration)
+                : current.Reset(device!.InitialTwin, device.TwinGeneration);
+            if (Interlocked.CompareExchange(ref state.Twin, fresh, current) == current)
+            {
+                if (current is not null)
+                {
+                    HubLog.TwinReset(_logger, HubHostName, deviceId);
+                }
+
+                return fresh;
+            }
+        }
     }
 
     /// <summary>Publishes a message to one device only (<see cref="InterceptEnqueueAsync"/> keeps it from the others).</summary>

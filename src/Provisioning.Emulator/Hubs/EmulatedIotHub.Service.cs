@@ -8,7 +8,6 @@ namespace Provisioning.Emulator.Hubs;
 public sealed partial class EmulatedIotHub
 {
     private readonly ConcurrentDictionary<(string DeviceId, string Rid), TaskCompletionSource<HubMethodResult>> _pendingMethods = new();
-    private readonly ConcurrentDictionary<(string DeviceId, string MessageId), TaskCompletionSource> _pendingC2D = new();
     private long _nextId;
 
     /// <summary>All telemetry the device sent so far, in arrival order.</summary>
@@ -20,37 +19,6 @@ public sealed partial class EmulatedIotHub
     /// <summary>Waits for the device's next telemetry message; each message is returned once.</summary>
     public ValueTask<HubTelemetryMessage> ReadTelemetryAsync(string deviceId, CancellationToken cancellationToken = default) =>
         State(deviceId).Telemetry.ReadNextAsync(cancellationToken);
-
-    /// <summary>Sends a cloud-to-device message to a connected device; completes when the device acknowledges it.</summary>
-    public async Task SendCloudToDeviceAsync(string deviceId, HubCloudMessage message, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(deviceId);
-        ArgumentNullException.ThrowIfNull(message);
-        var messageId = message.MessageId ?? NextId();
-        var properties = new List<KeyValuePair<string, string>>(message.Properties) { new("$.mid", messageId) };
-        if (message.CorrelationId is { } correlationId)
-        {
-            properties.Add(new("$.cid", correlationId));
-        }
-
-        properties.Add(new("$.to", $"/devices/{deviceId}/messages/deviceBound"));
-        var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_pendingC2D.TryAdd((deviceId, messageId), acknowledged))
-        {
-            throw new ArgumentException($"Message id '{messageId}' is already pending for '{deviceId}'.", nameof(message));
-        }
-
-        try
-        {
-            await SendAsync(deviceId, HubTopics.DeviceBound(deviceId) + HubPropertyBag.Format(properties), message.Body.ToArray(),
-                cancellationToken).ConfigureAwait(false);
-            await acknowledged.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _pendingC2D.TryRemove((deviceId, messageId), out _);
-        }
-    }
 
     /// <summary>The device's twin.</summary>
     public async Task<HubTwinSnapshot> GetTwinAsync(string deviceId, CancellationToken cancellationToken = default) =>

@@ -15,11 +15,16 @@ namespace Provisioning.Emulator.Hubs;
 /// <summary>One emulated Azure IoT hub: an MQTT 3.1.1 endpoint over TLS that authenticates devices against an
 /// <see cref="IHubDeviceRegistry"/> and implements the device topics of telemetry, C2D, twin and direct methods.</summary>
 /// <remarks>dps-protocol.md §8. Credential failures (unknown or disabled device, forged, expired or wrong-audience token, wrong
-/// certificate) answer CONNACK 5 "not authorized", as IoT Hub does; a username or password that does not parse answers 4.</remarks>
+/// certificate) answer CONNACK 5 "not authorized", as IoT Hub does; a username or password that does not parse answers 4.
+/// <para>Twins live in the hub's memory. One survives reconnects and re-registrations that keep the device's data, and starts again
+/// from the entry's initial twin when DPS resets the data (<see cref="HubDevice.TwinGeneration"/>). The registry carries no twin
+/// data, so a device DPS migrates to another hub (substatus <c>deviceDataMigrated</c>) starts there from its initial twin too:
+/// unlike IoT Hub, the emulator does not copy the twin across hubs.</para></remarks>
 public sealed partial class EmulatedIotHub : IAsyncDisposable
 {
     private const string DeviceItem = "hub.device";
     private const string ExpiryItem = "hub.expiry";
+    private const string ConnectionItem = "hub.connection";
     private const string HubSenderPrefix = "$hub/";
 
     private readonly EmulatedIotHubOptions _options;
@@ -108,6 +113,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
         server.InterceptingClientEnqueueAsync += InterceptEnqueueAsync;
         server.ClientAcknowledgedPublishPacketAsync += OnClientAcknowledgedAsync;
+        server.ClientSubscribedTopicAsync += OnClientSubscribedAsync;
         try
         {
             await server.StartAsync().ConfigureAwait(false);
@@ -138,11 +144,19 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         foreach (var state in _devices.Values)
         {
             state.Connected = false;
+            state.CloudSubscribed = false;
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+    /// <summary>Stops the endpoint for good; the captured telemetry and twins can still be read.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        foreach (var state in _devices.Values)
+        {
+            state.Dispose();
+        }
+    }
 
     /// <summary>How many times the device has connected successfully.</summary>
     public int GetConnectionCount(string deviceId) => _devices.TryGetValue(deviceId, out var state) ? state.ConnectionCount : 0;
@@ -173,7 +187,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
     }
 
-    private DeviceState State(string deviceId) => _devices.GetOrAdd(deviceId, static id => new DeviceState());
+    private DeviceState State(string deviceId) => _devices.GetOrAdd(deviceId, static (_, depth) => new DeviceState(depth), _options.CloudToDeviceQueueDepth);
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
@@ -249,6 +263,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         e.SessionItems[DeviceItem] = device;
+        e.SessionItems[ConnectionItem] = new object();
         if (expiresAt is { } value)
         {
             e.SessionItems[ExpiryItem] = value;
@@ -261,15 +276,18 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
     {
         var state = State(e.ClientId);
         Interlocked.Increment(ref state.ConnectionCount);
+        state.Connection = e.SessionItems[ConnectionItem];
         state.Connected = true;
         return Task.CompletedTask;
     }
 
     private Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
-        if (e.SessionItems.Contains(DeviceItem))
+        // A connection that a newer one of the same device took over may report its end after the newer one started.
+        if (e.SessionItems.Contains(DeviceItem) && State(e.ClientId) is var state && state.Connection == e.SessionItems[ConnectionItem])
         {
-            State(e.ClientId).Connected = false;
+            state.Connected = false;
+            state.CloudSubscribed = false;
         }
 
         return Task.CompletedTask;
@@ -309,12 +327,19 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         return port;
     }
 
-    private sealed class DeviceState
+    private sealed class DeviceState(int cloudQueueDepth) : IDisposable
     {
         public readonly HubTelemetryLog Telemetry = new();
+        public readonly HubCloudToDeviceQueue CloudMessages = new(cloudQueueDepth);
+        public readonly SemaphoreSlim DeliveryGate = new(1, 1);
+        public long DeliveryRound;
+        public volatile bool CloudSubscribed;
         public readonly ConcurrentQueue<int> TwinFaults = new();
         public HubTwinStore? Twin;
         public int ConnectionCount;
         public volatile bool Connected;
+        public volatile object? Connection;
+
+        public void Dispose() => DeliveryGate.Dispose();
     }
 }

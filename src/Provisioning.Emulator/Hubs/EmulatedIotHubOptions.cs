@@ -32,6 +32,17 @@ public sealed class EmulatedIotHubOptions
     /// <summary>The largest device-to-cloud payload accepted (IoT Hub: 256 KB); a larger one closes the connection.</summary>
     public int MaxMessageBytes { get; init; } = 256 * 1024;
 
+    /// <summary>How many cloud-to-device messages a device's queue holds, queued or awaiting the device's acknowledgement;
+    /// 50, IoT Hub's limit. One more is refused (<see cref="HubCloudToDeviceException"/>, 403004).</summary>
+    public int CloudToDeviceQueueDepth { get; init; } = 50;
+
+    /// <summary>How long a cloud-to-device message waits for the device's acknowledgement when it sets no
+    /// <see cref="HubCloudMessage.TimeToLive"/>; one hour, IoT Hub's default (at most <see cref="MaxCloudToDeviceTimeToLive"/>).</summary>
+    public TimeSpan CloudToDeviceTimeToLive { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The longest time to live a cloud-to-device message may have: two days, IoT Hub's limit.</summary>
+    public static readonly TimeSpan MaxCloudToDeviceTimeToLive = TimeSpan.FromDays(2);
+
     /// <summary>Logging; silent when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -43,6 +54,9 @@ public sealed class EmulatedIotHubOptions
         ArgumentOutOfRangeException.ThrowIfNegative(Port);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(CloudToDeviceQueueDepth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CloudToDeviceTimeToLive, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CloudToDeviceTimeToLive, MaxCloudToDeviceTimeToLive);
         if (!ServerCertificate.HasPrivateKey)
         {
             throw new ArgumentException("The server certificate needs its private key.", nameof(ServerCertificate));

@@ -31,4 +31,7 @@ internal static partial class HubLog
 
     [LoggerMessage(9, LogLevel.Information, "Hub {Hub}: {Address} was taken before it could be bound (attempt {Attempt}); trying another port")]
     public static partial void PortTaken(ILogger logger, string hub, string address, int attempt);
+
+    [LoggerMessage(10, LogLevel.Information, "Hub {Hub}: the registry entry of {DeviceId} was replaced with reset device data; its twin starts again from the initial twin")]
+    public static partial void TwinReset(ILogger logger, string hub, string deviceId);
 }

@@ -38,6 +38,10 @@ public sealed record HubCloudMessage(ReadOnlyMemory<byte> Body)
 
     /// <summary>The application properties.</summary>
     public IReadOnlyDictionary<string, string> Properties { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>How long the message may wait in the device's queue before it expires unacknowledged; null takes
+    /// <see cref="EmulatedIotHubOptions.CloudToDeviceTimeToLive"/>. At most <see cref="EmulatedIotHubOptions.MaxCloudToDeviceTimeToLive"/>.</summary>
+    public TimeSpan? TimeToLive { get; init; }
 }
 
 /// <summary>A device's answer to a direct method.</summary>

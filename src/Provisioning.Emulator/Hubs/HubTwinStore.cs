@@ -10,13 +10,36 @@ internal sealed class HubTwinStore
     private readonly Lock _gate = new();
     private readonly JsonObject _desired;
     private readonly JsonObject _reported = [];
-    private long _desiredVersion = 1;
-    private long _reportedVersion = 1;
+    private long _desiredVersion;
+    private long _reportedVersion;
 
-    public HubTwinStore(string? initialDesired)
+    /// <summary>A twin holding <paramref name="initialDesired"/>, at version 1 on both sides.</summary>
+    public HubTwinStore(string? initialDesired, string? generation = null)
+        : this(initialDesired, generation, 1, 1)
+    {
+    }
+
+    private HubTwinStore(string? initialDesired, string? generation, long desiredVersion, long reportedVersion)
     {
         _desired = initialDesired is null ? [] : JsonNode.Parse(initialDesired) as JsonObject ?? [];
         _desired.Remove("$version");
+        Generation = generation;
+        _desiredVersion = desiredVersion;
+        _reportedVersion = reportedVersion;
+    }
+
+    /// <summary>The <see cref="HubDevice.TwinGeneration"/> this twin was built for.</summary>
+    public string? Generation { get; }
+
+    /// <summary>A twin holding only <paramref name="initialDesired"/> (the reported side empty), for a device whose data was reset.</summary>
+    /// <remarks>Both versions move past this twin's, so a device client that skips desired versions it has already seen
+    /// (dps-protocol.md §8, desired push) still takes the reset twin as news.</remarks>
+    public HubTwinStore Reset(string? initialDesired, string? generation)
+    {
+        lock (_gate)
+        {
+            return new HubTwinStore(initialDesired, generation, _desiredVersion + 1, _reportedVersion + 1);
+        }
     }
 
     public HubTwinSnapshot Snapshot()

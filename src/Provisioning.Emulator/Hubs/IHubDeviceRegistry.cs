@@ -30,7 +30,16 @@ public sealed record HubDevice(
     byte[]? SecondaryKey,
     string? Thumbprint,
     bool Enabled,
-    string? InitialTwin);
+    string? InitialTwin)
+{
+    /// <summary>Which twin data the entry stands for. A hub that holds a twin of another generation drops it and starts again
+    /// from <see cref="InitialTwin"/>; a twin of the same generation is kept (a reconnect, or a re-registration that kept or
+    /// migrated the device's data).</summary>
+    /// <remarks>DPS gives a new value on a first assignment and on a re-registration whose reprovision policy resets the device's
+    /// data (substatus <c>deviceDataReset</c>), and carries the previous entry's value otherwise (dps-protocol.md §1.6, issue 4).
+    /// Entries written without one (null) all share one generation, so such twins are never reset.</remarks>
+    public string? TwinGeneration { get; init; }
+}
 
 /// <summary>The device registries of the linked hubs: DPS writes, the emulated hubs read.</summary>
 public interface IHubDeviceRegistry

@@ -25,4 +25,18 @@ public sealed class HubTwinStoreTests
         Assert.True(thrown is JsonException, $"{name}: {thrown?.GetType().Name ?? "no exception"}");
         Assert.Equal("{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}", twin.ToDocument());
     }
+
+    [Fact]
+    public void Reset_KeepsOnlyTheInitialTwin_AndMovesBothVersionsPastTheOldOnes()
+    {
+        var twin = new HubTwinStore("{\"interval\":30}", "gen-1");
+        twin.PatchReported("{\"fw\":\"1.0\"}"u8);
+        twin.PatchDesired("{\"mode\":\"eco\"}"u8);
+        twin.PatchDesired("{\"mode\":\"max\"}"u8);
+
+        var reset = twin.Reset("{\"interval\":30}", "gen-2");
+
+        Assert.Equal("gen-2", reset.Generation);
+        Assert.Equal("{\"desired\":{\"interval\":30,\"$version\":4},\"reported\":{\"$version\":3}}", reset.ToDocument());
+    }
 }
