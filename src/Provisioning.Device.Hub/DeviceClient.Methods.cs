@@ -12,6 +12,8 @@ public sealed partial class DeviceClient
     private readonly System.Threading.Channels.Channel<(MethodRequest Request, string Rid)> _methodRequests = NewQueue<(MethodRequest, string)>();
     private Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? _defaultMethodHandler;
 
+    private static MethodResponse HandlerFailed => new(500, "{\"message\":\"The method handler failed.\"}"u8.ToArray());
+
     /// <summary>Sets (or with null removes) the handler of one method.</summary>
     public void SetMethodHandler(string methodName, Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? handler)
     {
@@ -44,29 +46,36 @@ public sealed partial class DeviceClient
         _methodRequests.Writer.TryWrite((new MethodRequest(Uri.UnescapeDataString(rest[..slash].ToString()), payload), rid));
     }
 
+    /// <summary>Answers method requests one at a time. One bad request, handler or lost answer costs that request only: the
+    /// loop ends only when the client is disposed.</summary>
     private async Task RunMethodDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
         await foreach (var (request, rid) in _methodRequests.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            var response = await InvokeHandlerAsync(request, cancellationToken).ConfigureAwait(false);
-            var answer = new MqttApplicationMessage
-            {
-                Topic = HubTopics.MethodResponse(response.Status, rid),
-                Payload = new System.Buffers.ReadOnlySequence<byte>(response.Payload.IsEmpty ? "null"u8.ToArray() : response.Payload),
-                QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
-            };
             try
             {
-                await RunAsync(async (session, token) => await session.Client.PublishAsync(answer, token).ConfigureAwait(false), cancellationToken)
-                    .ConfigureAwait(false);
+                var response = await InvokeHandlerAsync(request, cancellationToken).ConfigureAwait(false);
+                await AnswerMethodAsync(response, rid, cancellationToken).ConfigureAwait(false);
             }
-            catch (HubException ex)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
-                // The hub refused the device meanwhile; the caller sees a timeout on the service side.
+                // The service sees a timeout for this request; later requests are still answered.
                 HubClientLog.MethodAnswerFailed(_logger, ex, request.Name);
             }
         }
+    }
+
+    private async Task AnswerMethodAsync(MethodResponse response, string rid, CancellationToken cancellationToken)
+    {
+        var answer = new MqttApplicationMessage
+        {
+            Topic = HubTopics.MethodResponse(response.Status, rid),
+            Payload = new System.Buffers.ReadOnlySequence<byte>(response.Payload.IsEmpty ? "null"u8.ToArray() : response.Payload),
+            QualityOfServiceLevel = MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce,
+        };
+        await RunAsync(async (session, token) => await session.Client.PublishAsync(answer, token).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private async ValueTask<MethodResponse> InvokeHandlerAsync(MethodRequest request, CancellationToken cancellationToken)
@@ -81,12 +90,14 @@ public sealed partial class DeviceClient
 
         try
         {
-            return await handler(request, cancellationToken).ConfigureAwait(false);
+            // A null from the handler breaks its contract, like a throw: the caller gets a 500, not silence.
+            return await handler(request, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The handler of method '{request.Name}' returned no response.");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             HubClientLog.HandlerFailed(_logger, ex, "method " + request.Name);
-            return new MethodResponse(500, "{\"message\":\"The method handler failed.\"}"u8.ToArray());
+            return HandlerFailed;
         }
     }
 

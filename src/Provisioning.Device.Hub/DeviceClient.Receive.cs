@@ -90,6 +90,8 @@ public sealed partial class DeviceClient
         return message;
     }
 
+    /// <summary>Hands messages to the handler one at a time and acknowledges each afterwards. A failure costs that message only
+    /// (at worst it is delivered again): the loop ends only when the client is disposed.</summary>
     private async Task RunMessageDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
@@ -101,7 +103,7 @@ public sealed partial class DeviceClient
                 {
                     await handler(message, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
                 {
                     HubClientLog.HandlerFailed(_logger, ex, "message");
                 }
@@ -111,7 +113,7 @@ public sealed partial class DeviceClient
             {
                 await delivery.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
                 HubClientLog.AcknowledgeFailed(_logger, ex);
             }

@@ -110,48 +110,55 @@ public sealed partial class DeviceClient
         }
     }
 
+    /// <summary>Delivers desired patches one at a time in version order. A malformed patch or a failing handler costs that patch
+    /// only: the loop ends only when the client is disposed.</summary>
     private async Task RunDesiredDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
         await foreach (var (topic, body) in _desired.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            JsonObject patch;
             try
             {
-                patch = ParseObject(body, "a desired-properties patch");
+                await DispatchDesiredAsync(topic, body, cancellationToken).ConfigureAwait(false);
             }
-            catch (HubException ex)
-            {
-                HubClientLog.Dropped(_logger, topic, ex.Message);
-                continue;
-            }
-
-            var version = TakeVersion(patch);
-            if (version == 0 && long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var fromTopic))
-            {
-                version = fromTopic;
-            }
-
-            if (version <= _lastDesiredVersion)
-            {
-                HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
-                continue;
-            }
-
-            _lastDesiredVersion = version;
-            if (_desiredHandler is not { } handler)
-            {
-                continue;
-            }
-
-            try
-            {
-                await handler(new DesiredPropertyUpdate(patch, version), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
                 HubClientLog.HandlerFailed(_logger, ex, "desired properties");
             }
+        }
+    }
+
+    private async Task DispatchDesiredAsync(string topic, byte[] body, CancellationToken cancellationToken)
+    {
+        JsonObject patch;
+        long version;
+        try
+        {
+            patch = ParseObject(body, "a desired-properties patch");
+            version = TakeVersion(patch);
+        }
+        catch (Exception ex) when (ex is HubException or ArgumentException or InvalidOperationException)
+        {
+            // JsonObject reports a duplicate property only when first read (ArgumentException).
+            HubClientLog.Dropped(_logger, topic, ex.Message);
+            return;
+        }
+
+        if (version == 0 && long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var fromTopic))
+        {
+            version = fromTopic;
+        }
+
+        if (version <= _lastDesiredVersion)
+        {
+            HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
+            return;
+        }
+
+        _lastDesiredVersion = version;
+        if (_desiredHandler is { } handler)
+        {
+            await handler(new DesiredPropertyUpdate(patch, version), cancellationToken).ConfigureAwait(false);
         }
     }
 
