@@ -14,6 +14,10 @@ public sealed partial class DeviceClient
     private Func<DesiredPropertyUpdate, CancellationToken, ValueTask>? _desiredHandler;
     private long _nextRid;
     private long _lastDesiredVersion;
+    private readonly Lock _resyncGate = new();
+    private Task _resync = Task.CompletedTask;
+    private bool _resyncRunning;
+    private bool _resyncAgain;
 
     /// <summary>Sets the handler of desired-property patches. Patches are delivered one at a time in version order; a patch whose
     /// version is not newer than the last delivered one is skipped.</summary>
@@ -162,6 +166,55 @@ public sealed partial class DeviceClient
         }
     }
 
+    /// <summary>Starts a fetch of the whole desired document unless one is running (which then runs once more). The task is
+    /// tracked: <see cref="DisposeAsync"/> waits for it, so nothing touches the client after that returns.</summary>
+    private void RequestDesiredResync()
+    {
+        lock (_resyncGate)
+        {
+            if (_resyncRunning)
+            {
+                _resyncAgain = true;
+                return;
+            }
+
+            if (_life.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _resyncRunning = true;
+            _resync = Task.Run(() => RunDesiredResyncAsync(_life.Token), CancellationToken.None);
+        }
+    }
+
+    private async Task RunDesiredResyncAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await ResyncDesiredAsync(cancellationToken).ConfigureAwait(false);
+            lock (_resyncGate)
+            {
+                if (!_resyncAgain || cancellationToken.IsCancellationRequested)
+                {
+                    _resyncRunning = false;
+                    return;
+                }
+
+                _resyncAgain = false;
+            }
+        }
+    }
+
+    /// <summary>The resync in flight, if any, for <see cref="DisposeAsync"/> to wait for.</summary>
+    private Task DesiredResyncTask()
+    {
+        lock (_resyncGate)
+        {
+            return _resync;
+        }
+    }
+
     /// <summary>Desired patches pushed while the device was offline are lost; after a reconnect the whole desired document is
     /// fetched and, when newer than the last delivered version, delivered as one patch (it holds every current value).</summary>
     private async Task ResyncDesiredAsync(CancellationToken cancellationToken)
@@ -174,8 +227,9 @@ public sealed partial class DeviceClient
                 _desired.Writer.TryWrite((HubTopics.DesiredPrefix + "?$version=" + version.ToJsonString(), System.Text.Encoding.UTF8.GetBytes(desired.ToJsonString())));
             }
         }
-        catch (Exception ex) when (ex is HubException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Nothing waits for this task but DisposeAsync: every failure (cancellation on dispose included) ends here, logged.
             HubClientLog.ResyncFailed(_logger, ex);
         }
     }

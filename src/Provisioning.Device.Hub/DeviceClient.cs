@@ -152,7 +152,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
 
     private async Task AwaitBackgroundWorkAsync()
     {
-        foreach (var task in new[] { _connectionLoop, _dispatchers })
+        // _life is cancelled before this runs, so no resync starts after DesiredResyncTask() is read.
+        foreach (var task in new[] { _connectionLoop, _dispatchers, DesiredResyncTask() })
         {
             if (task is null)
             {
