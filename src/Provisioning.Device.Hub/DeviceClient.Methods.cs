@@ -5,12 +5,16 @@ using Provisioning.Device.Hub.Mqtt;
 
 namespace Provisioning.Device.Hub;
 
-/// <summary>Direct methods: a handler per name or a default one; unknown methods answer 501, a failing handler 500.</summary>
+/// <summary>Direct methods: a handler per name or a default one; unknown methods answer 501, a failing handler 500, and a request
+/// that finds <see cref="DeviceClientOptions.ReceiveQueueCapacity"/> requests waiting 503.</summary>
 public sealed partial class DeviceClient
 {
     private readonly ConcurrentDictionary<string, Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>> _methodHandlers = new(StringComparer.Ordinal);
-    private readonly System.Threading.Channels.Channel<(MethodRequest Request, string Rid)> _methodRequests = NewQueue<(MethodRequest, string)>();
+    private readonly System.Threading.Channels.Channel<(MethodRequest Request, string Rid)> _methodRequests;
+    private readonly System.Threading.Channels.Channel<string> _methodRejections;
     private Func<MethodRequest, CancellationToken, ValueTask<MethodResponse>>? _defaultMethodHandler;
+
+    private static MethodResponse Busy => new(503, "{\"message\":\"The device is busy: too many method requests are waiting.\"}"u8.ToArray());
 
     private static MethodResponse HandlerFailed => new(500, "{\"message\":\"The method handler failed.\"}"u8.ToArray());
 
@@ -43,7 +47,29 @@ public sealed partial class DeviceClient
             return;
         }
 
-        _methodRequests.Writer.TryWrite((new MethodRequest(Uri.UnescapeDataString(rest[..slash].ToString()), payload), rid));
+        if (!_methodRequests.Writer.TryWrite((new MethodRequest(Uri.UnescapeDataString(rest[..slash].ToString()), payload), rid)))
+        {
+            // Too many requests wait for the handlers: answer "busy" now rather than let the caller time out. (When even the
+            // busy answers queue up, the caller does time out.)
+            HubClientLog.Dropped(_logger, topic, "the method queue is full; answering 503");
+            _methodRejections.Writer.TryWrite(rid);
+        }
+    }
+
+    /// <summary>Sends the 503 answers of requests refused by a full queue, independently of the (busy) handlers.</summary>
+    private async Task RunMethodRejectionsAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var rid in _methodRejections.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await AnswerMethodAsync(Busy, rid, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
+            {
+                HubClientLog.MethodAnswerFailed(_logger, ex, "(refused: busy)");
+            }
+        }
     }
 
     /// <summary>Answers method requests one at a time. One bad request, handler or lost answer costs that request only: the

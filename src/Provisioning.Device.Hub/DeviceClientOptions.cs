@@ -44,6 +44,12 @@ public sealed class DeviceClientOptions
     /// <summary>The clock for token expiry, renewal and backoff.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>How many cloud-to-device messages, desired-property patches and direct-method requests may each wait for their
+    /// handler. Beyond it a method request is answered 503, a message is left unacknowledged (the hub delivers it again) and the
+    /// oldest waiting patch gives way to the newest (the whole desired document is then fetched again, so no value is lost).
+    /// Default 64.</summary>
+    public int ReceiveQueueCapacity { get; set; } = 64;
+
     /// <summary>The largest telemetry payload sent (IoT Hub: 256 KB); larger ones throw <see cref="ArgumentException"/>.</summary>
     public int MaxMessageBytes { get; set; } = 256 * 1024;
 
@@ -74,6 +80,7 @@ public sealed class DeviceClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MinReconnectDelay, TimeSpan.Zero, nameof(MinReconnectDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxReconnectDelay, MinReconnectDelay, nameof(MaxReconnectDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveQueueCapacity, 1, nameof(ReceiveQueueCapacity));
         ArgumentNullException.ThrowIfNull(Jitter);
         ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentException.ThrowIfNullOrEmpty(ProductInfo);
