@@ -17,8 +17,12 @@ public sealed class DeviceClientOptions
     /// Used by the emulator, whose hubs listen on 127.0.0.1:port.</summary>
     public IDictionary<string, string> HubAddresses { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Roots to trust instead of the system store (e.g. the emulator's CA). Empty: the system store.</summary>
-    public X509Certificate2Collection TrustedRoots { get; } = [];
+    /// <summary>
+    /// Root certificates trusted for the hub's TLS certificate in addition to the system store (for example the emulator's CA).
+    /// Validation stays on: the server chain must end at a system root or one of these, carry the serverAuth extended key
+    /// usage and match the hub host name. The same meaning as <see cref="ProvisioningClientOptions.TrustedRootCertificates"/>.
+    /// </summary>
+    public X509Certificate2Collection TrustedRootCertificates { get; } = [];
 
     /// <summary>How long each SAS token lives. Default 1 hour.</summary>
     public TimeSpan SasTokenLifetime { get; set; } = TimeSpan.FromHours(1);
