@@ -155,7 +155,7 @@ public sealed partial class DeviceClient
         }
         catch (Exception ex) when (ex is HubException or ArgumentException or InvalidOperationException)
         {
-            // JsonObject reports a duplicate property only when first read (ArgumentException).
+            // A JsonObject may surface a defect of the document only when first read.
             HubClientLog.Dropped(_logger, topic, ex.Message);
             return;
         }
