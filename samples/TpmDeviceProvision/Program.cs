@@ -33,7 +33,16 @@ try
     {
         case "activate":
             var blob = await File.ReadAllBytesAsync(parsed.File!, cancel.Token);
-            await identity.ActivateIdentityKeyAsync(blob, cancel.Token);
+            try
+            {
+                await identity.ActivateIdentityKeyAsync(blob, cancel.Token);
+            }
+            finally
+            {
+                // The blob wraps the hub's identity key: it does not outlive the activation.
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(blob);
+            }
+
             Console.WriteLine($"Identity key activated at 0x{TpmHandles.IdentityKey:X8}.");
             break;
         case "sign":

@@ -46,7 +46,7 @@ public sealed partial class DeviceClient
             _ready.TrySetResult(session);
             if (reconnected && _desiredHandler is not null)
             {
-                _ = ResyncDesiredAsync(cancellationToken);
+                RequestDesiredResync();
             }
 
             var renewal = await WaitForDropOrRenewalAsync(session, cancellationToken).ConfigureAwait(false);

@@ -10,7 +10,7 @@ public sealed partial class DeviceClient
     /// <param name="attestation">The attestation that registered; owned by the caller and kept alive (undisposed) while the
     /// client runs (renewals sign again).</param>
     /// <param name="options">Options; defaults when null. Map the hub host name in <see cref="DeviceClientOptions.HubAddresses"/>
-    /// and trust its CA in <see cref="DeviceClientOptions.TrustedRoots"/> for the emulator.</param>
+    /// and trust its CA in <see cref="DeviceClientOptions.TrustedRootCertificates"/> for the emulator.</param>
     /// <returns>A client; nothing connects until <see cref="OpenAsync"/>.</returns>
     /// <exception cref="ArgumentException">The registration is not assigned, lacks the hub or device id, or carries an issued
     /// certificate (which the attestation cannot present); or the attestation can neither sign nor present a certificate.</exception>

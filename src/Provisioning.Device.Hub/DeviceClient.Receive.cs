@@ -10,11 +10,12 @@ namespace Provisioning.Device.Hub;
 /// loop never waits for application code (that would stall the acknowledgements of our own publishes).</summary>
 public sealed partial class DeviceClient
 {
-    private readonly System.Threading.Channels.Channel<(HubMessage Message, MqttApplicationMessageReceivedEventArgs Delivery)> _messages = NewQueue<(HubMessage, MqttApplicationMessageReceivedEventArgs)>();
+    private readonly System.Threading.Channels.Channel<(HubMessage Message, MqttApplicationMessageReceivedEventArgs Delivery)> _messages;
     private Func<HubMessage, CancellationToken, ValueTask>? _messageHandler;
 
     /// <summary>Sets the cloud-to-device message handler. A message is acknowledged after the handler returns (or throws: MQTT
-    /// cannot reject, so a failure is logged); messages that arrive with no handler are left unacknowledged for redelivery.</summary>
+    /// cannot reject, so a failure is logged); messages that arrive with no handler, or while
+    /// <see cref="DeviceClientOptions.ReceiveQueueCapacity"/> messages wait for it, are left unacknowledged for redelivery.</summary>
     public void SetMessageHandler(Func<HubMessage, CancellationToken, ValueTask>? handler) => _messageHandler = handler;
 
     private Task OnMessageReceivedAsync(HubSession session, MqttApplicationMessageReceivedEventArgs e)
@@ -41,9 +42,10 @@ public sealed partial class DeviceClient
                 {
                     HubClientLog.Dropped(_logger, topic, "no message handler is set; left unacknowledged");
                 }
-                else
+                else if (!_messages.Writer.TryWrite((ToHubMessage(topic, e.ApplicationMessage.Payload), e)))
                 {
-                    _messages.Writer.TryWrite((ToHubMessage(topic, e.ApplicationMessage.Payload), e));
+                    // Backpressure: unacknowledged, the message stays with the hub, which delivers it again.
+                    HubClientLog.Dropped(_logger, topic, "the message queue is full; left unacknowledged");
                 }
             }
             else
@@ -90,6 +92,8 @@ public sealed partial class DeviceClient
         return message;
     }
 
+    /// <summary>Hands messages to the handler one at a time and acknowledges each afterwards. A failure costs that message only
+    /// (at worst it is delivered again): the loop ends only when the client is disposed.</summary>
     private async Task RunMessageDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
@@ -101,7 +105,7 @@ public sealed partial class DeviceClient
                 {
                     await handler(message, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
                 {
                     HubClientLog.HandlerFailed(_logger, ex, "message");
                 }
@@ -111,7 +115,7 @@ public sealed partial class DeviceClient
             {
                 await delivery.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
                 HubClientLog.AcknowledgeFailed(_logger, ex);
             }

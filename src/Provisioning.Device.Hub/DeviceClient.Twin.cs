@@ -10,10 +10,18 @@ namespace Provisioning.Device.Hub;
 public sealed partial class DeviceClient
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource<(int Status, long? Version, byte[] Body)>> _twinRequests = new();
-    private readonly System.Threading.Channels.Channel<(string Topic, byte[] Body)> _desired = NewQueue<(string, byte[])>();
+    /// <summary>Pushed patches; an item with an empty topic only wakes the dispatcher to take <see cref="_resyncDocument"/>.</summary>
+    private readonly System.Threading.Channels.Channel<(string Topic, byte[] Body)> _desired;
     private Func<DesiredPropertyUpdate, CancellationToken, ValueTask>? _desiredHandler;
     private long _nextRid;
     private long _lastDesiredVersion;
+    private readonly Lock _resyncGate = new();
+    private Task _resync = Task.CompletedTask;
+    private bool _resyncRunning;
+    private bool _resyncAgain;
+    private (JsonObject Desired, long Version, long Drops)? _resyncDocument;
+    private long _desiredDrops;
+    private long _deliveredDrops;
 
     /// <summary>Sets the handler of desired-property patches. Patches are delivered one at a time in version order; a patch whose
     /// version is not newer than the last delivered one is skipped.</summary>
@@ -110,65 +118,183 @@ public sealed partial class DeviceClient
         }
     }
 
+    /// <summary>Delivers desired patches one at a time in version order. A malformed patch or a failing handler costs that patch
+    /// only: the loop ends only when the client is disposed.</summary>
     private async Task RunDesiredDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
         await foreach (var (topic, body) in _desired.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            JsonObject patch;
             try
             {
-                patch = ParseObject(body, "a desired-properties patch");
-            }
-            catch (HubException ex)
-            {
-                HubClientLog.Dropped(_logger, topic, ex.Message);
-                continue;
-            }
+                if (TakeResyncDocument() is { } document)
+                {
+                    await DispatchDocumentAsync(document.Desired, document.Version, document.Drops, cancellationToken).ConfigureAwait(false);
+                }
 
-            var version = TakeVersion(patch);
-            if (version == 0 && long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var fromTopic))
-            {
-                version = fromTopic;
+                if (topic.Length > 0)
+                {
+                    await DispatchDesiredAsync(topic, body, cancellationToken).ConfigureAwait(false);
+                }
             }
-
-            if (version <= _lastDesiredVersion)
-            {
-                HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
-                continue;
-            }
-
-            _lastDesiredVersion = version;
-            if (_desiredHandler is not { } handler)
-            {
-                continue;
-            }
-
-            try
-            {
-                await handler(new DesiredPropertyUpdate(patch, version), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
             {
                 HubClientLog.HandlerFailed(_logger, ex, "desired properties");
             }
         }
     }
 
-    /// <summary>Desired patches pushed while the device was offline are lost; after a reconnect the whole desired document is
-    /// fetched and, when newer than the last delivered version, delivered as one patch (it holds every current value).</summary>
+    private async Task DispatchDesiredAsync(string topic, byte[] body, CancellationToken cancellationToken)
+    {
+        JsonObject patch;
+        long version;
+        try
+        {
+            patch = ParseObject(body, "a desired-properties patch");
+            version = TakeVersion(patch);
+        }
+        catch (Exception ex) when (ex is HubException or ArgumentException or InvalidOperationException)
+        {
+            // A JsonObject may surface a defect of the document only when first read.
+            HubClientLog.Dropped(_logger, topic, ex.Message);
+            return;
+        }
+
+        if (version == 0 && long.TryParse(HubTopics.QueryValue(topic, "$version"), NumberStyles.None, CultureInfo.InvariantCulture, out var fromTopic))
+        {
+            version = fromTopic;
+        }
+
+        if (version <= _lastDesiredVersion)
+        {
+            HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
+            return;
+        }
+
+        _lastDesiredVersion = version;
+        if (_desiredHandler is { } handler)
+        {
+            await handler(new DesiredPropertyUpdate(patch, version), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A full queue dropped its oldest patch: its values are only in the hub's document now, so fetch that.</summary>
+    private void OnDesiredDropped((string Topic, byte[] Body) item)
+    {
+        if (item.Topic.Length > 0)
+        {
+            Interlocked.Increment(ref _desiredDrops);
+            RequestDesiredResync();
+        }
+    }
+
+    /// <summary>Delivers a fetched desired document as one patch when it is newer than the last delivered version, or as new
+    /// and fetched after a patch was dropped (it then holds the dropped values).</summary>
+    private async Task DispatchDocumentAsync(JsonObject desired, long version, long drops, CancellationToken cancellationToken)
+    {
+        var fillsGap = drops > _deliveredDrops;
+        if (version < _lastDesiredVersion && fillsGap)
+        {
+            // Fetched before patches that were delivered since: only a newer document holds the dropped values consistently.
+            RequestDesiredResync();
+            return;
+        }
+
+        if (version < _lastDesiredVersion || (version == _lastDesiredVersion && !fillsGap))
+        {
+            HubClientLog.StaleDesired(_logger, version, _lastDesiredVersion);
+            return;
+        }
+
+        _lastDesiredVersion = version;
+        _deliveredDrops = drops;
+        if (_desiredHandler is { } handler)
+        {
+            await handler(new DesiredPropertyUpdate(desired, version), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private (JsonObject Desired, long Version, long Drops)? TakeResyncDocument()
+    {
+        lock (_resyncGate)
+        {
+            var document = _resyncDocument;
+            _resyncDocument = null;
+            return document;
+        }
+    }
+
+    /// <summary>Starts a fetch of the whole desired document unless one is running (which then runs once more). The task is
+    /// tracked: <see cref="DisposeAsync"/> waits for it, so nothing touches the client after that returns.</summary>
+    private void RequestDesiredResync()
+    {
+        lock (_resyncGate)
+        {
+            if (_resyncRunning)
+            {
+                _resyncAgain = true;
+                return;
+            }
+
+            if (_life.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _resyncRunning = true;
+            _resync = Task.Run(() => RunDesiredResyncAsync(_life.Token), CancellationToken.None);
+        }
+    }
+
+    private async Task RunDesiredResyncAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await ResyncDesiredAsync(cancellationToken).ConfigureAwait(false);
+            lock (_resyncGate)
+            {
+                if (!_resyncAgain || cancellationToken.IsCancellationRequested)
+                {
+                    _resyncRunning = false;
+                    return;
+                }
+
+                _resyncAgain = false;
+            }
+        }
+    }
+
+    /// <summary>The resync in flight, if any, for <see cref="DisposeAsync"/> to wait for.</summary>
+    private Task DesiredResyncTask()
+    {
+        lock (_resyncGate)
+        {
+            return _resync;
+        }
+    }
+
+    /// <summary>Desired patches pushed while the device was offline, or dropped from a full queue, are lost; then the whole
+    /// desired document is fetched and delivered as one patch (it holds every current value).</summary>
     private async Task ResyncDesiredAsync(CancellationToken cancellationToken)
     {
         try
         {
+            var drops = Interlocked.Read(ref _desiredDrops);
             var (_, _, body) = await TwinRequestAsync(HubTopics.TwinGet, [], cancellationToken).ConfigureAwait(false);
-            if (ParseObject(body, "a twin")["desired"] is JsonObject desired && desired["$version"] is JsonValue version)
+            if (ParseObject(body, "a twin")["desired"] is JsonObject desired && TakeVersion(desired) is var version and > 0)
             {
-                _desired.Writer.TryWrite((HubTopics.DesiredPrefix + "?$version=" + version.ToJsonString(), System.Text.Encoding.UTF8.GetBytes(desired.ToJsonString())));
+                lock (_resyncGate)
+                {
+                    // The newest fetch wins; the queue item only wakes the dispatcher (and may itself give way when full).
+                    _resyncDocument = ((JsonObject)desired.DeepClone(), version, drops);
+                }
+
+                _desired.Writer.TryWrite((string.Empty, []));
             }
         }
-        catch (Exception ex) when (ex is HubException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Nothing waits for this task but DisposeAsync: every failure (cancellation on dispose included) ends here, logged.
             HubClientLog.ResyncFailed(_logger, ex);
         }
     }

@@ -52,6 +52,10 @@ public sealed partial class DeviceClient : IAsyncDisposable
         _authentication = authentication;
         _ownsAuthentication = ownsAuthentication;
         _time = _options.TimeProvider;
+        _messages = NewQueue<(HubMessage, MQTTnet.MqttApplicationMessageReceivedEventArgs)>(_options.ReceiveQueueCapacity);
+        _methodRequests = NewQueue<(MethodRequest, string)>(_options.ReceiveQueueCapacity);
+        _methodRejections = NewQueue<string>(_options.ReceiveQueueCapacity);
+        _desired = NewQueue<(string, byte[])>(_options.ReceiveQueueCapacity, BoundedChannelFullMode.DropOldest, OnDesiredDropped);
         _logger = _options.LoggerFactory?.CreateLogger<DeviceClient>() ?? NullLogger<DeviceClient>.Instance;
     }
 
@@ -79,7 +83,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
             throw new InvalidOperationException("The client is already open.");
         }
 
-        _dispatchers = Task.WhenAll(RunMessageDispatcherAsync(_life.Token), RunDesiredDispatcherAsync(_life.Token), RunMethodDispatcherAsync(_life.Token));
+        _dispatchers = Task.WhenAll(RunMessageDispatcherAsync(_life.Token), RunDesiredDispatcherAsync(_life.Token), RunMethodDispatcherAsync(_life.Token),
+            RunMethodRejectionsAsync(_life.Token));
         _connectionLoop = Task.Run(() => RunConnectionLoopAsync(_life.Token), CancellationToken.None);
         await WaitForSessionAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -152,7 +157,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
 
     private async Task AwaitBackgroundWorkAsync()
     {
-        foreach (var task in new[] { _connectionLoop, _dispatchers })
+        // _life is cancelled before this runs, so no resync starts after DesiredResyncTask() is read.
+        foreach (var task in new[] { _connectionLoop, _dispatchers, DesiredResyncTask() })
         {
             if (task is null)
             {
@@ -240,5 +246,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
     /// <summary>Signals that the session an operation ran on closed before it completed.</summary>
     private sealed class ConnectionLostException() : Exception("The connection closed before the operation completed.");
 
-    private static Channel<T> NewQueue<T>() => Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>A dispatch queue of <see cref="DeviceClientOptions.ReceiveQueueCapacity"/> items: the hub cannot outpace the
+    /// application into unbounded memory. <c>TryWrite</c> fails when full (Wait mode), or the oldest item is dropped.</summary>
+    private static Channel<T> NewQueue<T>(int capacity, BoundedChannelFullMode mode = BoundedChannelFullMode.Wait, Action<T>? dropped = null) =>
+        Channel.CreateBounded(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = mode }, dropped);
 }

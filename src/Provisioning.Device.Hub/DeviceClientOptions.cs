@@ -17,8 +17,12 @@ public sealed class DeviceClientOptions
     /// Used by the emulator, whose hubs listen on 127.0.0.1:port.</summary>
     public IDictionary<string, string> HubAddresses { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Roots to trust instead of the system store (e.g. the emulator's CA). Empty: the system store.</summary>
-    public X509Certificate2Collection TrustedRoots { get; } = [];
+    /// <summary>
+    /// Root certificates trusted for the hub's TLS certificate in addition to the system store (for example the emulator's CA).
+    /// Validation stays on: the server chain must end at a system root or one of these, carry the serverAuth extended key
+    /// usage and match the hub host name. The same meaning as <see cref="ProvisioningClientOptions.TrustedRootCertificates"/>.
+    /// </summary>
+    public X509Certificate2Collection TrustedRootCertificates { get; } = [];
 
     /// <summary>How long each SAS token lives. Default 1 hour.</summary>
     public TimeSpan SasTokenLifetime { get; set; } = TimeSpan.FromHours(1);
@@ -43,6 +47,12 @@ public sealed class DeviceClientOptions
 
     /// <summary>The clock for token expiry, renewal and backoff.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>How many cloud-to-device messages, desired-property patches and direct-method requests may each wait for their
+    /// handler. Beyond it a method request is answered 503, a message is left unacknowledged (the hub delivers it again) and the
+    /// oldest waiting patch gives way to the newest (the whole desired document is then fetched again, so no value is lost).
+    /// Default 64.</summary>
+    public int ReceiveQueueCapacity { get; set; } = 64;
 
     /// <summary>The largest telemetry payload sent (IoT Hub: 256 KB); larger ones throw <see cref="ArgumentException"/>.</summary>
     public int MaxMessageBytes { get; set; } = 256 * 1024;
@@ -74,6 +84,7 @@ public sealed class DeviceClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MinReconnectDelay, TimeSpan.Zero, nameof(MinReconnectDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxReconnectDelay, MinReconnectDelay, nameof(MaxReconnectDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveQueueCapacity, 1, nameof(ReceiveQueueCapacity));
         ArgumentNullException.ThrowIfNull(Jitter);
         ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentException.ThrowIfNullOrEmpty(ProductInfo);

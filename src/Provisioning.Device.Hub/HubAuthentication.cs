@@ -22,7 +22,7 @@ public abstract class HubAuthentication : IDisposable
             throw new ArgumentException("The key is empty.", nameof(key));
         }
 
-        return new SymmetricKeyAuthentication(key);
+        return new SymmetricKeyAuthentication(new SymmetricKeySigner(key));
     }
 
     /// <summary>Authenticates with SAS tokens whose HMAC-SHA256 another party computes — for a TPM, inside the TPM with the
@@ -78,7 +78,7 @@ public abstract class HubAuthentication : IDisposable
 
     /// <summary>The MQTT password: a device SAS token for the hub and device, expiring at <paramref name="expiresAt"/>.</summary>
     internal virtual ValueTask<string> CreateSasTokenAsync(string hubHostName, string deviceId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-        SasToken.CreateAsync(this, hubHostName, deviceId, expiresAt, cancellationToken);
+        SasToken.CreateAsync(SignAsync, SasToken.HubResource(hubHostName, deviceId), expiresAt, keyName: null, cancellationToken);
 
     /// <inheritdoc />
     public void Dispose()
@@ -92,37 +92,40 @@ public abstract class HubAuthentication : IDisposable
     {
     }
 
-    private sealed class SymmetricKeyAuthentication(ReadOnlySpan<byte> key) : HubAuthentication
+    private sealed class SymmetricKeyAuthentication(SymmetricKeySigner key) : HubAuthentication
     {
         // Held for the life of the client because every renewal signs again; zeroed on dispose.
-        private readonly byte[] _key = key.ToArray();
-        private bool _disposed;
-
-        internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            cancellationToken.ThrowIfCancellationRequested();
-            return ValueTask.FromResult(HMACSHA256.HashData(_key, data.Span));
-        }
+        internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+            key.SignAsync(data, cancellationToken);
 
         protected override void Dispose(bool disposing)
         {
-            _disposed = true;
-            CryptographicOperations.ZeroMemory(_key);
+            key.Dispose();
             base.Dispose(disposing);
         }
     }
 
     private sealed class SignerAuthentication(Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>> signer) : HubAuthentication
     {
-        internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => signer(data, cancellationToken);
+        internal override async ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            var signature = await signer(data, cancellationToken).ConfigureAwait(false);
+            if (signature.Length != HMACSHA256.HashSizeInBytes)
+            {
+                // The application's signer is wrong: refused as a hub refusal would be, not retried forever.
+                CryptographicOperations.ZeroMemory(signature);
+                throw new HubException($"The signer returned {signature.Length} bytes; HMAC-SHA256 has {HMACSHA256.HashSizeInBytes}.");
+            }
+
+            return signature;
+        }
     }
 
     private sealed class AttestationAuthentication(ProvisioningAttestation attestation) : HubAuthentication
     {
         // The attestation builds the whole token: its key (a TPM's above all) never leaves it.
         internal override ValueTask<string> CreateSasTokenAsync(string hubHostName, string deviceId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-            attestation.CreateSasTokenAsync(SasToken.Resource(hubHostName, deviceId), expiresAt, keyName: null, cancellationToken);
+            attestation.CreateSasTokenAsync(SasToken.HubResource(hubHostName, deviceId), expiresAt, keyName: null, cancellationToken);
     }
 
     private sealed class CertificateAuthentication(SslStreamCertificateContext certificate) : HubAuthentication

@@ -34,8 +34,9 @@ public sealed class ProvisioningClientOptions
     public IWebProxy? Proxy { get; set; }
 
     /// <summary>
-    /// Root certificates trusted for the service's TLS certificate in addition to the system's (for example a local
-    /// emulator's CA). Validation stays on: the server chain must end at one of these roots and match the host name.
+    /// Root certificates trusted for the service's TLS certificate in addition to the system store (for example a local
+    /// emulator's CA). Validation stays on: the server chain must end at a system root or one of these, carry the serverAuth
+    /// extended key usage and match the host name.
     /// </summary>
     public X509Certificate2Collection TrustedRootCertificates { get; } = [];
 

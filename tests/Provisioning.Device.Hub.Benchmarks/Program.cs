@@ -34,7 +34,7 @@ async Task<DeviceClient> OpenAsync(string deviceId)
     await registry.UpsertAsync(new HubDevice(HubName, deviceId, HubCredentialKind.SymmetricKey, key, null, null, true, null));
     var options = new DeviceClientOptions();
     options.HubAddresses[HubName] = hub.MqttAddress;
-    options.TrustedRoots.Add(root);
+    options.TrustedRootCertificates.Add(root);
     var client = new DeviceClient(HubName, deviceId, authentication, options);
     await client.OpenAsync();
     return client;

@@ -28,10 +28,10 @@ public sealed class HubTestBed : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
-    public static async Task<HubTestBed> StartAsync(TimeProvider? time = null)
+    public static async Task<HubTestBed> StartAsync(TimeProvider? time = null, bool serverAuthCertificate = true)
     {
         var pki = new TestPki();
-        var serverCertificate = pki.IssueServer(HubName);
+        var serverCertificate = pki.IssueServer(HubName, serverAuthCertificate);
         var registry = new InMemoryHubDeviceRegistry();
         time ??= TimeProvider.System;
         var hub = await EmulatedIotHub.StartAsync(new EmulatedIotHubOptions
@@ -63,7 +63,7 @@ public sealed class HubTestBed : IAsyncDisposable
             MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
         };
         options.HubAddresses[HubName] = Hub.MqttAddress;
-        options.TrustedRoots.Add(_pki.Root);
+        options.TrustedRootCertificates.Add(_pki.Root);
         configure?.Invoke(options);
         return options;
     }

@@ -167,17 +167,23 @@ public sealed class TelemetryTests
         Assert.Contains($"CONNECT {HubTestBed.HubName}:443 HTTP/1.1", proxy.Requests);
     }
 
-    [Fact]
-    public async Task Open_WhenTheServerCertificateIsNotFromTheTrustedRoot_FailsTlsAndKeepsRetrying()
+    [Theory]
+    [InlineData("not from the trusted root")]
+    [InlineData("from the trusted root but not for server authentication")]
+    public async Task Open_WhenTheServerCertificateIsNotTrusted_FailsTlsAndKeepsRetrying(string @case)
     {
-        await using var bed = await HubTestBed.StartAsync();
+        var wrongUsage = @case.Contains("server authentication", StringComparison.Ordinal);
+        await using var bed = await HubTestBed.StartAsync(serverAuthCertificate: !wrongUsage);
         var key = await bed.RegisterKeyAsync("tls-1");
         using var otherPki = new TestPki();
         var states = System.Threading.Channels.Channel.CreateUnbounded<ConnectionStateChangedEventArgs>();
         var client = bed.Create("tls-1", HubAuthentication.FromSymmetricKey(key), o =>
         {
-            o.TrustedRoots.Clear();
-            o.TrustedRoots.Add(otherPki.Root);
+            if (!wrongUsage)
+            {
+                o.TrustedRootCertificates.Clear();
+                o.TrustedRootCertificates.Add(otherPki.Root);
+            }
         });
         client.ConnectionStateChanged += (_, e) => states.Writer.TryWrite(e);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);

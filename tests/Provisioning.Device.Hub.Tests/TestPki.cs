@@ -20,14 +20,16 @@ public sealed class TestPki : IDisposable
     public X509Certificate2 Root { get; }
 
     /// <summary>A TLS server certificate for <paramref name="hostName"/>, issued by <see cref="Root"/>.</summary>
-    public X509Certificate2 IssueServer(string hostName)
+    /// <param name="hostName">The DNS name.</param>
+    /// <param name="serverAuth">Whether the EKU is serverAuth (else clientAuth only: a certificate no server may use).</param>
+    public X509Certificate2 IssueServer(string hostName, bool serverAuth = true)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={hostName}", key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(hostName);
         request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(serverAuth ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         var serial = RandomNumberGenerator.GetBytes(8);
         using var issued = request.Create(Root, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(30), serial);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
+using Provisioning.Device.Transport;
 using Provisioning.Device.Transport.Http;
 
 namespace Provisioning.Device.Tests;
@@ -39,15 +40,15 @@ public sealed class HttpHandlerTests
         Assert.NotNull(handler.SslOptions.RemoteCertificateValidationCallback);
         Assert.Null(handler.SslOptions.ClientCertificateContext);
         var roots = new X509Certificate2Collection { pki.PublicRoot };
-        Assert.True(ProvisioningHttpHandler.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
-        Assert.False(ProvisioningHttpHandler.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch));
-        Assert.False(ProvisioningHttpHandler.IsTrusted([], pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(ServerCertificateTrust.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(ServerCertificateTrust.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch));
+        Assert.False(ServerCertificateTrust.IsTrusted([], pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
         // The intermediates the server sent are used; but a client certificate is not a server certificate.
         using var presented = new X509Chain();
         presented.ChainPolicy.ExtraStore.Add(pki.PublicIntermediate);
         using X509Certificate2 serverUnderIntermediate = pki.IssueUnderIntermediate(serverAuth: true);
-        Assert.True(ProvisioningHttpHandler.IsTrusted(roots, serverUnderIntermediate, presented, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
-        Assert.False(ProvisioningHttpHandler.IsTrusted(roots, serverUnderIntermediate, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
-        Assert.False(ProvisioningHttpHandler.IsTrusted(roots, pki.Device, presented, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.True(ServerCertificateTrust.IsTrusted(roots, serverUnderIntermediate, presented, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(ServerCertificateTrust.IsTrusted(roots, serverUnderIntermediate, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(ServerCertificateTrust.IsTrusted(roots, pki.Device, presented, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
     }
 }

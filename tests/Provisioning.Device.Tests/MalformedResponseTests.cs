@@ -27,7 +27,37 @@ public sealed class MalformedResponseTests
         { "assigned without assignedHub", HttpStatusCode.OK, """{"operationId":"op","status":"assigned","registrationState":{"deviceId":"d"}}""", "assignedHub is missing" },
         { "assigned without deviceId", HttpStatusCode.OK, """{"operationId":"op","status":"assigned","registrationState":{"assignedHub":"h"}}""", "deviceId is missing" },
         { "unexpected success status", HttpStatusCode.NoContent, "", "unexpected status 204" },
+        { "assignedHub that is an IP address", HttpStatusCode.OK, Assigned("127.0.0.1", "d"), "assignedHub is not a DNS host name" },
+        { "assignedHub with a path", HttpStatusCode.OK, Assigned("hub.example.net/evil", "d"), "assignedHub is not a DNS host name" },
+        { "assignedHub with a port", HttpStatusCode.OK, Assigned("hub.example.net:8883", "d"), "assignedHub is not a DNS host name" },
+        { "assignedHub with a space", HttpStatusCode.OK, Assigned("hub example.net", "d"), "assignedHub is not a DNS host name" },
+        { "assignedHub with user info", HttpStatusCode.OK, Assigned("user@hub.example.net", "d"), "assignedHub is not a DNS host name" },
+        { "deviceId of 129 characters", HttpStatusCode.OK, Assigned("hub.example.net", new string('d', 129)), "deviceId is longer than 128" },
+        { "deviceId with a newline", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\nice"), "or holds control characters" },
+        { "deviceId with a NUL", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\u0000ice"), "or holds control characters" },
     };
+
+    [Theory]
+    [InlineData("single label", "hub")]
+    [InlineData("azure name", "contoso.azure-devices.net")]
+    [InlineData("128-character device id", "hub.example.net")]
+    public async Task Register_WhenTheAssignmentIsWellFormed_ReturnsIt(string @case, string hub)
+    {
+        string deviceId = @case.StartsWith("128", StringComparison.Ordinal) ? new string('d', 128) : "device-01";
+        var handler = new ScriptedHttpHandler().ThenRespond(HttpStatusCode.OK, Assigned(hub, deviceId));
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        using ProvisioningDeviceClient client = TestClients.Create(handler, attestation);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: Ct);
+
+        Assert.Equal(hub, result.AssignedHub);
+        Assert.Equal(deviceId, result.DeviceId);
+    }
+
+    /// <summary>An assigned result naming <paramref name="hub"/> and <paramref name="deviceId"/> (JSON-escaped already).</summary>
+    private static string Assigned(string hub, string deviceId) =>
+        "{\"operationId\":\"op\",\"status\":\"assigned\",\"registrationState\":{\"registrationId\":\"device-01\"," +
+        "\"assignedHub\":\"" + hub + "\",\"deviceId\":\"" + deviceId + "\"}}";
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -6,12 +6,13 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet.Channel;
+using Provisioning.Device.Transport;
 
 namespace Provisioning.Device.Hub.Mqtt;
 
 /// <summary>Opens the byte stream MQTTnet speaks over: TLS over TCP (8883), or a secure WebSocket (443,
 /// <c>/$iothub/websocket</c>, subprotocol <c>mqtt</c>). TLS is ours so that the client certificate is an
-/// <see cref="SslStreamCertificateContext"/>, the trust is the configured roots, and the host-name mapping applies to both.</summary>
+/// <see cref="SslStreamCertificateContext"/>, the trust is the system store plus the configured roots, and the host-name mapping applies to both.</summary>
 /// <remarks>dps-protocol.md §8 (host/port row).</remarks>
 internal sealed class HubStreamProvider(string hubHostName, HubAuthentication authentication, DeviceClientOptions options) : IMqttClientStreamProvider
 {
@@ -93,24 +94,13 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
 
     private SslClientAuthenticationOptions TlsOptions()
     {
-        var tls = new SslClientAuthenticationOptions
+        // The system store plus the configured roots (the emulator's CA), checked as for DPS; validation stays on.
+        return new SslClientAuthenticationOptions
         {
             TargetHost = hubHostName,
             ClientCertificateContext = authentication.ClientCertificate,
+            RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates),
         };
-        if (options.TrustedRoots.Count > 0)
-        {
-            // Trust exactly the configured roots (the emulator's CA); validation stays on.
-            var policy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = X509RevocationMode.NoCheck,
-            };
-            policy.CustomTrustStore.AddRange(options.TrustedRoots);
-            tls.CertificateChainPolicy = policy;
-        }
-
-        return tls;
     }
 
     /// <summary>The address to dial: the mapped <c>host:port</c> if any, else the hub on its standard port.</summary>

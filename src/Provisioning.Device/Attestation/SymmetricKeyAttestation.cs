@@ -7,8 +7,7 @@ namespace Provisioning.Device;
 public sealed class SymmetricKeyAttestation : ProvisioningAttestation
 {
     private readonly string _registrationId;
-    private readonly byte[] _key;
-    private bool _disposed;
+    private readonly SymmetricKeySigner _key;
 
     /// <summary>Creates the attestation of an individual enrollment, or of a group member whose key is already derived.</summary>
     /// <param name="registrationId">The registration id.</param>
@@ -19,7 +18,7 @@ public sealed class SymmetricKeyAttestation : ProvisioningAttestation
         ArgumentException.ThrowIfNullOrEmpty(registrationId);
         ArgumentException.ThrowIfNullOrEmpty(deviceKey);
         _registrationId = registrationId;
-        _key = DecodeKey(deviceKey, nameof(deviceKey));
+        _key = new SymmetricKeySigner(DecodeKey(deviceKey, nameof(deviceKey)));
     }
 
     /// <summary>Creates the attestation of a member of a symmetric-key enrollment group, deriving its key.</summary>
@@ -57,18 +56,13 @@ public sealed class SymmetricKeyAttestation : ProvisioningAttestation
     public override ValueTask<string> GetRegistrationIdAsync(CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(_registrationId);
 
-    internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return ValueTask.FromResult(HMACSHA256.HashData(_key, data.Span));
-    }
+    internal override ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _key.SignAsync(data, cancellationToken);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        _disposed = true;
-        CryptographicOperations.ZeroMemory(_key);
+        _key.Dispose();
         base.Dispose(disposing);
     }
 

@@ -11,6 +11,12 @@ internal static class DpsResponseReader
     /// <summary>The largest response body accepted; anything bigger is malformed.</summary>
     public const int MaxBodyBytes = 96 * 1024;
 
+    /// <summary>IoT Hub's limit on a device id.</summary>
+    public const int MaxDeviceIdLength = 128;
+
+    /// <summary>The longest DNS name (RFC 1035 §2.3.4).</summary>
+    private const int MaxHostNameLength = 253;
+
     /// <summary>Turns a status and body into a reply, or throws the error they describe.</summary>
     /// <param name="status">The HTTP status, or the status of an MQTT response topic (§5).</param>
     /// <param name="body">The body.</param>
@@ -61,9 +67,21 @@ internal static class DpsResponseReader
                 throw ProvisioningException.Malformed(operation, "registrationState.assignedHub is missing from an assigned result", status);
             }
 
+            // The hub becomes a TLS target host, a dialled endpoint and part of the MQTT username (§8): only a DNS name will do.
+            if (state.AssignedHub.Length > MaxHostNameLength || Uri.CheckHostName(state.AssignedHub) != UriHostNameType.Dns)
+            {
+                throw ProvisioningException.Malformed(operation, "registrationState.assignedHub is not a DNS host name", status);
+            }
+
             if (string.IsNullOrEmpty(state.DeviceId))
             {
                 throw ProvisioningException.Malformed(operation, "registrationState.deviceId is missing from an assigned result", status);
+            }
+
+            if (state.DeviceId.Length > MaxDeviceIdLength || state.DeviceId.Any(char.IsControl))
+            {
+                throw ProvisioningException.Malformed(
+                    operation, $"registrationState.deviceId is longer than {MaxDeviceIdLength} characters or holds control characters", status);
             }
         }
 

@@ -47,7 +47,7 @@ public sealed class FirstBootBed : IAsyncDisposable
             options.HubAddresses[hostName] = address;
         }
 
-        options.TrustedRoots.Add(Dps.CertificateAuthority.Certificate);
+        options.TrustedRootCertificates.Add(Dps.CertificateAuthority.Certificate);
         configure?.Invoke(options);
         return options;
     }

@@ -1,7 +1,4 @@
 using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
-
-using Provisioning.Device.Transport.Http;
 
 namespace Provisioning.Device.Transport.Mqtt;
 
@@ -29,7 +26,7 @@ internal sealed class MqttEndpoint
     /// <summary>The TLS client certificate and its chain (X.509, §4), or <see langword="null"/>.</summary>
     public SslStreamCertificateContext? ClientCertificate { get; private init; }
 
-    /// <summary>Checks the server certificate: the system's validation, or the extra roots of the options.</summary>
+    /// <summary>Checks the server certificate: the system's validation, and the extra roots of the options besides.</summary>
     public RemoteCertificateValidationCallback? ServerCertificateValidation { get; private init; }
 
     /// <summary>
@@ -57,18 +54,10 @@ internal sealed class MqttEndpoint
         bool portGiven = authority.LastIndexOf(':') > authority.LastIndexOf(']');
         int port = portGiven ? uri.Port : webSockets ? DefaultWebSocketPort : DefaultTcpPort;
         Uri? webSocketUri = webSockets ? new UriBuilder("wss", uri.Host, port, options.WebSocketPath).Uri : null;
-        RemoteCertificateValidationCallback? validation = null;
-        if (options.TrustedRootCertificates.Count > 0)
-        {
-            var roots = new X509Certificate2Collection();
-            roots.AddRange(options.TrustedRootCertificates);
-            validation = (_, certificate, chain, errors) => ProvisioningHttpHandler.IsTrusted(roots, certificate, chain, errors);
-        }
-
         return new MqttEndpoint(uri.IdnHost, port, webSocketUri)
         {
             ClientCertificate = attestation.ClientCertificateContext,
-            ServerCertificateValidation = validation,
+            ServerCertificateValidation = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates),
         };
     }
 }

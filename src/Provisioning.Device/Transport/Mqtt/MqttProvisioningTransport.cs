@@ -130,6 +130,10 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
                     _pending = null;
                 }
             }
+
+            // A timeout or cancellation may win the race against an answer that already arrived (or arrives now):
+            // its payload can hold the activation blob, so it is zeroed whichever way the wait ended.
+            pending?.Close();
         }
     }
 
@@ -249,9 +253,12 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
     private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>One request waiting for its response topic.</summary>
-    private sealed class PendingRequest
+    internal sealed class PendingRequest
     {
         private readonly TaskCompletionSource<(DpsMqttResponse, byte[])> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _lock = new();
+        private bool _closed;
+        private byte[]? _payload;
 
         public PendingRequest(string requestId, string operation)
         {
@@ -267,10 +274,31 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
 
         public void Complete(DpsMqttResponse response, byte[] payload)
         {
-            if (!_completion.TrySetResult((response, payload)))
+            lock (_lock)
             {
-                // A duplicate delivery (QoS 1 allows it): the first answer stands.
-                CryptographicOperations.ZeroMemory(payload);
+                // A duplicate delivery (QoS 1 allows it): the first answer stands. After Close no one will read it.
+                if (_closed || !_completion.TrySetResult((response, payload)))
+                {
+                    CryptographicOperations.ZeroMemory(payload);
+                }
+                else
+                {
+                    _payload = payload;
+                }
+            }
+        }
+
+        /// <summary>Ends the request: a payload delivered (now or later) is zeroed, whether or not it was read.</summary>
+        public void Close()
+        {
+            lock (_lock)
+            {
+                _closed = true;
+                if (_payload is not null)
+                {
+                    CryptographicOperations.ZeroMemory(_payload);
+                    _payload = null;
+                }
             }
         }
 
