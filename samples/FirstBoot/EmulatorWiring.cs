@@ -16,7 +16,7 @@ internal static class EmulatorWiring
 
     public static DeviceClientOptions UseEmulatorHubs(this DeviceClientOptions options, DpsEmulator dps)
     {
-        options.TrustedRoots.Add(dps.CertificateAuthority.Certificate);
+        options.TrustedRootCertificates.Add(dps.CertificateAuthority.Certificate);
         foreach (var (host, address) in dps.HubAddresses)
         {
             options.HubAddresses[host] = address;

@@ -195,7 +195,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         if (extraRoot is not null)
         {
-            hubOptions.TrustedRoots.Add(extraRoot);
+            hubOptions.TrustedRootCertificates.Add(extraRoot);
         }
 
         string? refusal = null;
