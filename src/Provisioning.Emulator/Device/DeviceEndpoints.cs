@@ -43,7 +43,7 @@ internal sealed class DeviceEndpoints(DeviceService service)
     }
 
     /// <summary>The request checks come before the body is read, so a bad api-version or scope wins over a bad body.</summary>
-    private static Task<RequestBody.Result<DeviceRegistrationRequest>> ReadBodyAsync(HttpContext context) =>
+    private static Task<RequestBody.Parsed<DeviceRegistrationRequest>> ReadBodyAsync(HttpContext context) =>
         RequestBody.ReadAsync(context.Request, Ctx.DeviceRegistrationRequest, context.RequestAborted);
 
     private static DeviceRequest Describe(HttpContext context)

@@ -38,7 +38,7 @@ internal sealed class DeviceService(
     public TimeProvider Time => options.TimeProvider;
 
     /// <summary>PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error.</summary>
-    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Result<DeviceRegistrationRequest> body, CancellationToken cancellationToken)
+    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body, CancellationToken cancellationToken)
     {
         if (Check(request) is { } refused)
         {
@@ -124,7 +124,7 @@ internal sealed class DeviceService(
     }
 
     /// <summary>POST status lookup (HTTPS only): 200 with the <c>DeviceRegistrationResult</c>, or a DPS error.</summary>
-    public Task<DeviceResponse> StatusLookupAsync(DeviceRequest request, RequestBody.Result<DeviceRegistrationRequest> body)
+    public Task<DeviceResponse> StatusLookupAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body)
     {
         if (Check(request) is { } refused)
         {

@@ -12,10 +12,10 @@ internal static class RequestBody
     private const int Limit = DpsEmulatorOptions.MaxRequestBodyBytes;
 
     /// <summary>The outcome: a value, nothing (empty body), or an error code with a message.</summary>
-    public readonly record struct Result<T>(T? Value, int ErrorCode, string? Message);
+    public readonly record struct Parsed<T>(T? Value, int ErrorCode, string? Message);
 
     /// <summary>Reads and parses the body; an empty body yields a default value and no error.</summary>
-    public static async Task<Result<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    public static async Task<Parsed<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
     {
         if (request.ContentLength > Limit)
         {
@@ -75,7 +75,7 @@ internal static class RequestBody
     /// Parses a body already in memory (an MQTT payload, or what <see cref="ReadAsync"/> read): empty yields a default
     /// value and no error; more than 96 KB, or JSON that is not an object of <typeparamref name="T"/>, is an error.
     /// </summary>
-    public static Result<T> Parse<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
+    public static Parsed<T> Parse<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
     {
         if (body.Length > Limit)
         {
@@ -100,5 +100,5 @@ internal static class RequestBody
         }
     }
 
-    private static Result<T> TooLarge<T>() => new(default, DpsErrorCodes.PayloadTooLarge, "The request body exceeds 96 KB.");
+    private static Parsed<T> TooLarge<T>() => new(default, DpsErrorCodes.PayloadTooLarge, "The request body exceeds 96 KB.");
 }
