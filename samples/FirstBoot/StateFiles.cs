@@ -10,8 +10,23 @@ internal static class StateFiles
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary><c>~/.provisioning-device/firstboot</c>, or the folder given.</summary>
-    public static string Resolve(string? given) => Path.GetFullPath(given ?? Path.Combine(
-        Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".provisioning-device", "firstboot"));
+    /// <remarks>The home folder is taken even when it does not exist yet (it is created); with no home at all the state
+    /// would land in the working directory, so that is refused.</remarks>
+    public static string Resolve(string? given)
+    {
+        if (given is not null)
+        {
+            return Path.GetFullPath(given);
+        }
+
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify);
+        if (string.IsNullOrEmpty(home))
+        {
+            throw new InvalidOperationException("No home folder is known (HOME is not set): give the state folder with --state <dir>.");
+        }
+
+        return Path.Combine(home, ".provisioning-device", "firstboot");
+    }
 
     public static void EnsureDirectory(string path)
     {
