@@ -7,6 +7,18 @@ public sealed class FirstBootStandaloneEmulatorTests(StandaloneEmulatorProcess e
 {
     private readonly string _home = SampleProcess.NewHome();
 
+    [Fact]
+    public async Task Readme_RunTheEmulatorOnItsOwn_FirstBootCommandWorksAsWritten()
+    {
+        var arguments = StandaloneEmulatorProcess.ReadmeCommand("samples/FirstBoot")
+            .Select(a => a.Replace(StandaloneEmulatorProcess.ReadmeDataDirectory, emulator.DataDirectory, StringComparison.Ordinal));
+
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, [.. arguments, "--json"]);
+
+        FirstBootTests.AssertAssigned(run, "symmetric", "dps");
+        Assert.Equal("puback", run.Text("telemetryEvidence"));
+    }
+
     [Theory]
     [InlineData("symmetric", "https")]
     [InlineData("x509", "mqtt-ws")]
