@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
 
 using Provisioning.Device;
 using Provisioning.Device.Tpm;
@@ -67,7 +68,7 @@ internal sealed class DeviceIdentity : IAsyncDisposable
             case AttestationKind.Symmetric:
             {
                 string id, keyText, where;
-                if (options.UsesRemoteDps)
+                if (!options.MakesOwnCredentials)
                 {
                     id = options.RegistrationId!;
                     keyText = options.GroupKey is { } groupKey ? SymmetricKeyAttestation.DeriveDeviceKey(groupKey, id) : options.SymmetricKey!;
@@ -90,7 +91,7 @@ internal sealed class DeviceIdentity : IAsyncDisposable
                 X509Certificate2 certificate;
                 X509Certificate2Collection chain;
                 string where;
-                if (options.UsesRemoteDps)
+                if (!options.MakesOwnCredentials)
                 {
                     (certificate, chain) = LoadCertificate(options.Certificate!);
                     where = $"certificate {options.Certificate}";
@@ -124,6 +125,23 @@ internal sealed class DeviceIdentity : IAsyncDisposable
         }
 
         return enrollments.AddX509Async(RegistrationId, _certificate!, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>The <c>attestation</c> of this device's individual enrollment in the DPS service API's shape, for <c>--enroll</c>.</summary>
+    public JsonObject ServiceAttestation()
+    {
+        if (EndorsementKey is { } ek)
+        {
+            return new JsonObject { ["type"] = "tpm", ["tpm"] = new JsonObject { ["endorsementKey"] = Convert.ToBase64String(ek) } };
+        }
+
+        if (_deviceKey is { } key)
+        {
+            return new JsonObject { ["type"] = "symmetricKey", ["symmetricKey"] = new JsonObject { ["primaryKey"] = Convert.ToBase64String(key) } };
+        }
+
+        var certificate = new JsonObject { ["certificate"] = Convert.ToBase64String(_certificate!.RawData) };
+        return new JsonObject { ["type"] = "x509", ["x509"] = new JsonObject { ["clientCertificates"] = new JsonObject { ["primary"] = certificate } } };
     }
 
     /// <summary>How the hub sign-in works, in words.</summary>

@@ -6,11 +6,31 @@ namespace Provisioning.Samples.FirstBoot;
 /// <summary>Maps <c>--transport</c> onto the client's options and the emulator's endpoints.</summary>
 internal static class DpsTransports
 {
-    public static void Apply(ProvisioningClientOptions options, DpsTransport transport) =>
-        options.Transport = transport == DpsTransport.Mqtt ? ProvisioningTransport.Mqtt : ProvisioningTransport.Https;
+    /// <summary>Sets the client's transport and returns the endpoint to give the client: a <c>wss://host:port/path</c> URL
+    /// becomes <c>wss://host:port</c> with the path in <see cref="ProvisioningClientOptions.WebSocketPath"/>.</summary>
+    public static string Apply(ProvisioningClientOptions options, DpsTransport transport, string endpoint)
+    {
+        options.Transport = transport switch
+        {
+            DpsTransport.Mqtt => ProvisioningTransport.Mqtt,
+            DpsTransport.MqttWebSockets => ProvisioningTransport.MqttWebSockets,
+            _ => ProvisioningTransport.Https,
+        };
+        if (transport == DpsTransport.MqttWebSockets && Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.AbsolutePath.Length > 1)
+        {
+            options.WebSocketPath = url.AbsolutePath;
+            return url.GetLeftPart(UriPartial.Authority);
+        }
 
-    /// <summary>Where the client dials the emulator: its HTTPS endpoint, or its DPS MQTT endpoint (<c>host:port</c>).</summary>
-    public static string EmulatorEndpoint(DpsEmulator dps, DpsTransport transport) => transport == DpsTransport.Mqtt
-        ? dps.MqttEndpoint ?? throw new InvalidOperationException("the emulator serves no DPS MQTT endpoint")
-        : dps.GlobalEndpoint.ToString();
+        return endpoint;
+    }
+
+    /// <summary>Where the client dials the emulator: its HTTPS endpoint, its DPS MQTT endpoint (<c>host:port</c>), or its
+    /// WebSocket URL.</summary>
+    public static string EmulatorEndpoint(DpsEmulator dps, DpsTransport transport) => transport switch
+    {
+        DpsTransport.Mqtt => dps.MqttEndpoint ?? throw new InvalidOperationException("the emulator serves no DPS MQTT endpoint"),
+        DpsTransport.MqttWebSockets => dps.WebSocketEndpoint?.ToString() ?? throw new InvalidOperationException("the emulator serves no DPS WebSocket endpoint"),
+        _ => dps.GlobalEndpoint.ToString(),
+    };
 }

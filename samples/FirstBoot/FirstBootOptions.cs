@@ -13,6 +13,9 @@ internal enum DpsTransport
 {
     Https,
     Mqtt,
+
+    /// <summary>MQTT over WebSockets (<c>wss</c>, port 443 on Azure).</summary>
+    MqttWebSockets,
 }
 
 /// <summary>FirstBoot's arguments. Parsing checks every combination up front, before any TPM or network is touched.</summary>
@@ -24,7 +27,8 @@ internal sealed class FirstBootOptions
           TPM attestation over HTTPS, one telemetry message. A second run boots from the registration cache.
 
           --attestation tpm|symmetric|x509   how the device proves its identity (default tpm)
-          --transport https|mqtt             the protocol to DPS (default https; DPS rejects TPM over MQTT)
+          --transport https|mqtt|mqtt-ws     the protocol to DPS (default https; mqtt-ws is MQTT over WebSockets;
+                                             DPS rejects TPM over MQTT)
           --tpm <spec>                       the TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>,
                                              mssim:<host>:<port>, unix:<path> (default: a software TPM in the state folder)
           --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
@@ -42,6 +46,12 @@ internal sealed class FirstBootOptions
           --group-key <base64>               an enrollment group's primary key (the device key is derived)
           --certificate <pfx|pem>            the device certificate with its private key (x509; a PEM holds both)
           --trusted-ca <pem>                 an extra root trusted for DPS and hub TLS (a private CA)
+          --hub-address <hub>=<host:port>    dial that hub at host:port, keeping its name for TLS (repeatable)
+
+          An emulator run on its own (dotnet run --project src/Provisioning.Emulator -- --data <dir>):
+          --emulator <emulator.json>         its endpoint, ID scope, CA and hub addresses, from the file it writes
+          --enroll                           enroll this device first through its service API (FirstBoot makes and keeps
+                                             the credentials, as with the embedded emulator)
         """;
 
     public AttestationKind Attestation { get; private set; } = AttestationKind.Tpm;
@@ -78,8 +88,20 @@ internal sealed class FirstBootOptions
 
     public string? TrustedCa { get; private set; }
 
+    /// <summary><c>--hub-address</c>: hub host name → <c>host:port</c> dialled.</summary>
+    public IDictionary<string, string> HubAddresses { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The <c>emulator.json</c> of a separately run emulator.</summary>
+    public string? EmulatorFile { get; private set; }
+
+    /// <summary>Enroll through the separately run emulator's service API before registering.</summary>
+    public bool Enroll { get; private set; }
+
     /// <summary>Whether to talk to a real (or separately run) DPS rather than the embedded emulator.</summary>
-    public bool UsesRemoteDps => GlobalEndpoint is not null;
+    public bool UsesRemoteDps => GlobalEndpoint is not null || EmulatorFile is not null;
+
+    /// <summary>Whether FirstBoot makes (and keeps) the device's credentials, rather than being given them.</summary>
+    public bool MakesOwnCredentials => !UsesRemoteDps || Enroll;
 
     public string AttestationName => Attestation switch
     {
@@ -88,7 +110,12 @@ internal sealed class FirstBootOptions
         _ => "tpm",
     };
 
-    public string TransportName => Transport == DpsTransport.Mqtt ? "mqtt" : "https";
+    public string TransportName => Transport switch
+    {
+        DpsTransport.Mqtt => "mqtt",
+        DpsTransport.MqttWebSockets => "mqtt-ws",
+        _ => "https",
+    };
 
     /// <summary>Parses; a problem is reported in <paramref name="error"/> (one line, no usage).</summary>
     public static FirstBootOptions Parse(string[] args, out string? error)
@@ -128,7 +155,8 @@ internal sealed class FirstBootOptions
                     {
                         "https" or "http" => DpsTransport.Https,
                         "mqtt" => DpsTransport.Mqtt,
-                        _ => Fail(ref problem, $"--transport must be https or mqtt, not '{transport}'", options.Transport),
+                        "mqtt-ws" or "mqtt-websockets" => DpsTransport.MqttWebSockets,
+                        _ => Fail(ref problem, $"--transport must be https, mqtt or mqtt-ws, not '{transport}'", options.Transport),
                     };
                     break;
                 case "--tpm": options.Tpm = Value(); break;
@@ -142,6 +170,24 @@ internal sealed class FirstBootOptions
                 case "--group-key": options.GroupKey = Value(); break;
                 case "--certificate": options.Certificate = Value(); break;
                 case "--trusted-ca": options.TrustedCa = Value(); break;
+                case "--hub-address":
+                    var mapping = Value();
+                    if (mapping is not null)
+                    {
+                        var eq = mapping.IndexOf('=', StringComparison.Ordinal);
+                        if (eq <= 0 || eq == mapping.Length - 1 || !mapping.AsSpan(eq + 1).Contains(':'))
+                        {
+                            problem = $"--hub-address takes <hub host name>=<host:port>, not '{mapping}'";
+                        }
+                        else
+                        {
+                            options.HubAddresses[mapping[..eq]] = mapping[(eq + 1)..];
+                        }
+                    }
+
+                    break;
+                case "--emulator": options.EmulatorFile = Value(); break;
+                case "--enroll": options.Enroll = true; break;
                 case "--reprovision": options.Reprovision = true; break;
                 case "--json": options.Json = true; break;
                 case "--verbose" or "-v": options.Verbose = true; break;
@@ -162,7 +208,7 @@ internal sealed class FirstBootOptions
         }
 
         // DPS has no TPM over MQTT (dps-protocol.md §5): refuse before any TPM or network work.
-        if (Attestation == AttestationKind.Tpm && Transport == DpsTransport.Mqtt)
+        if (Attestation == AttestationKind.Tpm && Transport != DpsTransport.Https)
         {
             error = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT (its 401 challenge exists only over HTTPS and AMQP); use --transport https, or --attestation symmetric|x509 with mqtt";
         }
@@ -178,19 +224,31 @@ internal sealed class FirstBootOptions
         {
             error = "--message is not valid JSON";
         }
-        else if (UsesRemoteDps != (IdScope is not null))
+        else if (EmulatorFile is not null && (GlobalEndpoint ?? IdScope ?? TrustedCa) is not null)
+        {
+            error = "--emulator gives the endpoint, ID scope and CA: leave out --global-endpoint, --id-scope and --trusted-ca";
+        }
+        else if ((GlobalEndpoint is not null) != (IdScope is not null))
         {
             error = "--global-endpoint and --id-scope go together";
         }
-        else if (!UsesRemoteDps && (RegistrationId ?? SymmetricKey ?? GroupKey ?? Certificate) is not null)
+        else if (Enroll && EmulatorFile is null)
         {
-            error = "--registration-id, --symmetric-key, --group-key and --certificate need --global-endpoint and --id-scope (the emulator makes its own credentials)";
+            error = "--enroll needs --emulator <emulator.json> (it enrolls through that emulator's service API)";
         }
-        else if (UsesRemoteDps && Attestation == AttestationKind.Symmetric && (RegistrationId is null || (SymmetricKey is null) == (GroupKey is null)))
+        else if (MakesOwnCredentials && (RegistrationId ?? SymmetricKey ?? GroupKey ?? Certificate) is not null)
+        {
+            error = "--registration-id, --symmetric-key, --group-key and --certificate are for a DPS where the device is already enrolled (--global-endpoint, or --emulator without --enroll): FirstBoot makes its own credentials otherwise";
+        }
+        else if (!UsesRemoteDps && HubAddresses.Count > 0)
+        {
+            error = "--hub-address is for a DPS run elsewhere: the embedded emulator knows its hubs' addresses";
+        }
+        else if (!MakesOwnCredentials && Attestation == AttestationKind.Symmetric && (RegistrationId is null || (SymmetricKey is null) == (GroupKey is null)))
         {
             error = "symmetric key attestation with a real DPS needs --registration-id and one of --symmetric-key or --group-key";
         }
-        else if (UsesRemoteDps && Attestation == AttestationKind.X509 && Certificate is null)
+        else if (!MakesOwnCredentials && Attestation == AttestationKind.X509 && Certificate is null)
         {
             error = "x509 attestation with a real DPS needs --certificate <pfx|pem>";
         }

@@ -23,6 +23,10 @@ internal sealed class FirstBootReport
 
     public bool TelemetryDelivered { get; set; }
 
+    /// <summary>What <see cref="TelemetryDelivered"/> rests on: <c>hub-record</c> (the embedded hub's own record of the message)
+    /// or <c>puback</c> (the hub's acknowledgement, when the hub runs in another process).</summary>
+    public string? TelemetryEvidence { get; set; }
+
     /// <summary>From the first registration request to <c>assigned</c>; null from the cache.</summary>
     public long? TimeToAssignedMs { get; set; }
 

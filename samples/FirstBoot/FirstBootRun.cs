@@ -21,6 +21,9 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
+    /// <summary>Where to dial hubs run elsewhere: <c>--hub-address</c>, then the hubs of <c>--emulator</c>'s file.</summary>
+    private readonly Dictionary<string, string> _hubAddresses = new(options.HubAddresses, StringComparer.OrdinalIgnoreCase);
+
     public FirstBootReport Report { get; } = new()
     {
         Status = "error",
@@ -46,10 +49,20 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         StateFiles.EnsureDirectory(state);
         output.WriteLine($"First boot: {options.AttestationName} attestation over {options.TransportName.ToUpperInvariant()}, state in {state}");
 
+        var standalone = options.EmulatorFile is { } file ? await StandaloneEmulator.ReadAsync(file, cancellationToken).ConfigureAwait(false) : null;
         await using var dps = options.UsesRemoteDps ? null : await StartEmulatorAsync(state, cancellationToken).ConfigureAwait(false);
-        var endpoint = dps is null ? options.GlobalEndpoint! : DpsTransports.EmulatorEndpoint(dps, options.Transport);
-        var idScope = dps?.IdScope ?? options.IdScope!;
-        using var extraRoot = options.TrustedCa is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
+        var endpoint = dps is not null ? DpsTransports.EmulatorEndpoint(dps, options.Transport) : standalone?.Endpoint(options.Transport) ?? options.GlobalEndpoint!;
+        var idScope = dps?.IdScope ?? standalone?.IdScope ?? options.IdScope!;
+        using var extraRoot = (standalone?.CaCertificate ?? options.TrustedCa) is { } caPath ? X509CertificateLoader.LoadCertificateFromFile(caPath) : null;
+        if (standalone is not null)
+        {
+            foreach (var (hub, address) in standalone.HubAddresses)
+            {
+                _hubAddresses.TryAdd(hub, address);
+            }
+
+            output.WriteLine($"Emulator run on its own ({options.EmulatorFile}): DPS at {endpoint} (ID scope {idScope}), hubs {string.Join(", ", standalone.HubAddresses.Select(h => $"{h.Key} ({h.Value})"))}");
+        }
 
         await using var identity = await DeviceIdentity.OpenAsync(options, state, cancellationToken).ConfigureAwait(false);
         Report.RegistrationId = identity.RegistrationId;
@@ -68,9 +81,16 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             await identity.EnrollAsync(dps.Enrollments, cancellationToken).ConfigureAwait(false);
             output.WriteLine($"Enrolled in the emulated DPS ({(identity.EndorsementKey is null ? "individual enrollment" : "individual enrollment by EK")}, hashed over {string.Join(" and ", dps.Hubs.Select(h => h.HostName))}) in {Narrator.Ms(_clock.Elapsed - started)}");
         }
+        else if (options.Enroll)
+        {
+            var started = _clock.Elapsed;
+            var connection = standalone!.ServiceConnectionString ?? throw new ArgumentException($"'{options.EmulatorFile}' has no serviceConnectionString to enroll with");
+            await ServiceEnrollment.EnrollAsync(connection, extraRoot!, identity.RegistrationId, identity.ServiceAttestation(), cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"Enrolled through the emulator's service API (PUT /enrollments/{identity.RegistrationId}, individual enrollment over all its hubs) in {Narrator.Ms(_clock.Elapsed - started)}");
+        }
 
         var narrator = new Narrator(output, options.Attestation, options.Transport, idScope, identity.RegistrationId);
-        var cachePath = Path.Combine(state, options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
+        var cachePath = Path.Combine(state, options.EmulatorFile is not null ? "standalone" : options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
         var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
@@ -141,8 +161,8 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             clientOptions.TrustedRootCertificates.Add(extraRoot);
         }
 
-        DpsTransports.Apply(clientOptions, options.Transport);
-        using var client = new ProvisioningDeviceClient(endpoint, idScope, identity.Attestation, clientOptions);
+        var dialled = DpsTransports.Apply(clientOptions, options.Transport, endpoint);
+        using var client = new ProvisioningDeviceClient(dialled, idScope, identity.Attestation, clientOptions);
         var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache };
         output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
         var started = _clock.Elapsed;
@@ -196,6 +216,11 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         if (extraRoot is not null)
         {
             hubOptions.TrustedRootCertificates.Add(extraRoot);
+        }
+
+        foreach (var (hub, address) in _hubAddresses)
+        {
+            hubOptions.HubAddresses[hub] = address;
         }
 
         string? refusal = null;
@@ -254,6 +279,13 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
                 },
                 $"{hub.HubHostName} has no record of the message",
                 cancellationToken).ConfigureAwait(false);
+            Report.TelemetryEvidence = "hub-record";
+        }
+        else
+        {
+            // The hub runs in another process (or in Azure): its record cannot be read from here, so the PUBACK is the proof.
+            Report.TelemetryEvidence = "puback";
+            output.WriteLine("telemetryDelivered here means acknowledged by the hub (PUBACK): the hub runs in another process, whose record of the message this run cannot read.");
         }
 
         Report.TelemetryDelivered = true;

@@ -62,7 +62,7 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
                 _answeredChallenge = true;
                 Step("Key activation: ActivateCredential with the EK, Import and Load under the SRK, persisted at 0x81000100", at - _challengedAt);
                 break;
-            case "Polling" when transport == DpsTransport.Mqtt:
+            case "Polling" when transport != DpsTransport.Https:
                 // Over MQTT the exchanges are publishes on $dps/registrations/…, not HTTP requests: the state says it.
                 Step("  ← 202 'assigning' (on $dps/registrations/res/202/…); waiting the retry-after, then polling the operation");
                 break;

@@ -26,14 +26,17 @@ public sealed class FirstBootTests : IDisposable
     }
 
     [Theory]
-    [InlineData("symmetric")]
-    [InlineData("x509")]
-    public async Task FirstBoot_OverMqtt_EndsAssignedWithTelemetry(string attestation)
+    [InlineData("symmetric", "mqtt")]
+    [InlineData("x509", "mqtt")]
+    [InlineData("symmetric", "mqtt-ws")]
+    [InlineData("x509", "mqtt-ws")]
+    public async Task FirstBoot_OverMqttAndMqttOverWebSockets_EndsAssignedWithTelemetry(string attestation, string transport)
     {
-        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", attestation, "--transport", "mqtt", "--json"]);
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", attestation, "--transport", transport, "--json"]);
 
-        AssertAssigned(run, attestation, "dps", "mqtt");
+        AssertAssigned(run, attestation, "dps", transport);
         Assert.Contains("$dps/registrations/res/202", run.Output, StringComparison.Ordinal);
+        Assert.Equal("hub-record", run.Text("telemetryEvidence"));
     }
 
     [Fact]
@@ -103,10 +106,12 @@ public sealed class FirstBootTests : IDisposable
         Assert.Contains($"TPM {swtpm.TransportSpec}", first.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task FirstBoot_TpmOverMqtt_IsRefusedUpFrontWithTheReason()
+    [Theory]
+    [InlineData("mqtt")]
+    [InlineData("mqtt-ws")]
+    public async Task FirstBoot_TpmOverMqtt_IsRefusedUpFrontWithTheReason(string transport)
     {
-        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--transport", "mqtt", "--json"]);
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--transport", transport, "--json"]);
 
         Assert.Equal(2, run.ExitCode);
         Assert.Equal("error", run.Text("status"));
@@ -143,7 +148,7 @@ public sealed class FirstBootTests : IDisposable
 
     public void Dispose() => Directory.Delete(_home, recursive: true);
 
-    private static void AssertAssigned(SampleRun run, string attestation, string source, string transport = "https")
+    internal static void AssertAssigned(SampleRun run, string attestation, string source, string transport = "https")
     {
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("assigned", run.Text("status"));
