@@ -12,7 +12,8 @@ namespace Provisioning.Device.Hub.Mqtt;
 
 /// <summary>Opens the byte stream MQTTnet speaks over: TLS over TCP (8883), or a secure WebSocket (443,
 /// <c>/$iothub/websocket</c>, subprotocol <c>mqtt</c>). TLS is ours so that the client certificate is an
-/// <see cref="SslStreamCertificateContext"/>, the trust is the system store plus the configured roots, and the host-name mapping applies to both.</summary>
+/// <see cref="SslStreamCertificateContext"/>, the trust is the system store plus the configured roots, and the host-name mapping applies to both.
+/// Received packets are size-checked (<see cref="PacketSizeGuardedStream"/>).</summary>
 /// <remarks>dps-protocol.md §8 (host/port row).</remarks>
 internal sealed class HubStreamProvider(string hubHostName, HubAuthentication authentication, DeviceClientOptions options) : IMqttClientStreamProvider
 {
@@ -20,9 +21,9 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
     private const int WebSocketPort = 443;
 
     public async Task<Stream> ConnectAsync(EndPoint brokerEndPoint, CancellationToken cancellationToken) =>
-        options.Transport == HubTransport.MqttWebSocket
+        new PacketSizeGuardedStream(options.Transport == HubTransport.MqttWebSocket
             ? await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false)
-            : await ConnectTlsAsync(cancellationToken).ConfigureAwait(false);
+            : await ConnectTlsAsync(cancellationToken).ConfigureAwait(false));
 
     private async Task<Stream> ConnectTlsAsync(CancellationToken cancellationToken)
     {

@@ -133,15 +133,32 @@ internal sealed partial class DeviceAuthenticator
 
         if (chain.Build(leaf))
         {
-            return chain.ChainElements.Any(e => e.Certificate.RawDataMemory.Span.SequenceEqual(signer.RawDataMemory.Span));
+            return ChainContains(chain, signer, skip: 0);
         }
 
         // An intermediate enrolled as the signer is a trust anchor of its own: accept a chain that reaches it and whose
         // only complaint is the missing root above it.
         const X509ChainStatusFlags Tolerated = X509ChainStatusFlags.PartialChain | X509ChainStatusFlags.UntrustedRoot;
         var flags = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (acc, s) => acc | s.Status);
-        return (flags & ~Tolerated) == 0
-            && chain.ChainElements.Skip(1).Any(e => e.Certificate.RawDataMemory.Span.SequenceEqual(signer.RawDataMemory.Span));
+        return (flags & ~Tolerated) == 0 && ChainContains(chain, signer, skip: 1);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="signer"/> is one of the chain's elements after the first <paramref name="skip"/>. Each
+    /// <see cref="X509Chain.ChainElements"/> read creates certificates the caller owns (disposing the chain does not free
+    /// them), so every one is disposed here.
+    /// </summary>
+    private static bool ChainContains(X509Chain chain, X509Certificate2 signer, int skip)
+    {
+        var found = false;
+        var index = 0;
+        foreach (var element in chain.ChainElements)
+        {
+            using var cert = element.Certificate;
+            found |= index++ >= skip && cert.RawDataMemory.Span.SequenceEqual(signer.RawDataMemory.Span);
+        }
+
+        return found;
     }
 
     private static bool NameMatches(X509Certificate2 certificate, string registrationId) =>

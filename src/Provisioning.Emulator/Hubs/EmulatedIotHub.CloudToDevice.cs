@@ -111,9 +111,11 @@ public sealed partial class EmulatedIotHub
                 state.DeliveryRound++;
             }
 
+            // TakeUnsent marks the whole batch as sent in this round, so the batch is not abandoned halfway when the caller
+            // who triggered it stops waiting: the rest would otherwise sit until the device reconnects, or expire.
             foreach (var entry in state.CloudMessages.TakeUnsent(state.DeliveryRound, _options.TimeProvider.GetUtcNow()))
             {
-                await SendAsync(deviceId, entry.Topic, entry.Body, cancellationToken).ConfigureAwait(false);
+                await SendAsync(deviceId, entry.Topic, entry.Body, CancellationToken.None).ConfigureAwait(false);
             }
         }
         finally

@@ -177,6 +177,13 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         string where = $"{verb} the provisioning service ({Endpoint.Host}:{Endpoint.Port}{(Endpoint.WebSocketUri is null ? string.Empty : " over WebSockets")})";
         for (Exception? inner = ex; inner is not null; inner = inner.InnerException)
         {
+            // Our own refusal of a received packet (MqttPacketSizeGuard), which MQTTnet wraps when it happens while it reads
+            // a CONNACK or SUBACK: the real cause, never transient, as when it ends a wait for an answer.
+            if (inner is ProvisioningException refused)
+            {
+                return refused;
+            }
+
             if (inner is AuthenticationException)
             {
                 return new ProvisioningException($"{where} failed: the TLS handshake failed ({inner.Message}).", isTransient: false, innerException: ex);
