@@ -7,6 +7,9 @@ public sealed class RenewalAndReconnectTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Real time allowed for a step that takes milliseconds, so a regression fails instead of hanging the run.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         while (!condition())
@@ -22,18 +25,27 @@ public sealed class RenewalAndReconnectTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var bed = await HubTestBed.StartAsync(time);
-        var client = await bed.OpenSymmetricAsync("renew-1", o => o.SasTokenLifetime = TimeSpan.FromMinutes(10));
+        var client = await bed.OpenSymmetricAsync("renew-1", o =>
+        {
+            o.SasTokenLifetime = TimeSpan.FromMinutes(10);
+
+            // The reconnect backoff runs on the same fake clock, which moves only when the test advances it: should the
+            // renewal's reconnect fail once on a busy machine, a non-zero backoff would wait forever. This test is about renewal.
+            o.MinReconnectDelay = TimeSpan.Zero;
+            o.MaxReconnectDelay = TimeSpan.Zero;
+        });
         var states = new List<ConnectionStateChangedEventArgs>();
         client.ConnectionStateChanged += (_, e) => { lock (states) { states.Add(e); } };
 
         var before = Enumerable.Range(0, 20).Select(i => client.SendEventAsync(Numbered(i), Ct)).ToList();
         time.Advance(TimeSpan.FromMinutes(9)); // past 85 % of the lifetime: renewal is due
         var during = Enumerable.Range(20, 20).Select(i => client.SendEventAsync(Numbered(i), Ct)).ToList();
-        await Task.WhenAll(before.Concat(during));
-        await WaitUntilAsync(() => bed.Hub.GetConnectionCount("renew-1") == 2 && client.State == ConnectionState.Connected);
+        await Task.WhenAll(before.Concat(during)).WaitAsync(HangGuard, Ct);
+        await WaitUntilAsync(() => bed.Hub.GetConnectionCount("renew-1") == 2 && client.State == ConnectionState.Connected)
+            .WaitAsync(HangGuard, Ct);
 
         time.Advance(TimeSpan.FromMinutes(2)); // the first token has now expired: only the renewed one can publish
-        await Task.WhenAll(Enumerable.Range(40, 20).Select(i => client.SendEventAsync(Numbered(i), Ct)));
+        await Task.WhenAll(Enumerable.Range(40, 20).Select(i => client.SendEventAsync(Numbered(i), Ct))).WaitAsync(HangGuard, Ct);
 
         var ids = bed.Hub.GetTelemetry("renew-1").Select(m => m.MessageId).ToList();
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"n{i}").Order(), ids.Order());
