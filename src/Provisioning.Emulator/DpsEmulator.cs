@@ -177,11 +177,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartPortalAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
                 // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
+                await emulator.StopPortalAsync().ConfigureAwait(false);
                 await emulator.StopMqttAsync().ConfigureAwait(false);
                 await emulator.StopHubsAsync().ConfigureAwait(false);
                 throw;
@@ -220,6 +222,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
             MqttEndpoint = MqttEndpoint,
             WebSocketEndpoint = WebSocketEndpoint?.ToString(),
+            PortalUrl = PortalUrl?.ToString(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -304,6 +307,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             return;
         }
 
+        await StopPortalAsync().ConfigureAwait(false);
         await StopMqttAsync().ConfigureAwait(false);
         await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
