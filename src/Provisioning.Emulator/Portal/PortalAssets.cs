@@ -14,7 +14,8 @@ internal static class PortalAssets
         body.refusal { display: block; }
         code, .mono, pre, textarea.mono { font-family: var(--mono); font-size: 12.5px; }
         a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
-        .side { background: #0b1220; color: #cbd5e1; padding: 18px 14px; display: flex; flex-direction: column; gap: 18px; position: sticky; top: 0; height: 100vh; }
+        .side { background: #0b1220; color: #cbd5e1; }
+        .side-inner { padding: 18px 14px; display: flex; flex-direction: column; gap: 18px; position: sticky; top: 0; height: 100vh; }
         .brand { display: flex; gap: 10px; align-items: center; color: #f8fafc; font-weight: 650; font-size: 15px; padding: 2px 6px; }
         .brand:hover { text-decoration: none; }
         .brand small { display: block; font-weight: 400; font-size: 11.5px; color: #94a3b8; }
@@ -52,7 +53,11 @@ internal static class PortalAssets
         table { width: 100%; border-collapse: collapse; }
         th { text-align: left; font-size: 11.5px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); font-weight: 600;
           padding: 9px 12px; border-bottom: 1px solid var(--line); background: #f8fafc; white-space: nowrap; }
-        td { padding: 9px 12px; border-bottom: 1px solid #eef2f6; vertical-align: top; overflow-wrap: anywhere; }
+        td { padding: 9px 12px; border-bottom: 1px solid #eef2f6; vertical-align: top; }
+        td code { word-break: break-all; }
+        td.id { min-width: 22ch; max-width: 34ch; }
+        td.nowrap, td.nowrap code { white-space: nowrap; word-break: normal; }
+        td.body { min-width: 30ch; word-break: break-word; }
         tr:last-child td { border-bottom: none; }
         tbody tr:hover { background: #f8fafc; }
         tr.fresh { animation: fresh 2.5s ease-out; }
@@ -71,7 +76,7 @@ internal static class PortalAssets
         .notice.ok { background: #f0fdf4; border-color: #bbf7d0; color: #14532d; }
         .notice.bad { background: #fef2f2; border-color: #fecaca; color: #7f1d1d; }
         form.stack { display: grid; gap: 14px; }
-        .field { display: grid; gap: 5px; }
+        .field { display: grid; gap: 5px; align-content: start; }
         .field > span, fieldset legend { font-weight: 600; font-size: 13px; }
         .field small, fieldset small { color: var(--muted); font-size: 12px; }
         .row { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 14px; }
@@ -103,6 +108,13 @@ internal static class PortalAssets
         .more { padding: 10px 20px; }
         .crumbs { margin: -12px 0 16px; font-size: 13px; color: var(--muted); }
         .result { margin-top: 12px; }
+        .card .field + .field, .card form + .field { margin-top: 16px; }
+        ol.steps { margin: 0; padding-left: 20px; display: grid; gap: 8px; }
+        ol.steps pre { margin-top: 6px; }
+        .brand-line { display: flex; gap: 10px; align-items: center; font-weight: 600; color: var(--muted); margin-bottom: 14px; }
+        .brand-line .logo { width: 22px; height: 22px; border-radius: 6px; }
+        .refusal .card h1 { font-size: 19px; margin: 0 0 8px; }
+        .refusal .card p { margin: 0; color: #334155; }
         .split { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; }
         @media (max-width: 860px) { body { grid-template-columns: 1fr; } .side { position: static; height: auto; } main { padding: 18px; } }
         """;

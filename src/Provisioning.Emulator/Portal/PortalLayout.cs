@@ -20,7 +20,7 @@ internal static class PortalLayout
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>{title} · DPS emulator</title><link rel="stylesheet" href="/assets/portal.css"><script src="/assets/portal.js" defer></script></head>
-            <body><aside class="side"><a class="brand" href="/"><span class="logo" aria-hidden="true"></span><span>DPS emulator<small>ID scope <code>{idScope}</code></small></span></a><nav>
+            <body><aside class="side"><div class="side-inner"><a class="brand" href="/"><span class="logo" aria-hidden="true"></span><span>DPS emulator<small>ID scope <code>{idScope}</code></small></span></a><nav>
             """);
         foreach (var (path, label) in Navigation)
         {
@@ -28,7 +28,7 @@ internal static class PortalLayout
             page.Add($"<a href=\"{path}\"{(current ? new HtmlString(" class=\"active\" aria-current=\"page\"") : default)}>{label}</a>");
         }
 
-        page.Add($"""</nav><div class="live" id="live-status" title="Pages refresh themselves while open"><span class="dot"></span><span class="label">live</span></div></aside><main><header class="top"><h1>{title}</h1>""");
+        page.Add($"""</nav><div class="live" id="live-status" title="Pages refresh themselves while open"><span class="dot"></span><span class="label">live</span></div></div></aside><main><header class="top"><h1>{title}</h1>""");
         if (subtitle is not null)
         {
             page.Add($"<p class=\"sub\">{subtitle}</p>");
@@ -52,6 +52,6 @@ internal static class PortalLayout
     public static string Refusal(string title, string message) => Html.Of($"""
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>{title} · DPS emulator</title><link rel="stylesheet" href="/assets/portal.css"></head>
-        <body class="refusal"><main><div class="card narrow"><h1>{title}</h1><p>{message}</p></div></main></body></html>
+        <body class="refusal"><main><div class="card narrow"><div class="brand-line"><span class="logo" aria-hidden="true"></span><span>DPS emulator portal</span></div><h1>{title}</h1><p>{message}</p></div></main></body></html>
         """).Value;
 }

@@ -47,9 +47,9 @@ internal sealed partial class PortalPages
                 var id = g.EnrollmentGroupId ?? "";
                 var count = store.Registrations.Values.Count(r => string.Equals(r.EnrollmentGroupId, id, StringComparison.OrdinalIgnoreCase));
                 html.Add($"""
-                    <tr data-key="{id}"><td><a href="{Link("/groups/view", ("id", id))}"><code>{id}</code></a></td><td>{Mechanism(g.Attestation)}</td>
+                    <tr data-key="{id}"><td class="id"><a href="{Link("/groups/view", ("id", id))}"><code>{id}</code></a></td><td>{Mechanism(g.Attestation)}</td>
                     <td>{EnabledBadge(g.ProvisioningStatus)}</td><td>{Allocation(g.AllocationPolicy, g.IotHubs)}</td><td>{count}</td>
-                    <td>{TimeCell(Time(g.CreatedDateTimeUtc), g.CreatedDateTimeUtc)}</td><td class="actions">{Actions(true, id, g.ProvisioningStatus)}</td></tr>
+                    <td class="nowrap">{TimeCell(Time(g.CreatedDateTimeUtc), g.CreatedDateTimeUtc)}</td><td class="actions">{Actions(true, id, g.ProvisioningStatus)}</td></tr>
                     """);
             }
 
@@ -68,11 +68,11 @@ internal sealed partial class PortalPages
             var id = e.RegistrationId ?? "";
             store.Registrations.TryGetValue(id, out var registration);
             html.Add($"""
-                <tr data-key="{id}"><td><a href="{Link("/enrollments/view", ("id", id))}"><code>{id}</code></a></td><td>{Mechanism(e.Attestation)}</td>
+                <tr data-key="{id}"><td class="id"><a href="{Link("/enrollments/view", ("id", id))}"><code>{id}</code></a></td><td>{Mechanism(e.Attestation)}</td>
                 <td>{(e.DeviceId is { } deviceId ? Html.Of($"<code>{deviceId}</code>") : new HtmlString("<span class=\"muted\">= registration ID</span>"))}</td>
                 <td>{EnabledBadge(e.ProvisioningStatus)}</td><td>{Allocation(e.AllocationPolicy, e.IotHubs)}</td>
                 <td>{(registration is null ? new HtmlString("<span class=\"muted\">not yet</span>") : Html.Of($"<a href=\"{Link("/registrations", ("id", id))}\">{StatusBadge(registration.Status)}</a>"))}</td>
-                <td>{TimeCell(Time(e.CreatedDateTimeUtc), e.CreatedDateTimeUtc)}</td><td class="actions">{Actions(false, id, e.ProvisioningStatus)}</td></tr>
+                <td class="nowrap">{TimeCell(Time(e.CreatedDateTimeUtc), e.CreatedDateTimeUtc)}</td><td class="actions">{Actions(false, id, e.ProvisioningStatus)}</td></tr>
                 """);
         }
 

@@ -72,8 +72,8 @@ internal sealed partial class PortalPages
         foreach (var d in devices.Take(MaxRows))
         {
             html.Add($"""
-                <tr data-key="{d.DeviceId}"><td><a href="{Link("/hubs/device", ("hub", hub.HubHostName), ("id", d.DeviceId))}"><code>{d.DeviceId}</code></a></td>
-                <td>{Connection(hub, d.DeviceId)}</td><td>{KindName(d.Kind)}</td><td>{(d.Enabled ? Badge("enabled", "ok") : Badge("disabled", "off"))}</td>
+                <tr data-key="{d.DeviceId}"><td class="id"><a href="{Link("/hubs/device", ("hub", hub.HubHostName), ("id", d.DeviceId))}"><code>{d.DeviceId}</code></a></td>
+                <td class="nowrap">{Connection(hub, d.DeviceId)}</td><td>{KindName(d.Kind)}</td><td>{(d.Enabled ? Badge("enabled", "ok") : Badge("disabled", "off"))}</td>
                 <td>{hub.GetConnectionCount(d.DeviceId)}</td><td>{hub.GetTelemetryCount(d.DeviceId)}</td><td>{hub.GetCloudToDeviceQueueLength(d.DeviceId)}</td></tr>
                 """);
         }
@@ -120,8 +120,8 @@ internal sealed partial class PortalPages
         {
             var properties = m.Properties.Concat(m.SystemProperties).Select(p => $"{p.Key}={p.Value}");
             html.Add($"""
-                <tr data-key="{m.DeviceId}:{m.EnqueuedAt.UtcTicks}:{m.MessageId}"><td><time datetime="{m.EnqueuedAt.ToString("o", CultureInfo.InvariantCulture)}">{m.EnqueuedAt.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)}</time></td>
-                {(showDevice ? Html.Of($"<td><a href=\"{Link("/hubs/device", ("hub", hub.HubHostName), ("id", m.DeviceId))}\"><code>{m.DeviceId}</code></a></td>") : default)}
+                <tr data-key="{m.DeviceId}:{m.EnqueuedAt.UtcTicks}:{m.MessageId}"><td class="nowrap"><time datetime="{m.EnqueuedAt.ToString("o", CultureInfo.InvariantCulture)}">{m.EnqueuedAt.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)}</time></td>
+                {(showDevice ? Html.Of($"<td class=\"id\"><a href=\"{Link("/hubs/device", ("hub", hub.HubHostName), ("id", m.DeviceId))}\"><code>{m.DeviceId}</code></a></td>") : default)}
                 <td class="body">{BodyText(m.Body.Span)}</td><td class="kv">{string.Join(" · ", properties)}</td></tr>
                 """);
         }

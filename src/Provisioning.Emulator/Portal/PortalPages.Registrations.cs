@@ -43,10 +43,10 @@ internal sealed partial class PortalPages
             var device = r.AssignedHub is { } dh && r.DeviceId is { } d ? Html.Of($"<a href=\"{Link("/hubs/device", ("hub", dh), ("id", d))}\"><code>{d}</code></a>") : new HtmlString("<span class=\"muted\">—</span>");
             var error = r.ErrorCode is { } code ? Html.Of($"<span class=\"err\"><b>{code}</b> {r.ErrorMessage}</span>") : new HtmlString("<span class=\"muted\">—</span>");
             html.Add($"""
-                <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}" data-status="{r.Status}"><td><code>{r.RegistrationId}</code></td>
-                <td>{StatusBadge(r.Status)}{(r.Substatus is { } sub ? Html.Of($"<div class=\"kv\">{sub}</div>") : default)}</td>
-                <td>{hub}</td><td>{device}</td><td>{AttestationName(r.AttestationType)}</td><td>{enrollment}</td>
-                <td>{TimeCell(Time(r.LastUpdatedDateTimeUtc), r.LastUpdatedDateTimeUtc)}</td><td>{error}</td>
+                <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}" data-status="{r.Status}"><td class="id"><code>{r.RegistrationId}</code></td>
+                <td class="nowrap">{StatusBadge(r.Status)}{(r.Substatus is { } sub ? Html.Of($"<div class=\"kv\">{sub}</div>") : default)}</td>
+                <td class="nowrap">{hub}</td><td class="id">{device}</td><td>{AttestationName(r.AttestationType)}</td><td>{enrollment}</td>
+                <td class="nowrap">{TimeCell(Time(r.LastUpdatedDateTimeUtc), r.LastUpdatedDateTimeUtc)}</td><td>{error}</td>
                 <td class="actions">{ButtonForm("/registrations/delete", "Delete", "danger small", $"Delete the registration of '{r.RegistrationId}'? The device registers afresh next time.", ("id", r.RegistrationId))}</td></tr>
                 """);
         }

@@ -165,6 +165,7 @@ internal sealed partial class PortalPages(DpsEmulator dps, EmulatorStore store, 
         return ago switch
         {
             { TotalSeconds: < 0 } => value.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+            { TotalSeconds: < 5 } => "just now",
             { TotalSeconds: < 60 } => $"{(int)ago.TotalSeconds} s ago",
             { TotalMinutes: < 60 } => $"{(int)ago.TotalMinutes} min ago",
             { TotalHours: < 24 } => $"{(int)ago.TotalHours} h ago",
