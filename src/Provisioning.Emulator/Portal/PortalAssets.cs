@@ -36,7 +36,7 @@ internal static class PortalAssets
         h2 { font-size: 15px; margin: 0 0 12px; font-weight: 650; }
         h2 .count { color: var(--muted); font-weight: 500; margin-left: 4px; }
         .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 18px 20px; margin-bottom: 18px; box-shadow: 0 1px 2px rgba(15,23,42,.04); }
-        .card.flush { padding: 0; overflow: hidden; } .card.flush > h2 { padding: 16px 20px 0; }
+        .card.flush { padding: 0; overflow-x: auto; } .card.flush > h2 { padding: 16px 20px 0; }
         .card.narrow { max-width: 560px; margin: 12vh auto; }
         .card h2 + .hint { margin-top: -8px; }
         .hint { color: var(--muted); font-size: 12.5px; margin: 0 0 12px; }
@@ -55,7 +55,7 @@ internal static class PortalAssets
           padding: 9px 12px; border-bottom: 1px solid var(--line); background: #f8fafc; white-space: nowrap; }
         td { padding: 9px 12px; border-bottom: 1px solid #eef2f6; vertical-align: top; }
         td code { word-break: break-all; }
-        td.id { min-width: 22ch; max-width: 34ch; }
+        td.id { min-width: 18ch; max-width: 30ch; }
         td.nowrap, td.nowrap code { white-space: nowrap; word-break: normal; }
         td.body { min-width: 30ch; word-break: break-word; }
         tr:last-child td { border-bottom: none; }

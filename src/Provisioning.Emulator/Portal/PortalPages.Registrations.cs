@@ -33,19 +33,20 @@ internal sealed partial class PortalPages
             return html.Add($"<p class=\"empty\">{(id is null ? "No device has registered yet. Boot one: it appears here as soon as it does." : "This device has not registered yet; it appears here as soon as it does.")}</p>");
         }
 
-        html.Add($"<table><thead><tr><th>Registration ID</th><th>Status</th><th>Hub</th><th>Device ID</th><th>Attestation</th><th>Enrollment</th><th>Last attempt</th><th>Last error</th><th></th></tr></thead><tbody>");
+        html.Add($"<table><thead><tr><th>Registration ID</th><th>Status</th><th>Hub</th><th>Device ID</th><th>Enrollment</th><th>Last attempt</th><th>Last error</th><th></th></tr></thead><tbody>");
         foreach (var r in records.Take(MaxRows))
         {
             var enrollment = r.EnrollmentGroupId is { } groupId
-                ? Html.Of($"<a href=\"{Link("/groups/view", ("id", groupId))}\">group <code>{groupId}</code></a>")
-                : store.Enrollments.ContainsKey(r.RegistrationId) ? Html.Of($"<a href=\"{Link("/enrollments/view", ("id", r.RegistrationId))}\">individual</a>") : new HtmlString("<span class=\"muted\">deleted</span>");
+                ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/groups/view", ("id", groupId))}\">group <code>{groupId}</code></a>")
+                : store.Enrollments.ContainsKey(r.RegistrationId) ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/enrollments/view", ("id", r.RegistrationId))}\">individual</a>")
+                : Html.Of($"{AttestationName(r.AttestationType)} · <span class=\"muted\">deleted</span>");
             var hub = r.AssignedHub is { } h ? Html.Of($"<a href=\"{Link("/hubs/hub", ("hub", h))}\"><code>{h}</code></a>") : new HtmlString("<span class=\"muted\">—</span>");
-            var device = r.AssignedHub is { } dh && r.DeviceId is { } d ? Html.Of($"<a href=\"{Link("/hubs/device", ("hub", dh), ("id", d))}\"><code>{d}</code></a>") : new HtmlString("<span class=\"muted\">—</span>");
+            var device = r.AssignedHub is { } dh && r.DeviceId is { } d ? Html.Of($"<a href=\"{Link("/hubs/device", ("hub", dh), ("id", d))}\">{(string.Equals(d, r.RegistrationId, StringComparison.Ordinal) ? new HtmlString("= registration ID") : Html.Of($"<code>{d}</code>"))}</a>") : new HtmlString("<span class=\"muted\">—</span>");
             var error = r.ErrorCode is { } code ? Html.Of($"<span class=\"err\"><b>{code}</b> {r.ErrorMessage}</span>") : new HtmlString("<span class=\"muted\">—</span>");
             html.Add($"""
                 <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}" data-status="{r.Status}"><td class="id"><code>{r.RegistrationId}</code></td>
                 <td class="nowrap">{StatusBadge(r.Status)}{(r.Substatus is { } sub ? Html.Of($"<div class=\"kv\">{sub}</div>") : default)}</td>
-                <td class="nowrap">{hub}</td><td class="id">{device}</td><td>{AttestationName(r.AttestationType)}</td><td>{enrollment}</td>
+                <td class="nowrap">{hub}</td><td>{device}</td><td>{enrollment}</td>
                 <td class="nowrap">{TimeCell(Time(r.LastUpdatedDateTimeUtc), r.LastUpdatedDateTimeUtc)}</td><td>{error}</td>
                 <td class="actions">{ButtonForm("/registrations/delete", "Delete", "danger small", $"Delete the registration of '{r.RegistrationId}'? The device registers afresh next time.", ("id", r.RegistrationId))}</td></tr>
                 """);
