@@ -38,12 +38,20 @@ public sealed class PortalBrowser : IAsyncLifetime
     }
 
     /// <summary>A fresh context (its own cookies): the emulator's certificate is checked by the HTTP tests, not by the browser.</summary>
-    public Task<IBrowserContext> NewContextAsync() => Browser.NewContextAsync(new BrowserNewContextOptions
+    public async Task<IBrowserContext> NewContextAsync()
     {
-        IgnoreHTTPSErrors = true,
-        ViewportSize = new ViewportSize { Width = 1360, Height = 900 },
-        DeviceScaleFactor = 1,
-    });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            IgnoreHTTPSErrors = true,
+            ViewportSize = new ViewportSize { Width = 1360, Height = 900 },
+            DeviceScaleFactor = 1,
+        });
+
+        // Deadlines, not timings: generous enough for a machine under load (CI shares two cores with builds).
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
+        return context;
+    }
 
     public async ValueTask InitializeAsync()
     {
@@ -53,6 +61,7 @@ public sealed class PortalBrowser : IAsyncLifetime
             return;
         }
 
+        Assertions.SetDefaultExpectTimeout(30_000);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { Headless = true, ExecutablePath = ExecutablePath });
     }

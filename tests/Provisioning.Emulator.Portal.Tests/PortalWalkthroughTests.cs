@@ -115,6 +115,52 @@ public sealed partial class PortalWalkthroughTests(PortalBrowser browser, Portal
         await Artifacts.ScreenshotAsync(page, "07-symmetric-keys-shown");
     }
 
+    [Fact]
+    public async Task X509Group_ByCertificateUpload_AndAFaultRule_AddedAndRemoved()
+    {
+        browser.RequireOrSkip();
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Portal Test Root", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var root = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+
+        await using var context = await browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(emulator.PortalUrl.ToString());
+        await page.Locator("nav").GetByRole(AriaRole.Link, new() { Name = "Enrollment groups" }).ClickAsync();
+        await page.GetByLabel("X.509 certificate").CheckAsync();
+        await page.Locator("#add input[name=id]").FillAsync("portal-x509-fleet");
+        await page.Locator("input[name=certificate]").SetInputFilesAsync(new FilePayload
+        {
+            Name = "root.pem",
+            MimeType = "application/x-pem-file",
+            Buffer = System.Text.Encoding.ASCII.GetBytes(root.ExportCertificatePem()),
+        });
+        await page.GetByLabel("hub2.localhost").CheckAsync();
+        await page.Locator("select[name=allocation]").SelectOptionAsync("static");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add enrollment group" }).ClickAsync();
+        await Expect(page.Locator(".notice.ok")).ToContainTextAsync("Added 'portal-x509-fleet'");
+        await Expect(page.Locator("main")).ToContainTextAsync("CN=Portal Test Root");
+        await Expect(page.Locator("main")).ToContainTextAsync(root.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256));
+        await page.Locator("nav").GetByRole(AriaRole.Link, new() { Name = "Enrollment groups" }).ClickAsync();
+        await Expect(page.Locator("tr[data-key=portal-x509-fleet]")).ToContainTextAsync("static");
+        await Artifacts.ScreenshotAsync(page, "10-enrollment-groups");
+
+        await page.Locator("nav").GetByRole(AriaRole.Link, new() { Name = "Fault rules" }).ClickAsync();
+        await page.Locator("select[name=kind]").SelectOptionAsync("ServiceUnavailable");
+        await page.Locator("input[name=after]").FillAsync("2");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add rule" }).ClickAsync();
+        await Expect(page.Locator(".notice.ok")).ToContainTextAsync("Fault rule added");
+        var row = page.Locator("main table tbody tr");
+        await Expect(row).ToHaveCountAsync(1);
+        await Expect(row).ToContainTextAsync("Register");
+        await Expect(row).ToContainTextAsync("503, Retry-After 1 s");
+        await Artifacts.ScreenshotAsync(page, "11-fault-rules");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Remove", Exact = true }).ClickAsync();
+        await Expect(page.Locator(".notice.ok")).ToContainTextAsync("Fault rule removed");
+        await Expect(page.Locator("main")).ToContainTextAsync("No fault rules");
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_home))

@@ -28,7 +28,7 @@ internal static class PortalForms
         {
             var line = lines[i].Trim();
             string? target = null;
-            foreach (var label in (ReadOnlySpan<string>)["Registration Id:", "Endorsement Key:", "Storage Root Key:"])
+            foreach (var label in Labels)
             {
                 if (line.StartsWith(label, StringComparison.OrdinalIgnoreCase))
                 {
@@ -44,7 +44,9 @@ internal static class PortalForms
             }
 
             labelled = true;
-            while (line.Length == 0 && i + 1 < lines.Length && !lines[i + 1].Contains(':', StringComparison.Ordinal))
+
+            // tpm_device_provision puts the value on the next non-empty line; another label there means no value.
+            while (line.Length == 0 && i + 1 < lines.Length && !IsLabel(lines[i + 1].Trim()))
             {
                 line = lines[++i].Trim();
             }
@@ -66,6 +68,10 @@ internal static class PortalForms
 
         return (id, ek is null ? null : string.Concat(ek.Where(c => !char.IsWhiteSpace(c))));
     }
+
+    private static readonly string[] Labels = ["Registration Id:", "Endorsement Key:", "Storage Root Key:"];
+
+    private static bool IsLabel(string line) => Labels.Any(l => line.StartsWith(l, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The registration id the C SDK derives from an EK: lowercase base32 of SHA-256(TPM2B_PUBLIC), no padding (dps-protocol.md §2.5).</summary>
     public static string DeriveRegistrationId(ReadOnlySpan<byte> endorsementKey)

@@ -414,7 +414,7 @@ internal sealed partial class PortalPages
 
     /// <summary>The form's page (a hidden <c>back</c> field), so an action returns where it was started.</summary>
     private static string Referer(HttpContext context, string fallback) =>
-        context.Request.Form["back"].ToString() is { Length: > 0 } back && back.StartsWith('/') && !back.StartsWith("//", StringComparison.Ordinal) ? back : fallback;
+        context.Request.Form["back"].ToString() is "/enrollments/view" or "/groups/view" ? context.Request.Form["back"].ToString() : fallback;
 
     private Task EnrollmentAsync(HttpContext context, bool group)
     {
