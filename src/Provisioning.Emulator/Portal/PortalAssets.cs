@@ -80,6 +80,7 @@ internal static class PortalAssets
         .field > span, fieldset legend { font-weight: 600; font-size: 13px; }
         .field small, fieldset small { color: var(--muted); font-size: 12px; }
         .row { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 14px; }
+        .row.tight { grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); }
         input[type=text], input[type=number], input[type=url], select, textarea { font: inherit; color: inherit; width: 100%; padding: 7px 10px;
           border: 1px solid #cbd5e1; border-radius: 7px; background: #fff; }
         textarea { min-height: 74px; resize: vertical; }
@@ -108,7 +109,7 @@ internal static class PortalAssets
         .more { padding: 10px 20px; }
         .crumbs { margin: -12px 0 16px; font-size: 13px; color: var(--muted); }
         .result { margin-top: 12px; }
-        .card .field + .field, .card form + .field { margin-top: 16px; }
+        .card form + .field { margin-top: 16px; }
         ol.steps { margin: 0; padding-left: 20px; display: grid; gap: 8px; }
         ol.steps pre { margin-top: 6px; }
         .brand-line { display: flex; gap: 10px; align-items: center; font-weight: 600; color: var(--muted); margin-bottom: 14px; }

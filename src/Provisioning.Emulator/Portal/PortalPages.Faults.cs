@@ -16,7 +16,7 @@ internal sealed partial class PortalPages
         HtmlString Selected(string name, string value, string fallback) => Value(name, fallback) == value ? new HtmlString(" selected") : default;
 
         var body = new Html();
-        body.Add($"<section class=\"card flush\"><div class=\"split\"><h2>Active rules</h2></div><div data-live=\"/live?region=faults\">{FaultTable()}</div></section>");
+        body.Add($"<section class=\"card flush\"><h2>Active rules</h2><div data-live=\"/live?region=faults\">{FaultTable()}</div></section>");
         var fields = Html.Of($"""
             <div class="row"><label class="field"><span>Endpoint</span><select name="endpoint">
             <option value="Register"{Selected("endpoint", "Register", "Register")}>Register (PUT …/register)</option>
@@ -32,7 +32,7 @@ internal sealed partial class PortalPages
             <option value="InternalServerError"{Selected("kind", "InternalServerError", "TooManyRequests")}>500 Internal Server Error</option>
             <option value="DropConnection"{Selected("kind", "DropConnection", "TooManyRequests")}>Drop the connection</option>
             <option value="Delay"{Selected("kind", "Delay", "TooManyRequests")}>Delay, then answer</option></select></label></div>
-            <div class="row"><label class="field"><span>After requests</span><input type="number" name="after" min="0" max="1000000" value="{Value("after", "0")}"><small>Matching requests that pass first.</small></label>
+            <div class="row tight"><label class="field"><span>After requests</span><input type="number" name="after" min="0" max="1000000" value="{Value("after", "0")}"><small>Matching requests that pass first.</small></label>
             <label class="field"><span>Probability</span><input type="number" name="probability" min="0" max="1" step="0.01" value="{Value("probability", "1")}"><small>0–1, seeded so runs repeat.</small></label>
             <label class="field"><span>At most</span><input type="number" name="max" min="1" max="1000000" value="{Value("max", "")}" placeholder="unlimited"></label>
             <label class="field"><span>Retry-After (s)</span><input type="number" name="retryAfter" min="0" max="3600" value="{Value("retryAfter", "1")}"><small>For 429 and 503.</small></label>

@@ -46,7 +46,7 @@ internal sealed partial class PortalPages
             html.Add($"""
                 <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}" data-status="{r.Status}"><td class="id"><code>{r.RegistrationId}</code></td>
                 <td class="nowrap">{StatusBadge(r.Status)}{(r.Substatus is { } sub ? Html.Of($"<div class=\"kv\">{sub}</div>") : default)}</td>
-                <td class="nowrap">{hub}</td><td>{device}</td><td>{enrollment}</td>
+                <td class="nowrap">{hub}</td><td class="nowrap">{device}</td><td class="nowrap">{enrollment}</td>
                 <td class="nowrap">{TimeCell(Time(r.LastUpdatedDateTimeUtc), r.LastUpdatedDateTimeUtc)}</td><td>{error}</td>
                 <td class="actions">{ButtonForm("/registrations/delete", "Delete", "danger small", $"Delete the registration of '{r.RegistrationId}'? The device registers afresh next time.", ("id", r.RegistrationId))}</td></tr>
                 """);
