@@ -90,7 +90,19 @@ public sealed partial class PortalWalkthroughTests(PortalBrowser browser, Portal
         using var desired = JsonDocument.Parse(twin.DesiredJson);
         Assert.Equal(60, desired.RootElement.GetProperty("interval").GetInt32());
         Assert.Equal("eco", desired.RootElement.GetProperty("mode").GetString());
+
+        // The device has gone (FirstBoot ended): a message waits in its queue, and a method answers 404.
+        await page.Locator("textarea[name=body]").FillAsync("{\"command\":\"blink\"}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Send message" }).ClickAsync();
+        await Expect(page.Locator(".notice.ok")).ToContainTextAsync("queued");
+        Assert.Equal(1, emulator.Dps.GetHub(hub).GetCloudToDeviceQueueLength(deviceId));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Invoke method" }).ClickAsync();
+        await Expect(page.Locator("#result")).ToContainTextAsync("The device is not online.");
         await Artifacts.ScreenshotAsync(page, "06-device");
+
+        await page.Locator("nav").GetByRole(AriaRole.Link, new() { Name = "Overview" }).ClickAsync();
+        await Expect(page.Locator(".stats")).ToContainTextAsync("registrations assigned");
+        await Artifacts.ScreenshotAsync(page, "12-overview-after-boot");
     }
 
     [Fact]

@@ -178,6 +178,7 @@ internal sealed partial class PortalPages
                 """), "stack")}
             <div class="field"><span>Reported properties <span class="muted">(version {twin.ReportedVersion})</span></span><pre class="light">{PortalForms.Pretty(twin.ReportedJson)}</pre></div></section></div>
             """);
+        body.Add($"<section class=\"card flush\"><h2>Telemetry</h2><div data-live=\"{Link("/live", ("region", "device-telemetry"), ("hub", hub.HubHostName), ("id", id))}\">{DeviceTelemetry(hub, id)}</div></section>");
         if (result is not null)
         {
             body.Add($"<section class=\"card\" id=\"result\"><h2>Result</h2>{result}</section>");
@@ -196,7 +197,6 @@ internal sealed partial class PortalPages
                 <div class="buttons"><button type="submit">Invoke method</button></div>
                 """), "stack")}</section></div>
             """);
-        body.Add($"<section class=\"card flush\"><h2>Telemetry</h2><div data-live=\"{Link("/live", ("region", "device-telemetry"), ("hub", hub.HubHostName), ("id", id))}\">{DeviceTelemetry(hub, id)}</div></section>");
         await WritePageAsync(context, id, "/hubs", body, $"A device in {hub.HubHostName}.", error, error is null ? 200 : 400).ConfigureAwait(false);
     }
 
