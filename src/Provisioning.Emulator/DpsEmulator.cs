@@ -163,6 +163,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var deviceService = new DeviceService(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
                 new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
                 options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null, faults);
+            var attempts = new Portal.RegistrationAttempts(store, time);
+            app.Use(attempts.InvokeAsync);
             MapPipeline(app, options, logger, faults, new DeviceEndpoints(deviceService), new ServiceEndpoints(store, options, serviceAuthenticator, validator));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -173,6 +175,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
                 $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
                 new DpsEnrollments(store, time, caReferences), dataDirectory);
+            emulator._attempts = attempts;
             try
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);

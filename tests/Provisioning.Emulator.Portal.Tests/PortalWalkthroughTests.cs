@@ -173,6 +173,41 @@ public sealed partial class PortalWalkthroughTests(PortalBrowser browser, Portal
         await Expect(page.Locator("main")).ToContainTextAsync("No fault rules");
     }
 
+    [Fact]
+    public async Task UnenrolledDevice_ItsRefusedRequestAppearsOnTheRegistrationsPage()
+    {
+        browser.RequireOrSkip();
+        await using var context = await browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(emulator.PortalUrl.ToString());
+        await page.GotoAsync(emulator.Origin + "/registrations");
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Registrations");
+
+        // A device that nobody enrolled asks DPS anyway (HTTPS, the emulator's CA trusted): 401, and the open page shows it.
+        using var handler = new SocketsHttpHandler();
+        var ca = emulator.Dps.CertificateAuthority.Certificate;
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+        {
+            using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+            chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(ca);
+            chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+            return certificate is not null && (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) == 0
+                && chain.Build(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+        };
+        using var client = new HttpClient(handler);
+        using var body = new StringContent("{\"registrationId\":\"portal-not-enrolled\"}", System.Text.Encoding.UTF8, "application/json");
+        using var refused = await client.PutAsync(
+            new Uri(emulator.Dps.GlobalEndpoint, $"{emulator.Dps.IdScope}/registrations/portal-not-enrolled/register?api-version=2021-06-01"), body,
+            TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+
+        var row = page.Locator("tr:has(code:text-is(\"portal-not-enrolled\"))");
+        await Expect(row).ToContainTextAsync("401");
+        await Expect(row).ToContainTextAsync("not enrolled");
+        await Artifacts.ScreenshotAsync(page, "13-refused-requests");
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_home))

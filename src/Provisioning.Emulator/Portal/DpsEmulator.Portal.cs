@@ -10,6 +10,7 @@ public sealed partial class DpsEmulator
 {
     private PortalServer? _portal;
     private X509Certificate2? _portalCertificate;
+    private RegistrationAttempts? _attempts;
 
     /// <summary>The portal's address with its access token (<c>https://localhost:{port}/?token=…</c>), or null when it is off.</summary>
     /// <remarks>Whoever has this address can change enrollments: it is printed at start and written to <c>emulator.json</c>
@@ -31,7 +32,7 @@ public sealed partial class DpsEmulator
         }
 
         _portalCertificate = CertificateAuthority.IssueServerCertificate([.. names.Distinct(StringComparer.OrdinalIgnoreCase)]);
-        _portal = await PortalServer.StartAsync(this, _store, _portalCertificate, address, port, options.HostName, options.LoggerFactory, options.TimeProvider,
+        _portal = await PortalServer.StartAsync(this, _store, _attempts!, _portalCertificate, address, port, options.HostName, options.LoggerFactory, options.TimeProvider,
             _dataDirectory is null ? null : Path.Combine(_dataDirectory, InfoFileName), cancellationToken).ConfigureAwait(false);
     }
 

@@ -107,6 +107,7 @@ internal static class PortalAssets
         .telemetry td.body { font-family: var(--mono); font-size: 12.5px; }
         .kv { font-family: var(--mono); font-size: 12px; color: var(--muted); }
         .more { padding: 10px 20px; }
+        .hint.pad { padding: 0 20px; margin: 4px 0 10px; }
         .crumbs { margin: -12px 0 16px; font-size: 13px; color: var(--muted); }
         .result { margin-top: 12px; }
         .card form + .field { margin-top: 16px; }

@@ -18,6 +18,7 @@ internal sealed partial class PortalPages
         }
 
         body.Add($"<section class=\"card flush\"><div data-live=\"{Link("/live", ("region", "registrations"), ("id", id))}\">{RegistrationTable(id)}</div></section>");
+        body.Add($"<section class=\"card flush\"><h2>Refused requests</h2><p class=\"hint pad\">Device requests DPS refused over HTTPS lately (the newest {RegistrationAttempts.Capacity}): a device that is not enrolled, or whose key does not match, shows up here.</p><div data-live=\"{Link("/live", ("region", "attempts"), ("id", id))}\">{AttemptTable(id)}</div></section>");
         return WritePageAsync(context, "Registrations", "/registrations", body, "Every device that registered: where DPS assigned it, and how its last attempt ended. This page updates itself.");
     }
 
@@ -53,6 +54,27 @@ internal sealed partial class PortalPages
         }
 
         return html.Add($"</tbody></table>{More(records.Count, MaxRows, "registrations")}");
+    }
+
+    private Html AttemptTable(string? id)
+    {
+        var html = new Html();
+        var recent = attempts.Snapshot().Where(a => id is null || string.Equals(a.RegistrationId, id, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (recent.Count == 0)
+        {
+            return html.Add($"<p class=\"empty\">No refused requests.</p>");
+        }
+
+        html.Add($"<table><thead><tr><th>When</th><th>Registration ID</th><th>Request</th><th>Answer</th><th>Why</th></tr></thead><tbody>");
+        foreach (var a in recent)
+        {
+            html.Add($"""
+                <tr data-key="{a.At.UtcTicks}:{a.RegistrationId}"><td class="nowrap">{TimeCell(Time(a.At.UtcDateTime), a.At.UtcDateTime)}</td><td class="id"><code>{a.RegistrationId}</code></td>
+                <td class="nowrap">{a.Method}</td><td>{Badge(a.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), a.Status >= 500 || a.Status == 429 ? "warn" : "bad")}</td><td>{a.Reason}</td></tr>
+                """);
+        }
+
+        return html.Add($"</tbody></table>");
     }
 
     internal static HtmlString StatusBadge(string? status) => status switch

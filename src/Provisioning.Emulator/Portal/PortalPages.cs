@@ -9,7 +9,7 @@ namespace Provisioning.Emulator.Portal;
 
 /// <summary>The portal's pages and form actions. Each live region is rendered by the same code for the page and for the
 /// script's refresh (<c>/live?region=…</c>).</summary>
-internal sealed partial class PortalPages(DpsEmulator dps, EmulatorStore store, string formToken, TimeProvider time, string? infoFile)
+internal sealed partial class PortalPages(DpsEmulator dps, EmulatorStore store, RegistrationAttempts attempts, string formToken, TimeProvider time, string? infoFile)
 {
     /// <summary>The most rows a table shows (a fleet of thousands stays usable; the page says what it left out).</summary>
     internal const int MaxRows = 500;
@@ -77,6 +77,7 @@ internal sealed partial class PortalPages(DpsEmulator dps, EmulatorStore store, 
             "enrollments" => EnrollmentTable(group: false),
             "groups" => EnrollmentTable(group: true),
             "registrations" => RegistrationTable(NonEmpty(query["id"]), NonEmpty(query["group"])),
+            "attempts" => AttemptTable(NonEmpty(query["id"])),
             "hubs" => HubTable(),
             "hub-devices" when FindHub(query["hub"]) is { } hub => HubDeviceTable(hub),
             "hub-telemetry" when FindHub(query["hub"]) is { } hub => HubTelemetry(hub),

@@ -60,7 +60,7 @@ internal sealed class PortalServer : IAsyncDisposable
     /// <summary>The token every form carries (derived from the access token, so only pages the portal served know it).</summary>
     internal string FormToken { get; }
 
-    public static async Task<PortalServer> StartAsync(DpsEmulator dps, Storage.EmulatorStore store, X509Certificate2 certificate, IPAddress address, int port,
+    public static async Task<PortalServer> StartAsync(DpsEmulator dps, Storage.EmulatorStore store, RegistrationAttempts attempts, X509Certificate2 certificate, IPAddress address, int port,
         string hostName, ILoggerFactory? loggerFactory, TimeProvider time, string? infoFile, CancellationToken cancellationToken)
     {
         var token = Base64Url(RandomNumberGenerator.GetBytes(32));
@@ -89,7 +89,7 @@ internal sealed class PortalServer : IAsyncDisposable
             hosts.Add(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString());
         }
 
-        var server = new PortalServer(app, tokenHash, formToken, hosts, new PortalPages(dps, store, formToken, time, infoFile), logger);
+        var server = new PortalServer(app, tokenHash, formToken, hosts, new PortalPages(dps, store, attempts, formToken, time, infoFile), logger);
         app.Run(server.HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
