@@ -54,6 +54,16 @@ public sealed partial class PortalSecurityTests(PortalBrowser browser, PortalEmu
     }
 
     [Fact]
+    public async Task TokenAddress_WithAPathABrowserReadsAsAnotherHost_RedirectsHome()
+    {
+        using var client = Client();
+        using var response = await client.GetAsync(emulator.Origin + "//elsewhere.example/" + emulator.PortalUrl.Query, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/", response.Headers.Location?.OriginalString);
+    }
+
+    [Fact]
     public async Task RequestNamingAnotherHost_IsRefused()
     {
         using var client = Client(anyName: true);

@@ -150,8 +150,10 @@ internal sealed class PortalServer : IAsyncDisposable
                 Path = "/",
                 IsEssential = true,
             });
+            // Back to the same page without the token; a path that a browser would read as another host ("//x", "/\\x") goes to "/".
             var rest = QueryString.Create(request.Query.Where(q => q.Key != TokenParameter));
-            response.Redirect(request.PathBase + request.Path + rest.ToUriComponent());
+            var path = request.Path.Value is { } p && !p.StartsWith("//", StringComparison.Ordinal) && !p.StartsWith("/\\", StringComparison.Ordinal) ? request.Path : new PathString("/");
+            response.Redirect(path.ToUriComponent() + rest.ToUriComponent());
             return;
         }
 
@@ -167,8 +169,8 @@ internal sealed class PortalServer : IAsyncDisposable
         {
             if (await CheckFormAsync(context).ConfigureAwait(false) is { } why)
             {
-                PortalLog.Refused(_logger, request.Method, request.Path.Value ?? "", why);
-                await WriteRefusalAsync(context, 403, "Form refused", why + " Reload the page from the portal and try again.").ConfigureAwait(false);
+                PortalLog.Refused(_logger, request.Method, request.Path.Value ?? "", why.Message);
+                await WriteRefusalAsync(context, why.Status, "Form refused", why.Message).ConfigureAwait(false);
                 return;
             }
         }
@@ -193,29 +195,45 @@ internal sealed class PortalServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Null when the POST is the portal's own form; else why not.</summary>
-    private async Task<string?> CheckFormAsync(HttpContext context)
+    /// <summary>Null when the POST is the portal's own form; else the status and why not.</summary>
+    private async Task<FormRefusal?> CheckFormAsync(HttpContext context)
     {
+        const string Again = " Reload the page from the portal and try again.";
         var request = context.Request;
         if (request.Headers.Origin is { Count: > 0 } origin && !string.Equals(origin.ToString(), Origin, StringComparison.OrdinalIgnoreCase)
             && !_hosts.Any(h => string.Equals(origin.ToString(), $"https://{h}:{request.Host.Port}", StringComparison.OrdinalIgnoreCase)))
         {
-            return "The form was sent from another site.";
+            return new FormRefusal(403, "The form was sent from another site." + Again);
         }
 
         if (request.Headers["Sec-Fetch-Site"] is { Count: > 0 } site && site.ToString() is not ("same-origin" or "none"))
         {
-            return "The form was sent from another site.";
+            return new FormRefusal(403, "The form was sent from another site." + Again);
         }
 
         if (!request.HasFormContentType)
         {
-            return "The request is not a form.";
+            return new FormRefusal(415, "The request is not a form.");
         }
 
-        var form = await request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        IFormCollection form;
+        try
+        {
+            form = await request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or InvalidDataException or IOException)
+        {
+            return new FormRefusal(400, $"The form could not be read (larger than {MaxRequestBytes / 1024} KB, or malformed).");
+        }
+
         var offered = Encoding.ASCII.GetBytes(form[FormTokenField].ToString());
-        return CryptographicOperations.FixedTimeEquals(offered, Encoding.ASCII.GetBytes(FormToken)) ? null : "The form token is missing or wrong.";
+        return CryptographicOperations.FixedTimeEquals(offered, Encoding.ASCII.GetBytes(FormToken)) ? null
+            : new FormRefusal(403, "The form token is missing or wrong." + Again);
+    }
+
+    private sealed record FormRefusal(int Status, string Message)
+    {
+        public override string ToString() => Message;
     }
 
     private bool IsToken(string? offered) => offered is { Length: > 0 and <= 128 }
