@@ -163,6 +163,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var deviceService = new DeviceService(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
                 new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
                 options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null, faults);
+            var attempts = new Portal.RegistrationAttempts(store, time);
+            app.Use(attempts.InvokeAsync);
             MapPipeline(app, options, logger, faults, new DeviceEndpoints(deviceService), new ServiceEndpoints(store, options, serviceAuthenticator, validator));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -173,15 +175,18 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
                 $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
                 new DpsEnrollments(store, time, caReferences), dataDirectory);
+            emulator._attempts = attempts;
             try
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartPortalAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
                 // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
+                await emulator.StopPortalAsync().ConfigureAwait(false);
                 await emulator.StopMqttAsync().ConfigureAwait(false);
                 await emulator.StopHubsAsync().ConfigureAwait(false);
                 throw;
@@ -220,6 +225,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
             MqttEndpoint = MqttEndpoint,
             WebSocketEndpoint = WebSocketEndpoint?.ToString(),
+            PortalUrl = PortalUrl?.ToString(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -304,6 +310,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             return;
         }
 
+        await StopPortalAsync().ConfigureAwait(false);
         await StopMqttAsync().ConfigureAwait(false);
         await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);

@@ -20,6 +20,14 @@ public sealed class DpsEmulatorOptions
     /// <summary>The port of DPS over MQTT over WebSockets (<c>wss</c>); 0 lets the OS choose; null turns it off.</summary>
     public int? WebSocketPort { get; set; } = 0;
 
+    /// <summary>The port of the operator's portal (HTTPS, same CA, opened with a token: <see cref="DpsEmulator.PortalUrl"/>);
+    /// 0 lets the OS choose; null (the default in-process) turns it off.</summary>
+    public int? PortalPort { get; set; }
+
+    /// <summary>Where the portal listens: loopback by default. Anything else exposes enrollment control to that network
+    /// (the access token still guards it).</summary>
+    public System.Net.IPAddress PortalAddress { get; set; } = System.Net.IPAddress.Loopback;
+
     /// <summary>The host name in the global endpoint, the server certificate and the service connection string.</summary>
     public string HostName { get; set; } = "localhost";
 
@@ -84,6 +92,12 @@ public sealed class DpsEmulatorOptions
             throw new ArgumentOutOfRangeException(nameof(MqttPort), "The MQTT and WebSocket ports are 0–65535 (or null for off).");
         }
 
+        if (PortalPort is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PortalPort), "The portal port is 0–65535 (or null for off).");
+        }
+
+        ArgumentNullException.ThrowIfNull(PortalAddress);
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);

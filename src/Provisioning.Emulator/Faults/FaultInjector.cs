@@ -39,6 +39,24 @@ public sealed class FaultInjector
         }
     }
 
+    /// <summary>The rules in order, each with an id (for <see cref="Remove"/>) and its counters: what the portal lists.</summary>
+    internal IReadOnlyList<(long Id, FaultRule Rule, int Seen, int Fired)> Snapshot()
+    {
+        lock (_gate)
+        {
+            return [.. _rules.Select(r => (r.Id, r.Rule, r.Seen, r.Fired))];
+        }
+    }
+
+    /// <summary>Removes the rule with this <see cref="Snapshot"/> id; returns whether it was there.</summary>
+    internal bool Remove(long id)
+    {
+        lock (_gate)
+        {
+            return _rules.RemoveAll(r => r.Id == id) > 0;
+        }
+    }
+
     /// <summary>Counts the request against every matching rule and returns the first one that fires, or null.</summary>
     internal FaultRule? Next(DpsEndpoint endpoint, DpsTransport transport)
     {
@@ -66,8 +84,12 @@ public sealed class FaultInjector
         }
     }
 
+    private static long s_nextId;
+
     private sealed class ActiveRule(FaultRule rule)
     {
+        public long Id { get; } = Interlocked.Increment(ref s_nextId);
+
         public FaultRule Rule { get; } = rule;
 
         // A seeded generator, used only for fault decisions (never for secrets), so runs repeat.

@@ -12,11 +12,11 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator"), HubWebSockets = true };
+        var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator"), HubWebSockets = true, PortalPort = 0 };
         var hubCount = 1;
         var explicitHubs = false;
         var hubPort = 0;
@@ -66,6 +66,16 @@ internal static class EmulatorHost
                     }
 
                     break;
+                case "--portal-port":
+                    // The operator's portal: on by default in the host, on a port the OS chooses.
+                    int? portal = value == "off" ? null : int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var portalPort) && portalPort <= 65535 ? portalPort : -1;
+                    ok = portal is not -1;
+                    options.PortalPort = portal;
+                    break;
+                case "--portal-address":
+                    ok = System.Net.IPAddress.TryParse(value, out var portalAddress);
+                    options.PortalAddress = portalAddress ?? System.Net.IPAddress.Loopback;
+                    break;
                 case "-h" or "--help":
                     await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
                     return 0;
@@ -100,6 +110,11 @@ internal static class EmulatorHost
 
         await using var emulator = await DpsEmulator.StartAsync(options, stop.Token).ConfigureAwait(false);
         await Console.Out.WriteLineAsync(emulator.DescribeJson()).ConfigureAwait(false);
+        if (emulator.PortalUrl is { } portalUrl)
+        {
+            await Console.Out.WriteLineAsync($"Portal: {portalUrl} (its access token is in the address; emulator.json has it as portalUrl)").ConfigureAwait(false);
+        }
+
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);

@@ -85,6 +85,9 @@ internal sealed class EmulatorInfoFile
 
     /// <summary>DPS over MQTT over WebSockets: <c>wss://host:port/$iothub/websocket</c>.</summary>
     public string? WebSocketEndpoint { get; set; }
+
+    /// <summary>The portal's address with its access token, when the portal is on.</summary>
+    public string? PortalUrl { get; set; }
 }
 
 /// <summary>One hub in <c>emulator.json</c>.</summary>
