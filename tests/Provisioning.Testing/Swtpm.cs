@@ -203,6 +203,20 @@ public sealed class SwtpmInstance : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the TPM process (SIGSTOP): it keeps its sockets, so connections are accepted and commands are never
+    /// answered, as with a hung chip. <see cref="ResumeAsync"/> (or disposal, which kills it) ends that.</summary>
+    public Task SuspendAsync(CancellationToken cancellationToken = default) => SignalAsync("-STOP", cancellationToken);
+
+    /// <summary>Lets a suspended TPM process run again (SIGCONT).</summary>
+    public Task ResumeAsync(CancellationToken cancellationToken = default) => SignalAsync("-CONT", cancellationToken);
+
+    private async Task SignalAsync(string signal, CancellationToken cancellationToken)
+    {
+        var pid = int.Parse((await File.ReadAllTextAsync(PidFile, cancellationToken).ConfigureAwait(false)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        (await ProcessRunner.RunAsync("kill", [signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken: cancellationToken).ConfigureAwait(false))
+            .EnsureSuccess($"kill {signal}");
+    }
+
     /// <summary>Runs one tpm2-tools command against this TPM.</summary>
     public Task<ProcessResult> ToolAsync(string tool, IEnumerable<string> arguments, byte[]? standardInput = null, string? workingDirectory = null, CancellationToken cancellationToken = default)
         => ProcessRunner.RunAsync(
