@@ -25,9 +25,10 @@ internal sealed partial class TpmCommands
         var response = await SendAsync(command, TpmCommandCode.ReadPublic, cancellationToken).ConfigureAwait(false);
         var reader = OpenParameters(response, [], out var offset);
         var inner = reader.ReadSizedReader("TPM2B_PUBLIC");
-        if (inner.Remaining == 0)
+        if (inner.Remaining < 10)
         {
-            throw new TpmFormatException("TPM2_ReadPublic returned an empty TPM2B_PUBLIC.");
+            // type, nameAlg, objectAttributes and the authPolicy size come first in every TPMT_PUBLIC.
+            throw new TpmFormatException($"TPM2_ReadPublic returned a {inner.Remaining}-byte TPM2B_PUBLIC, too short for a TPMT_PUBLIC.");
         }
 
         var raw = response.AsSpan(offset, reader.Position).ToArray();

@@ -35,7 +35,8 @@ internal static class SwtpmControl
             var command = new byte[4];
             BinaryPrimitives.WriteUInt32BigEndian(command, GetCapability);
             await stream.WriteAsync(command, cts.Token).ConfigureAwait(false);
-            var answer = new byte[4];
+            // The 64-bit capability mask: a peer that answers anything shorter is not swtpm's control channel.
+            var answer = new byte[8];
             await stream.ReadExactlyAsync(answer, cts.Token).ConfigureAwait(false);
             return true;
         }
