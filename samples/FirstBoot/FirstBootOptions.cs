@@ -34,7 +34,7 @@ internal sealed class FirstBootOptions
           --owner-auth <value>               the TPM's owner hierarchy password, if one was set (tpm2_changeauth -c o)
           --endorsement-auth <value>         the TPM's endorsement hierarchy password, if one was set (tpm2_changeauth -c e)
                                              <value>: str:<text>, hex:<hex>, file:<path> or env:<NAME>; never printed
-          --tpm-timeout <seconds>            how long a quick TPM command may take (default 30; key generation gets 5 min)
+          --tpm-timeout <seconds>            how long a quick TPM command may take (default 25; key generation gets 5 min)
           --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
           --message <json>                   the telemetry body (default a small reading)
           --reprovision                      ignore the registration cache and ask DPS again

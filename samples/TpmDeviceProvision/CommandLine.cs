@@ -16,7 +16,7 @@ internal sealed record CommandLine(string Verb, string? File, string Tpm, bool V
           --owner-auth <value>         the owner (storage) hierarchy password, if one was set (tpm2_changeauth -c o)
           --endorsement-auth <value>   the endorsement hierarchy password, if one was set (tpm2_changeauth -c e)
                                        <value>: str:<text>, hex:<hex>, file:<path> or env:<NAME> (as tpm2-tools, plus env:)
-          --tpm-timeout <seconds>      how long a quick TPM command may take (default 30; key generation gets 5 min or more)
+          --tpm-timeout <seconds>      how long a quick TPM command may take (default 25; key generation gets 5 min or more)
         """;
 
     /// <summary><c>--owner-auth</c> as given, or null.</summary>

@@ -123,8 +123,8 @@ public sealed class TransportDeadlineTests
     public void QuickCommands_GetTheTimeout_KeyGenerationTheLongerOne()
     {
         var options = new TpmTransportOptions();
-        Assert.Equal(TimeSpan.FromSeconds(30), options.TimeoutFor(TpmCommandCode.Startup));
-        Assert.Equal(TimeSpan.FromSeconds(30), options.TimeoutFor(TpmCommandCode.ActivateCredential));
+        Assert.Equal(TimeSpan.FromSeconds(25), options.TimeoutFor(TpmCommandCode.Startup));
+        Assert.Equal(TimeSpan.FromSeconds(25), options.TimeoutFor(TpmCommandCode.ActivateCredential));
         Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor(TpmCommandCode.CreatePrimary));
         Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor(TpmCommandCode.Create));
         Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor((TpmCommandCode)0x191)); // CreateLoaded
