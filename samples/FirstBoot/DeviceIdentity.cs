@@ -48,7 +48,7 @@ internal sealed class DeviceIdentity : IAsyncDisposable
             case AttestationKind.Tpm:
             {
                 var spec = options.Tpm ?? "software:" + Path.Combine(stateDirectory, "tpm");
-                var tpm = TpmIdentity.Open(spec);
+                var tpm = TpmIdentity.Open(spec, TpmOptions(options));
                 try
                 {
                     // Creates and persists the EK and SRK on first use, as tpm_device_provision does (dps-protocol.md §10).
@@ -109,6 +109,24 @@ internal sealed class DeviceIdentity : IAsyncDisposable
                 return new DeviceIdentity(attestation, id, where, certificate: certificate);
             }
         }
+    }
+
+    /// <summary>The hierarchy passwords and command deadline of <c>--owner-auth</c>, <c>--endorsement-auth</c> and
+    /// <c>--tpm-timeout</c>. The password bytes live as long as the process's TPM identity (the options hold them).</summary>
+    private static TpmIdentityOptions TpmOptions(FirstBootOptions options)
+    {
+        var transport = new TpmTransportOptions();
+        if (options.TpmTimeout is { } timeout)
+        {
+            transport.Timeout = timeout;
+        }
+
+        return new TpmIdentityOptions
+        {
+            OwnerAuth = options.OwnerAuth is { } owner ? TpmAuthValue.Parse(owner, "--owner-auth") : default(ReadOnlyMemory<byte>),
+            EndorsementAuth = options.EndorsementAuth is { } endorsement ? TpmAuthValue.Parse(endorsement, "--endorsement-auth") : default(ReadOnlyMemory<byte>),
+            Transport = transport,
+        };
     }
 
     /// <summary>Enrolls this device in the emulator (replacing an earlier enrollment: idempotent), over its linked hubs.</summary>

@@ -31,6 +31,10 @@ internal sealed class FirstBootOptions
                                              DPS rejects TPM over MQTT)
           --tpm <spec>                       the TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>,
                                              mssim:<host>:<port>, unix:<path> (default: a software TPM in the state folder)
+          --owner-auth <value>               the TPM's owner hierarchy password, if one was set (tpm2_changeauth -c o)
+          --endorsement-auth <value>         the TPM's endorsement hierarchy password, if one was set (tpm2_changeauth -c e)
+                                             <value>: str:<text>, hex:<hex>, file:<path> or env:<NAME>; never printed
+          --tpm-timeout <seconds>            how long a quick TPM command may take (default 25; key generation gets 5 min)
           --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
           --message <json>                   the telemetry body (default a small reading)
           --reprovision                      ignore the registration cache and ask DPS again
@@ -59,6 +63,15 @@ internal sealed class FirstBootOptions
     public DpsTransport Transport { get; private set; } = DpsTransport.Https;
 
     public string? Tpm { get; private set; }
+
+    /// <summary><c>--owner-auth</c> as given (e.g. <c>env:NAME</c>): read when the TPM is opened, never printed.</summary>
+    public string? OwnerAuth { get; private set; }
+
+    /// <summary><c>--endorsement-auth</c> as given: read when the TPM is opened, never printed.</summary>
+    public string? EndorsementAuth { get; private set; }
+
+    /// <summary><c>--tpm-timeout</c>: the deadline of a quick TPM command.</summary>
+    public TimeSpan? TpmTimeout { get; private set; }
 
     public string? Payload { get; private set; }
 
@@ -160,6 +173,18 @@ internal sealed class FirstBootOptions
                     };
                     break;
                 case "--tpm": options.Tpm = Value(); break;
+                case "--owner-auth": options.OwnerAuth = Value(); break;
+                case "--endorsement-auth": options.EndorsementAuth = Value(); break;
+                case "--tpm-timeout":
+                    var seconds = Value();
+                    if (seconds is not null)
+                    {
+                        options.TpmTimeout = double.TryParse(seconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 && s <= 86_400
+                            ? TimeSpan.FromSeconds(s)
+                            : Fail<TimeSpan?>(ref problem, $"--tpm-timeout takes a number of seconds above 0 (at most 86400), not '{seconds}'", null);
+                    }
+
+                    break;
                 case "--payload": options.Payload = Value(); break;
                 case "--message": options.Message = Value(); break;
                 case "--state": options.StateDirectory = Value(); break;
@@ -216,6 +241,14 @@ internal sealed class FirstBootOptions
         {
             error = "--tpm applies to --attestation tpm only";
         }
+        else if (((OwnerAuth ?? EndorsementAuth) is not null || TpmTimeout is not null) && Attestation != AttestationKind.Tpm)
+        {
+            error = "--owner-auth, --endorsement-auth and --tpm-timeout apply to --attestation tpm only";
+        }
+        else if (HierarchyAuthProblem() is { } authProblem)
+        {
+            error = authProblem;
+        }
         else if (Payload is not null && !IsJson(Payload))
         {
             error = "--payload is not valid JSON";
@@ -254,6 +287,30 @@ internal sealed class FirstBootOptions
         }
 
         return this;
+    }
+
+    /// <summary>Reads the hierarchy passwords once up front (env:, file:, hex: mistakes are reported before any TPM or network
+    /// work) and forgets them at once; the message never holds the value.</summary>
+    private string? HierarchyAuthProblem()
+    {
+        foreach (var (value, flag) in new[] { (OwnerAuth, "--owner-auth"), (EndorsementAuth, "--endorsement-auth") })
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(Provisioning.Device.Tpm.TpmAuthValue.Parse(value, flag));
+            }
+            catch (ArgumentException e)
+            {
+                return e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal);
+            }
+        }
+
+        return null;
     }
 
     private static T Fail<T>(ref string? error, string message, T current)

@@ -2,6 +2,7 @@
 //   TpmDeviceProvision [--tpm <spec>]                      prints Registration Id, Endorsement Key, Storage Root Key
 //   TpmDeviceProvision activate --blob <file> [--tpm <spec>] activates a raw DPS authenticationKey blob
 //   TpmDeviceProvision sign --data <file> [--tpm <spec>]     prints the HMAC-SHA256 of the file with the identity key
+//   --owner-auth / --endorsement-auth <str:|hex:|file:|env:>  hierarchy passwords; --tpm-timeout <s>  quick-command deadline
 using Provisioning.Device.Tpm;
 using Provisioning.Samples;
 
@@ -26,9 +27,20 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
+byte[]? ownerAuth = null, endorsementAuth = null;
 try
 {
-    await using var identity = TpmIdentity.Open(parsed.Tpm);
+    // The passwords are read here (env:, file: ...) and zeroed on the way out; they are never printed.
+    ownerAuth = parsed.OwnerAuth is { } ownerText ? TpmAuthValue.Parse(ownerText, "--owner-auth") : null;
+    endorsementAuth = parsed.EndorsementAuth is { } endorsementText ? TpmAuthValue.Parse(endorsementText, "--endorsement-auth") : null;
+    var transport = new TpmTransportOptions();
+    if (parsed.TpmTimeout is { } timeout)
+    {
+        transport.Timeout = timeout;
+    }
+
+    var options = new TpmIdentityOptions { OwnerAuth = ownerAuth, EndorsementAuth = endorsementAuth, Transport = transport };
+    await using var identity = TpmIdentity.Open(parsed.Tpm, options);
     switch (parsed.Verb)
     {
         case "activate":
@@ -80,4 +92,16 @@ catch (Exception e) when (e is TpmException or TpmFormatException or ArgumentExc
     }
 
     return 1;
+}
+finally
+{
+    if (ownerAuth is not null)
+    {
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(ownerAuth);
+    }
+
+    if (endorsementAuth is not null)
+    {
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(endorsementAuth);
+    }
 }

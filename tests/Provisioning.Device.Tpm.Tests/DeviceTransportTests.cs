@@ -55,3 +55,84 @@ public sealed class DeviceTransportTests
         }
     }
 }
+
+/// <summary><c>device:&lt;path&gt;</c> on paths that are not character devices: refused before one byte is written.</summary>
+public sealed class DevicePathTests : IDisposable
+{
+    private static readonly byte[] Startup = Convert.FromHexString("80010000000C000001440000");
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("provisioning-device-path").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task RegularFile_IsRefused_AndLeftUntouched()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the kernel device transport is Linux only");
+        var path = Path.Combine(_dir, "not-a-tpm.bin");
+        var content = Enumerable.Range(0, 64).Select(i => (byte)i).ToArray();
+        await File.WriteAllBytesAsync(path, content, Ct);
+        var before = File.GetLastWriteTimeUtc(path);
+
+        await using var transport = TpmTransport.Open("device:" + path);
+        var error = await Assert.ThrowsAsync<TpmException>(async () => await transport.ExecuteAsync(Startup, Ct));
+
+        Assert.Contains("is a regular file, not a TPM character device", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing was written", error.Message, StringComparison.Ordinal);
+        Assert.Equal(content, await File.ReadAllBytesAsync(path, Ct));
+        Assert.Equal(before, File.GetLastWriteTimeUtc(path));
+    }
+
+    [Fact]
+    public async Task Directory_IsRefused_AsADirectory_NotAsAPermissionProblem()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the kernel device transport is Linux only");
+        await using var transport = TpmTransport.Open("device:" + _dir);
+        var error = await Assert.ThrowsAsync<TpmException>(async () => await transport.ExecuteAsync(Startup, Ct));
+        Assert.Contains("is a directory, not a TPM character device", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("tss", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Missing_SaysNoDeviceFound()
+    {
+        await using var transport = TpmTransport.Open("device:" + Path.Combine(_dir, "tpm9"));
+        var error = await Assert.ThrowsAsync<TpmException>(async () => await transport.ExecuteAsync(Startup, Ct));
+        Assert.Contains("No TPM device found", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ACharacterDevice_IsOpened_AndSpokenTo()
+    {
+        // /dev/null is a character device: it passes the check, takes the command and answers nothing.
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the kernel device transport is Linux only");
+        Assert.Equal(DeviceFileKind.CharacterDevice, DeviceFile.KindOf("/dev/null"));
+        Assert.Equal(DeviceFileKind.Directory, DeviceFile.KindOf(_dir));
+        Assert.Equal(DeviceFileKind.Missing, DeviceFile.KindOf(Path.Combine(_dir, "absent", "tpm0")));
+        await using var transport = TpmTransport.Open("device:/dev/null");
+        var error = await Assert.ThrowsAsync<TpmException>(async () => await transport.ExecuteAsync(Startup, Ct));
+        Assert.Contains("closed the connection after 0 byte(s)", error.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
+
+public sealed class TransportDeadlineTests
+{
+    [Fact]
+    public void QuickCommands_GetTheTimeout_KeyGenerationTheLongerOne()
+    {
+        var options = new TpmTransportOptions();
+        Assert.Equal(TimeSpan.FromSeconds(25), options.TimeoutFor(TpmCommandCode.Startup));
+        Assert.Equal(TimeSpan.FromSeconds(25), options.TimeoutFor(TpmCommandCode.ActivateCredential));
+        Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor(TpmCommandCode.CreatePrimary));
+        Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor(TpmCommandCode.Create));
+        Assert.Equal(TimeSpan.FromMinutes(5), options.TimeoutFor((TpmCommandCode)0x191)); // CreateLoaded
+
+        options.Timeout = TimeSpan.FromMinutes(10); // key generation never gets less than a quick command
+        Assert.Equal(TimeSpan.FromMinutes(10), options.TimeoutFor(TpmCommandCode.CreatePrimary));
+        options.Timeout = Timeout.InfiniteTimeSpan;
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.TimeoutFor(TpmCommandCode.CreatePrimary));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.KeyGenerationTimeout = TimeSpan.Zero);
+    }
+}

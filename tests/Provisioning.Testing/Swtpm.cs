@@ -203,6 +203,19 @@ public sealed class SwtpmInstance : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the TPM process (SIGSTOP): it keeps its sockets, so connections are accepted and commands are never
+    /// answered, as with a hung chip. <see cref="ResumeAsync"/> (or disposal, which kills it) ends that.</summary>
+    public Task SuspendAsync(CancellationToken cancellationToken = default) => SignalAsync(Signals.Stop, cancellationToken);
+
+    /// <summary>Lets a suspended TPM process run again (SIGCONT).</summary>
+    public Task ResumeAsync(CancellationToken cancellationToken = default) => SignalAsync(Signals.Continue, cancellationToken);
+
+    private async Task SignalAsync(int signal, CancellationToken cancellationToken)
+    {
+        var pid = int.Parse((await File.ReadAllTextAsync(PidFile, cancellationToken).ConfigureAwait(false)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Signals.Send(pid, signal);
+    }
+
     /// <summary>Runs one tpm2-tools command against this TPM.</summary>
     public Task<ProcessResult> ToolAsync(string tool, IEnumerable<string> arguments, byte[]? standardInput = null, string? workingDirectory = null, CancellationToken cancellationToken = default)
         => ProcessRunner.RunAsync(
@@ -308,6 +321,27 @@ public sealed class SwtpmInstance : IAsyncDisposable
 
         throw new InvalidOperationException("No free loopback port pair.");
     }
+}
+
+/// <summary>kill(2) for SIGSTOP/SIGCONT, without depending on a kill binary being installed.</summary>
+internal static partial class Signals
+{
+    /// <summary>SIGSTOP on Linux.</summary>
+    public const int Stop = 19;
+
+    /// <summary>SIGCONT on Linux.</summary>
+    public const int Continue = 18;
+
+    public static void Send(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 }
 
 /// <summary>An xUnit class fixture: one fresh swtpm per test class, started lazily by the first test that needs it.</summary>

@@ -12,16 +12,30 @@ internal sealed partial class TpmCommands
     /// <summary>TPM2_ReadPublic.</summary>
     public async ValueTask<TpmObjectPublic> ReadPublicAsync(uint handle, CancellationToken cancellationToken = default)
     {
+        var (raw, name) = await ReadPublicRawAsync(handle, cancellationToken).ConfigureAwait(false);
+        return new TpmObjectPublic(raw, TpmPublic.FromTpm2B(raw), name);
+    }
+
+    /// <summary>TPM2_ReadPublic without parsing the public area: the TPM2B_PUBLIC bytes (size prefix included) and the Name,
+    /// whatever the object's type (for recognising objects of types this library does not use, such as ECC keys).</summary>
+    public async ValueTask<(byte[] Tpm2BPublic, byte[] Name)> ReadPublicRawAsync(uint handle, CancellationToken cancellationToken = default)
+    {
         using var command = BeginCommand(TpmCommandCode.ReadPublic, sessions: false);
         command.WriteUInt32(handle);
         var response = await SendAsync(command, TpmCommandCode.ReadPublic, cancellationToken).ConfigureAwait(false);
         var reader = OpenParameters(response, [], out var offset);
-        var parsed = TpmPublic.ReadSized(ref reader);
+        var inner = reader.ReadSizedReader("TPM2B_PUBLIC");
+        if (inner.Remaining < 10)
+        {
+            // type, nameAlg, objectAttributes and the authPolicy size come first in every TPMT_PUBLIC.
+            throw new TpmFormatException($"TPM2_ReadPublic returned a {inner.Remaining}-byte TPM2B_PUBLIC, too short for a TPMT_PUBLIC.");
+        }
+
         var raw = response.AsSpan(offset, reader.Position).ToArray();
         var name = reader.ReadSized(TpmConstants.MaxDigestSize + 2, "TPM2B_NAME").ToArray();
         reader.ReadSized(TpmConstants.MaxDigestSize + 2, "TPM2B_NAME qualifiedName");
         reader.EnsureAtEnd("TPM2_ReadPublic response");
-        return new TpmObjectPublic(raw, parsed, name);
+        return (raw, name);
     }
 
     /// <summary>TPM2_CreatePrimary with an empty sensitive area; returns the transient handle and the TPM2B_PUBLIC created.</summary>

@@ -55,8 +55,23 @@ internal sealed partial class TpmCommands(TpmTransport transport, TimeProvider? 
                 continue;
             }
 
+            if ((header.Code & 0xFFFF) is TpmResponseCode.ObjectMemory or TpmResponseCode.SessionMemory)
+            {
+                throw new TpmException(header.Code, code, OutOfMemoryAdvice(header.Code));
+            }
+
             throw new TpmException(header.Code, code);
         }
+    }
+
+    /// <summary>What TPM_RC_OBJECT_MEMORY / SESSION_MEMORY mean in practice: something else left objects or sessions loaded.</summary>
+    private static string OutOfMemoryAdvice(uint responseCode)
+    {
+        var (what, flag) = (responseCode & 0xFFFF) == TpmResponseCode.ObjectMemory ? ("transient objects", "-t") : ("sessions", "-s");
+        return $"The TPM has no room left for {what}: they were left loaded by another program (or by a process killed in the middle of a "
+            + $"command), and this transport has no resource manager to flush them (/dev/tpm0, swtpm and the simulators keep loaded {what} "
+            + $"across connections; this library flushes its own). Use the kernel resource manager /dev/tpmrm0 (spec 'device'), or flush them: "
+            + $"tpm2_flushcontext {flag}.";
     }
 
     /// <summary>Positions a reader at the response parameters, after reading <paramref name="handles"/>.Length handles.</summary>

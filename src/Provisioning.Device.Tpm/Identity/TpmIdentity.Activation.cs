@@ -52,7 +52,15 @@ public sealed partial class TpmIdentity
             var session = await _tpm.StartAuthSessionAsync(TpmSessionType.Policy, TpmAlgorithm.Sha256, cancellationToken).ConfigureAwait(false);
             try
             {
-                await _tpm.PolicySecretAsync(TpmHandles.Endorsement, _options.EndorsementAuth, session, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _tpm.PolicySecretAsync(TpmHandles.Endorsement, _options.EndorsementAuth, session, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TpmException e) when (IsBadAuth(e))
+                {
+                    throw HierarchyRefused(e, TpmHandles.Endorsement);
+                }
+
                 innerKey = await _tpm.ActivateCredentialAsync(
                     _options.StorageRootKeyHandle, default, _options.EndorsementKeyHandle, session, blob.CredentialBlob, blob.Secret, cancellationToken).ConfigureAwait(false);
             }
@@ -82,19 +90,26 @@ public sealed partial class TpmIdentity
     private async ValueTask PersistIdentityKeyAsync(uint loaded, CancellationToken cancellationToken)
     {
         var handle = _options.IdentityKeyHandle;
-        if (await IsPersistedAsync(handle, cancellationToken).ConfigureAwait(false))
+        try
         {
-            await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, handle, handle, cancellationToken).ConfigureAwait(false);
-        }
+            if (await IsPersistedAsync(handle, cancellationToken).ConfigureAwait(false))
+            {
+                await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, handle, handle, cancellationToken).ConfigureAwait(false);
+            }
 
-        await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, loaded, handle, cancellationToken).ConfigureAwait(false);
+            await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, loaded, handle, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TpmException e) when (IsBadAuth(e))
+        {
+            throw HierarchyRefused(e, TpmHandles.Owner);
+        }
     }
 
     private async ValueTask<bool> IsPersistedAsync(uint handle, CancellationToken cancellationToken)
     {
         try
         {
-            await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
+            await _tpm.ReadPublicRawAsync(handle, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (TpmException e) when (IsAbsent(e))

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 
 using Microsoft.Extensions.Logging;
@@ -48,8 +49,9 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         => new(TpmTransport.Open(transportSpec, options?.Transport), options, ownsTransport: true);
 
     /// <summary>Makes sure the EK and SRK are persisted: reuses keys that match the templates, creates and persists absent ones.</summary>
-    /// <remarks>dps-protocol.md §2.1. A key at the EK or SRK handle that does not match its template is never evicted: that
-    /// is reported as a <see cref="TpmException"/>, since it may belong to someone else.</remarks>
+    /// <remarks>dps-protocol.md §2.1. A key at the EK or SRK handle that does not match its template (an ECC EK, say) is never
+    /// evicted: that is reported as a <see cref="TpmException"/> naming what was found, since it may belong to someone else. A
+    /// hierarchy that refuses its password is named in the error, with the option that fixes it.</remarks>
     /// <exception cref="TpmException">The TPM failed, or a persisted key differs from the template.</exception>
     public async ValueTask EnsureKeysAsync(CancellationToken cancellationToken = default)
     {
@@ -105,7 +107,14 @@ public sealed partial class TpmIdentity : IAsyncDisposable
             var (authHandle, auth) = (nv.Attributes & TpmNvPublic.AuthReadAttribute) != 0
                 ? (nv.Index, ReadOnlyMemory<byte>.Empty)
                 : (TpmHandles.Owner, _options.OwnerAuth);
-            return await _tpm.NvReadAsync(authHandle, auth, nv.Index, nv.DataSize, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await _tpm.NvReadAsync(authHandle, auth, nv.Index, nv.DataSize, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TpmException e) when (authHandle == TpmHandles.Owner && IsBadAuth(e))
+            {
+                throw HierarchyRefused(e, TpmHandles.Owner);
+            }
         }
         finally
         {
@@ -142,26 +151,38 @@ public sealed partial class TpmIdentity : IAsyncDisposable
     {
         try
         {
-            var existing = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
-            if (!existing.Public.MatchesTemplate(template))
+            // Read without parsing first: an object of a type we do not use (an ECC EK, say) is foreign, not malformed.
+            var (existing, _) = await _tpm.ReadPublicRawAsync(handle, cancellationToken).ConfigureAwait(false);
+            if (BinaryPrimitives.ReadUInt16BigEndian(existing.AsSpan(2)) != (ushort)template.Type || !TpmPublic.FromTpm2B(existing).MatchesTemplate(template))
             {
-                throw new TpmException(
-                    $"The key persisted at 0x{handle:X8} is not the standard {what} (type 0x{(ushort)existing.Public.Type:X4}, attributes "
-                    + $"0x{(uint)existing.Public.Attributes:X8}, {existing.Public.KeyBits} bits). It was left in place; configure another handle "
-                    + "in TpmIdentityOptions or clear the TPM.");
+                throw Foreign(what, handle, existing);
             }
 
-            return existing.Tpm2BPublic;
+            return existing;
         }
         catch (TpmException e) when (IsAbsent(e))
         {
             LogCreating(_logger, what, handle, null);
         }
 
-        var (transient, created) = await _tpm.CreatePrimaryAsync(hierarchy, hierarchyAuth, template, cancellationToken).ConfigureAwait(false);
+        uint transient;
+        byte[] created;
+        try
+        {
+            (transient, created) = await _tpm.CreatePrimaryAsync(hierarchy, hierarchyAuth, template, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TpmException e) when (IsBadAuth(e))
+        {
+            throw HierarchyRefused(e, hierarchy);
+        }
+
         try
         {
             await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, transient, handle, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TpmException e) when (IsBadAuth(e))
+        {
+            throw HierarchyRefused(e, TpmHandles.Owner);
         }
         finally
         {
@@ -169,6 +190,40 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         }
 
         return created;
+    }
+
+    /// <summary>The error for an object at one of our handles that is not the key its template makes: it is never evicted.</summary>
+    private static TpmException Foreign(string what, uint handle, byte[] found)
+    {
+        var (standard, option, example) = handle == TpmHandles.EndorsementKey || what.StartsWith("endorsement", StringComparison.Ordinal)
+            ? ("RSA-2048 endorsement key (the TCG default EK template)", nameof(TpmIdentityOptions.EndorsementKeyHandle), "0x81010002")
+            : ("RSA-2048 storage root key (the SRK template)", nameof(TpmIdentityOptions.StorageRootKeyHandle), "0x81000002");
+        return new TpmException(
+            $"The key persisted at 0x{handle:X8} is not the standard {what}: it is {PersistedObject.Describe(found)}. DPS TPM attestation needs the "
+            + $"{standard}. It was left in place. Choose another free persistent handle with TpmIdentityOptions.{option} (e.g. {example}; "
+            + "tpm2_getcap handles-persistent lists the used ones), where the key will be created, or evict this object if it is yours "
+            + $"(tpm2_evictcontrol -C o -c 0x{handle:X8}) or clear the TPM.");
+    }
+
+    /// <summary>Whether an error is a refused password (TPM_RC_BAD_AUTH, or TPM_RC_AUTH_FAIL from a DA-protected entity).</summary>
+    private static bool IsBadAuth(TpmException e)
+        => e.ResponseCode != 0 && e.BaseResponseCode is TpmResponseCode.BadAuth or TpmResponseCode.AuthFail;
+
+    /// <summary>The error for a hierarchy that refused its password: which hierarchy, and the option and flag that fix it.
+    /// The password itself never appears.</summary>
+    private TpmException HierarchyRefused(TpmException e, uint hierarchy)
+    {
+        var endorsement = hierarchy == TpmHandles.Endorsement;
+        var (name, flag, option, tool) = endorsement
+            ? ("endorsement", "--endorsement-auth", nameof(TpmIdentityOptions.EndorsementAuth), "e")
+            : ("owner", "--owner-auth", nameof(TpmIdentityOptions.OwnerAuth), "o");
+        var given = (endorsement ? _options.EndorsementAuth : _options.OwnerAuth).IsEmpty
+            ? $"No {name} password was given, and the {name} hierarchy has one (set with tpm2_changeauth -c {tool})"
+            : $"The {name} password given is not the {name} hierarchy's";
+        return new TpmException(
+            e.ResponseCode,
+            $"The {name} hierarchy refused the authorization ({e.Message}). {given}: give it with {flag} (TpmIdentityOptions.{option}).",
+            e);
     }
 
     private async ValueTask StartOnceAsync(CancellationToken cancellationToken)

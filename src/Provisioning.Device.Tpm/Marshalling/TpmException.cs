@@ -26,6 +26,14 @@ public class TpmException : Exception
         Command = (innerException as TpmException)?.Command;
     }
 
+    /// <summary>Creates the exception for a response code of a command, with advice after the decoded code.</summary>
+    internal TpmException(uint responseCode, TpmCommandCode command, string advice)
+        : base($"{BuildMessage(responseCode, command)}. {advice}")
+    {
+        ResponseCode = responseCode;
+        Command = command;
+    }
+
     /// <summary>Creates the exception for a failure that is not a TPM response code (<see cref="ResponseCode"/> is 0).</summary>
     public TpmException(string message)
         : base(message)
@@ -46,6 +54,11 @@ public class TpmException : Exception
 
     /// <summary>The raw TPM_RC returned by the TPM; 0 when the failure did not come from a response code.</summary>
     public uint ResponseCode { get; }
+
+    /// <summary>Whether the TPM could not be reached because it is in use or refused the connection (another client holds a
+    /// TPM that serves one at a time, a device is held open, nothing accepts connections on that port), as opposed to a TPM
+    /// that took the connection and then did not answer (a <see cref="TimeoutException"/>). Trying later may succeed.</summary>
+    public bool IsBusy { get; init; }
 
     /// <summary>The command that failed, when known.</summary>
     public TpmCommandCode? Command { get; }

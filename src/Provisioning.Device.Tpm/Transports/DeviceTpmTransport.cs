@@ -57,7 +57,10 @@ internal sealed class DeviceTpmTransport : StreamTpmTransport
                 throw new TpmException(
                     $"{path} is busy: another process (often tpm2-abrmd or tcsd) holds it. /dev/tpm0 admits one user at a time; "
                     + "use the kernel resource manager /dev/tpmrm0 (spec 'device:/dev/tpmrm0') instead.",
-                    e);
+                    e)
+                {
+                    IsBusy = true,
+                };
             }
         }
 
@@ -65,6 +68,41 @@ internal sealed class DeviceTpmTransport : StreamTpmTransport
             + "and its driver loaded? For a simulator use swtpm:<host>:<port>.");
     }
 
+    /// <summary>Opens <paramref name="path"/> only if it is a character device: anything else is refused before one byte is
+    /// written (a regular file would get a TPM2_Startup command over its first 12 bytes).</summary>
     private static Stream OpenDevice(string path)
-        => new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+    {
+        var kind = DeviceFile.KindOf(path);
+        switch (kind)
+        {
+            case DeviceFileKind.Missing:
+                throw new FileNotFoundException("absent", path);
+            case DeviceFileKind.Directory:
+                throw new TpmException($"{path} is a directory, not a TPM character device. Name the device itself, e.g. device:/dev/tpmrm0 "
+                    + "(or 'device' for /dev/tpmrm0, else /dev/tpm0).");
+            case DeviceFileKind.RegularFile:
+                throw NotADevice(path, "a regular file");
+            case DeviceFileKind.BlockDevice or DeviceFileKind.Fifo or DeviceFileKind.Socket:
+                throw NotADevice(path, kind switch
+                {
+                    DeviceFileKind.BlockDevice => "a block device",
+                    DeviceFileKind.Fifo => "a FIFO",
+                    _ => "a Unix socket (for swtpm's unixio socket use unix:" + path + ")",
+                });
+        }
+
+        var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+        if (kind == DeviceFileKind.Unknown && stream.CanSeek)
+        {
+            // Without statx: a TPM device cannot seek, a regular file can.
+            stream.Dispose();
+            throw NotADevice(path, "a regular file");
+        }
+
+        return stream;
+    }
+
+    private static TpmException NotADevice(string path, string what)
+        => new($"{path} is {what}, not a TPM character device; nothing was written to it. Use the kernel device (device, or "
+            + "device:/dev/tpmrm0), or a simulator spec (swtpm:<host>:<port>, mssim:<host>:<port>, unix:<path>).");
 }

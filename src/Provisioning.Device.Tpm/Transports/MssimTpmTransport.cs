@@ -43,9 +43,17 @@ internal sealed class MssimTpmTransport(string host, int port, int platformPort,
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    protected override async ValueTask<byte[]> ReadResponseAsync(Stream stream, CancellationToken cancellationToken)
+    protected override async ValueTask<byte[]> ReadResponseAsync(Stream stream, bool firstExchange, CancellationToken cancellationToken)
     {
         var length = await ReadUInt32Async(stream, cancellationToken).ConfigureAwait(false);
+        if (length >> 16 is 0x8001 or 0x8002)
+        {
+            // A raw TPM response where the simulator sends a length: the peer takes raw commands (swtpm or similar).
+            var first = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(first, length);
+            throw WrongFraming(first, $"It answered with a raw TPM 2.0 response, not the simulator's length-prefixed one: use swtpm:{host}:{port}.");
+        }
+
         if (length < TpmMessage.HeaderSize || length > MaxMessageSize)
         {
             throw new TpmFormatException($"The simulator at {Description} announced a {length}-byte response.");
@@ -69,13 +77,20 @@ internal sealed class MssimTpmTransport(string host, int port, int platformPort,
         await WriteUInt32Async(stream, SessionEnd, cts.Token).ConfigureAwait(false);
     }
 
+    protected override string? BusyHint => "or, as the simulator serves one client at a time, another client holds it";
+
     private async ValueTask PlatformCommandAsync(NetworkStream platform, uint command, string name, CancellationToken cancellationToken)
     {
         await WriteUInt32Async(platform, command, cancellationToken).ConfigureAwait(false);
         var status = await ReadUInt32Async(platform, cancellationToken).ConfigureAwait(false);
         if (status != 0)
         {
-            throw new TpmException($"The simulator's platform port refused {name} (status {status}).");
+            // swtpm's control channel (data port + 1) reads power-on as CMD_GET_CAPABILITY and answers 8 bytes, so NV-on
+            // reads the second half of its capability mask as a status.
+            throw new TpmException(
+                $"The simulator's platform port {host}:{platformPort} refused {name} (status 0x{status:X8}). A Microsoft simulator platform port "
+                + $"answers 0; this peer does not speak that protocol. If it is swtpm (whose control port this may be), use swtpm:{host}:{port}: "
+                + "swtpm takes raw commands and needs no power-on (or keep mssim: with TpmTransportOptions.SimulatorPowerOn = false).");
         }
     }
 

@@ -13,6 +13,7 @@ internal abstract class StreamTpmTransport : TpmTransport
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Stream? _stream;
+    private bool _answered;
     private bool _disposed;
 
     protected StreamTpmTransport(TpmTransportOptions options, string description)
@@ -33,26 +34,41 @@ internal abstract class StreamTpmTransport : TpmTransport
             throw new ArgumentException("A TPM command has at least a 10-byte header.", nameof(command));
         }
 
+        var code = (TpmCommandCode)BinaryPrimitives.ReadUInt32BigEndian(command.Span.Slice(6, 4));
+        var deadline = Options.TimeoutFor(code);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var completed = false;
+            var connecting = _stream is null;
+            var firstExchange = connecting || !_answered;
             try
             {
                 timeout.CancelAfter(Options.ConnectTimeout);
                 var stream = _stream ??= await ConnectAsync(timeout.Token).ConfigureAwait(false);
-                timeout.CancelAfter(Options.Timeout);
+                connecting = false;
+                timeout.CancelAfter(deadline);
                 await WriteCommandAsync(stream, command, timeout.Token).ConfigureAwait(false);
-                var response = await ReadResponseAsync(stream, timeout.Token).ConfigureAwait(false);
+                var response = await ReadResponseAsync(stream, firstExchange, timeout.Token).ConfigureAwait(false);
                 completed = true;
+                _answered = true;
                 return response;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException(
-                    $"The TPM at {Description} did not answer TPM2_{CommandName(command.Span)} within {Options.Timeout.TotalSeconds:0.#} s.");
+                if (connecting)
+                {
+                    throw new TpmException($"Connecting to the TPM at {Description} took longer than {Seconds(Options.ConnectTimeout)}: it is not accepting connections.")
+                    {
+                        IsBusy = true,
+                    };
+                }
+
+                // Drop the connection first: a busy-probe must not hold the TPM's only client slot.
+                await DropAsync().ConfigureAwait(false);
+                throw await DescribeSilenceAsync(CommandName(code), deadline, firstExchange).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or SocketException)
             {
@@ -72,6 +88,45 @@ internal abstract class StreamTpmTransport : TpmTransport
         }
     }
 
+    /// <summary>The error for a command that got no answer in time: by default "not answering" (a <see cref="TimeoutException"/>);
+    /// a transport that can tell a busy TPM from a dead one overrides this.</summary>
+    /// <param name="command">The command's name (without the TPM2_ prefix).</param>
+    /// <param name="deadline">How long was waited.</param>
+    /// <param name="firstExchange">Whether this was the first command on a new connection (nothing has answered on it yet).</param>
+    protected virtual ValueTask<Exception> DescribeSilenceAsync(string command, TimeSpan deadline, bool firstExchange)
+        => ValueTask.FromResult<Exception>(NotAnswering(command, deadline, firstExchange ? BusyHint : null));
+
+    /// <summary>What else than a hung TPM can explain silence on a first exchange (another client holding a TPM that serves
+    /// one at a time); null when nothing.</summary>
+    protected virtual string? BusyHint => null;
+
+    /// <summary>The "not answering" error.</summary>
+    protected TimeoutException NotAnswering(string command, TimeSpan deadline, string? hint)
+        => new($"The TPM at {Description} did not answer TPM2_{command} within {Seconds(deadline)}: it is not answering (stopped, hung, "
+            + "or its process is suspended). Check that the TPM (or the process serving it) is alive"
+            + (hint is null ? string.Empty : "; " + hint)
+            + $". Quick commands may take {Seconds(Options.Timeout)} and key generation {Seconds(Options.TimeoutFor(TpmCommandCode.CreatePrimary))} "
+            + "(TpmTransportOptions.Timeout and KeyGenerationTimeout; --tpm-timeout in the samples).");
+
+    /// <summary>What the peer of a raw transport probably is when its first bytes are not a TPM response, and which spec to
+    /// use instead; null when nothing better than "not a TPM" can be said.</summary>
+    /// <param name="received">The first bytes received.</param>
+    protected virtual string? WrongFramingHint(ReadOnlySpan<byte> received) => null;
+
+    /// <summary>What a peer that closes the connection on the first command, before answering, probably is; null when unknown.</summary>
+    protected virtual string? ClosedOnFirstCommandHint => null;
+
+    /// <summary>The error for a first answer that is not in this transport's framing.</summary>
+    protected TpmException WrongFraming(ReadOnlySpan<byte> received, string? hint)
+        => new($"The peer at {Description} does not speak this transport's framing: its first bytes were {Convert.ToHexString(received[..Math.Min(received.Length, 8)])}, "
+            + "which do not start a TPM 2.0 response"
+            + (hint is null ? ". Check the spec (device, swtpm:, mssim:, unix:) and the port or path." : ". " + hint));
+
+    /// <summary>A duration in words, e.g. "30 s" or "5 min".</summary>
+    internal static string Seconds(TimeSpan span)
+        => span == System.Threading.Timeout.InfiniteTimeSpan ? "no limit"
+            : span.TotalSeconds >= 120 && span.TotalSeconds % 60 == 0 ? $"{span.TotalMinutes:0} min" : $"{span.TotalSeconds:0.#} s";
+
     /// <summary>Opens the stream.</summary>
     protected abstract ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken);
 
@@ -85,7 +140,7 @@ internal abstract class StreamTpmTransport : TpmTransport
     /// <summary>Reads one response; raw by default: the header's size says how much follows.</summary>
     /// <remarks>One large read first, because a kernel TPM device hands the whole response to a single read() (older kernels
     /// discard what a short read leaves behind).</remarks>
-    protected virtual async ValueTask<byte[]> ReadResponseAsync(Stream stream, CancellationToken cancellationToken)
+    protected virtual async ValueTask<byte[]> ReadResponseAsync(Stream stream, bool firstExchange, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(MaxMessageSize);
         try
@@ -97,7 +152,17 @@ internal abstract class StreamTpmTransport : TpmTransport
                 var read = await stream.ReadAsync(buffer.AsMemory(filled, MaxMessageSize - filled), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    throw new TpmException($"The TPM at {Description} closed the connection after {filled} byte(s) of a response.");
+                    var hint = filled == 0 && firstExchange ? ClosedOnFirstCommandHint : null;
+                    throw new TpmException($"The TPM at {Description} closed the connection after {filled} byte(s) of a response."
+                        + (hint is null ? string.Empty : " " + hint));
+                }
+
+                if (filled < 2 && filled + read >= 2 && !IsResponseTag(BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(0, 2))))
+                {
+                    // Not a TPM response: another protocol answered (a simulator's framing, swtpm's control channel).
+                    // Say so at once rather than wait for a header that will never complete.
+                    var received = buffer.AsSpan(0, filled + read);
+                    throw WrongFraming(received, WrongFramingHint(received));
                 }
 
                 filled += read;
@@ -175,16 +240,17 @@ internal abstract class StreamTpmTransport : TpmTransport
         await base.DisposeAsyncCore().ConfigureAwait(false);
     }
 
-    private static string CommandName(ReadOnlySpan<byte> command)
-    {
-        var code = (TpmCommandCode)BinaryPrimitives.ReadUInt32BigEndian(command.Slice(6, 4));
-        return Enum.IsDefined(code) ? code.ToString() : $"0x{(uint)code:X}";
-    }
+    /// <summary>Whether a tag can start a TPM response: TPM_ST_NO_SESSIONS, TPM_ST_SESSIONS, or TPM 1.2's TPM_TAG_RSP_COMMAND.</summary>
+    private static bool IsResponseTag(ushort tag) => tag is 0x8001 or 0x8002 or 0x00C4;
+
+    private static string CommandName(TpmCommandCode code)
+        => Enum.IsDefined(code) ? code.ToString() : $"0x{(uint)code:X}";
 
     private async ValueTask DropAsync()
     {
         var stream = _stream;
         _stream = null;
+        _answered = false;
         if (stream is not null)
         {
             await stream.DisposeAsync().ConfigureAwait(false);

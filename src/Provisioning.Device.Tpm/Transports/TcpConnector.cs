@@ -16,7 +16,10 @@ internal static class TcpConnector
         catch (SocketException e)
         {
             client.Dispose();
-            throw new TpmException($"No TPM answers at {description} ({e.SocketErrorCode}): is the TPM simulator running on that port?", e);
+            throw new TpmException($"No TPM answers at {description} ({e.SocketErrorCode}): nothing accepts connections there. Is the TPM simulator running on that port?", e)
+            {
+                IsBusy = true,
+            };
         }
         catch
         {

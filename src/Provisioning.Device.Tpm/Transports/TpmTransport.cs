@@ -11,7 +11,8 @@ public abstract class TpmTransport : IAsyncDisposable
 {
     /// <summary>Opens a transport from a spec string.</summary>
     /// <param name="spec">
-    /// <c>device</c> (<c>/dev/tpmrm0</c>, else <c>/dev/tpm0</c>), <c>device:&lt;path&gt;</c>, <c>swtpm:&lt;host&gt;:&lt;port&gt;</c>
+    /// <c>device</c> (<c>/dev/tpmrm0</c>, else <c>/dev/tpm0</c>; on Windows, TPM Base Services), <c>device:&lt;path&gt;</c> (a
+    /// character device only: anything else is refused before a byte is written), <c>swtpm:&lt;host&gt;:&lt;port&gt;</c>
     /// (raw TCP), <c>mssim:&lt;host&gt;:&lt;port&gt;</c> (Microsoft reference simulator; platform port = port + 1) or
     /// <c>unix:&lt;path&gt;</c> (raw commands over a Unix socket), or <c>software[:&lt;state-dir&gt;]</c> (the in-process
     /// <see cref="SoftwareTpmTransport"/>).
@@ -24,9 +25,11 @@ public abstract class TpmTransport : IAsyncDisposable
     /// <summary>Sends one complete command and returns the complete response (whatever its response code).</summary>
     /// <param name="command">A marshalled TPM 2.0 command, header included.</param>
     /// <param name="cancellationToken">Cancels the exchange; the connection is then dropped.</param>
-    /// <exception cref="TpmException">The TPM cannot be reached, or the exchange failed.</exception>
+    /// <exception cref="TpmException">The TPM cannot be reached (<see cref="TpmException.IsBusy"/> when it is in use or refused
+    /// the connection), the peer does not speak this transport's framing, or the exchange failed.</exception>
     /// <exception cref="TpmFormatException">The response is not a well-formed TPM message.</exception>
-    /// <exception cref="TimeoutException">No response within <see cref="TpmTransportOptions.Timeout"/>.</exception>
+    /// <exception cref="TimeoutException">The TPM is not answering: no response within the command's deadline
+    /// (<see cref="TpmTransportOptions.TimeoutFor"/>).</exception>
     public abstract ValueTask<byte[]> ExecuteAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken = default);
 
     /// <summary>Closes the connection.</summary>

@@ -13,6 +13,11 @@ internal static class TpmTransportSpec
         var rest = colon < 0 ? null : spec[(colon + 1)..];
         switch (kind)
         {
+            case "device" when OperatingSystem.IsWindows():
+                return rest is null
+                    ? new TbsTpmTransport(new WindowsTbs(), options)
+                    : throw new ArgumentException(
+                        $"TPM transport '{spec}': on Windows the TPM is reached through TPM Base Services; use 'device' without a path.", nameof(spec));
             case "device":
                 return rest is null
                     ? new DeviceTpmTransport(DeviceTpmTransport.DefaultPaths, options)

@@ -17,7 +17,10 @@ internal sealed class UnixSocketTpmTransport(string path, TpmTransportOptions op
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new TpmException($"No TPM answers on the Unix socket {path} ({e.SocketErrorCode}).", e);
+            throw new TpmException($"No TPM answers on the Unix socket {path} ({e.SocketErrorCode}): nothing accepts connections there.", e)
+            {
+                IsBusy = true,
+            };
         }
         catch
         {
@@ -25,4 +28,12 @@ internal sealed class UnixSocketTpmTransport(string path, TpmTransportOptions op
             throw;
         }
     }
+
+    protected override string? BusyHint
+        => "or, as swtpm serves one client at a time, another client (tpm2-abrmd, a tpm2-tools command, another program) holds the socket";
+
+    protected override string? WrongFramingHint(ReadOnlySpan<byte> received)
+        => SwtpmControl.LooksLikeControlResult(received)
+            ? $"It answered like swtpm's control channel (result {SwtpmControl.Result(received)}): {path} is the socket of --ctrl type=unixio; point unix: at the socket of --server type=unixio instead."
+            : null;
 }
