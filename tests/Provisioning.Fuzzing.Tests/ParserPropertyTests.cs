@@ -43,6 +43,10 @@ public sealed class ParserPropertyTests
 
     [Fact] public void EmulatorTpmKeys() => Check("emu-tpm-keys", 6_000);
 
+    [Fact] public void EmulatorTopics() => Check("emu-topics", 12_000);
+
+    [Fact] public void EmulatorHubTwin() => Check("emu-hub-twin", 12_000);
+
     [Fact]
     public void EveryTargetHasAPropertyAndGoldenVectors()
     {

@@ -101,6 +101,18 @@ public sealed class RegressionTests
         Assert.Null(parsed.Value);
     }
 
+    /// <summary>emu-hub-twin: a reported patch with a name that is not UTF-8 escaped InvalidOperationException from the emulated
+    /// hub's MQTT handler (only JsonException is answered 400); stored, it would have broken every later GET of the twin.</summary>
+    [Fact]
+    public void EmulatedHubTwinPatchThatIsNotUtf8IsRefusedAndTheTwinStaysReadable()
+    {
+        var twin = new Provisioning.Emulator.Hubs.HubTwinStore("""{"level":1}""");
+        Assert.Throws<System.Text.Json.JsonException>(() => twin.PatchReported(Reproducer("emu-hub-twin--invalid-utf8-name.bin").AsSpan(1)));
+        Assert.Throws<System.Text.Json.JsonException>(() => twin.PatchDesired("""{"a":"\udc00"}"""u8));
+        Assert.Equal(2, twin.PatchReported("""{"fw":"1.0"}"""u8));
+        Assert.Contains("\"fw\":\"1.0\"", twin.ToDocument(), StringComparison.Ordinal);
+    }
+
     /// <summary>registration-cache: a tampered cache file could aim the device at any "hub" (not a DNS name) or carry a device
     /// id DPS answers are refused for; the cache is used without asking DPS.</summary>
     [Theory]

@@ -184,6 +184,21 @@ internal static class Seeds
         Add("emu-enrollment", [1, .. """{"enrollmentGroupId":"g2","attestation":{"type":"x509","x509":{"caReferences":{"primary":"fuzz-ca"}}}}"""u8]);
         Add("emu-enrollment", [2, .. """{"mode":"create","enrollments":[{"registrationId":"a","attestation":{"type":"symmetricKey"}},{"registrationId":"b","attestation":{"type":"tpm","tpm":{"endorsementKey":"AAEC"}}}]}"""u8]);
 
+        foreach (var topic in new[]
+        {
+            "$dps/registrations/PUT/iotdps-register/?$rid=1",
+            "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=4.0a1b%2Fc",
+            "0ne00000000/registrations/fuzz-device/api-version=2021-06-01&ClientVersion=provisioning-device%2F0.1",
+            "$iothub/methods/res/200/?$rid=5",
+            "devices/fuzz-device/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8&color=blue/",
+        })
+        {
+            Add("emu-topics", Encoding.UTF8.GetBytes(topic));
+        }
+
+        Add("emu-hub-twin", [0, .. """{"fw":"1.0","nested":{"a":[1,2],"b":{"c":null}},"$version":3}"""u8]);
+        Add("emu-hub-twin", [1, .. """{"level":4,"nested":{"a":null},"list":["x",1.5,true]}"""u8]);
+
         foreach (var (target, list) in seeds)
         {
             var folder = Path.Combine(directory, target);

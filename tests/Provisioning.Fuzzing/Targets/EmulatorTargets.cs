@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 
 using Provisioning.Emulator.Device;
+using Provisioning.Emulator.Hubs;
 using Provisioning.Emulator.Json;
+using Provisioning.Emulator.Mqtt;
 using Provisioning.Emulator.Protocol;
 using Provisioning.Emulator.Service;
 using Provisioning.Emulator.Tpm;
@@ -42,6 +44,67 @@ internal static class EmulatorTargets
 
         // Input: UINT16 length of the EK's TPM2B_PUBLIC, the EK, then the SRK's TPM2B_PUBLIC; the credential blob is built.
         yield return new FuzzTarget("emu-tpm-keys", "emulator", TpmKeysTarget, IsTpmRejection);
+
+        // Input: an MQTT topic or CONNECT user name (UTF-8) as the emulator's DPS and hub brokers read them.
+        yield return new FuzzTarget("emu-topics", "emulator", TopicsTarget, Nothing);
+
+        // Input: first byte picks the side (reported from a device, desired from the service API), the rest is the patch. The
+        // twin store's documented refusal is JsonException (answered 400); the twin must stay readable afterwards.
+        yield return new FuzzTarget("emu-hub-twin", "emulator", HubTwinTarget, ex => ex is JsonException);
+    }
+
+    private static void TopicsTarget(byte[] input)
+    {
+        var text = Encoding.UTF8.GetString(input);
+        if (Provisioning.Emulator.Mqtt.DpsMqttTopics.ParseRequest(text) is { } request && string.IsNullOrEmpty(request.RequestId))
+        {
+            throw new FuzzInvariantException("A DPS request topic parsed without a request id.");
+        }
+
+        if (DpsMqttUserName.Parse(text) is { } user && (user.IdScope.Length == 0 || user.RegistrationId.Length == 0))
+        {
+            throw new FuzzInvariantException("A DPS user name parsed without an id scope or registration id.");
+        }
+
+        if (text.StartsWith(Provisioning.Emulator.Hubs.HubTopics.MethodResponsePrefix, StringComparison.Ordinal)
+            && Provisioning.Emulator.Hubs.HubTopics.TryParseMethodResponse(text, out var status, out var rid) && (status < 0 || rid is null))
+        {
+            throw new FuzzInvariantException("A method response topic parsed with a negative status or no request id.");
+        }
+
+        _ = Provisioning.Emulator.Hubs.HubTopics.QueryValue(text, "$rid");
+        _ = HubPropertyBag.Parse(text);
+    }
+
+    private static void HubTwinTarget(byte[] input)
+    {
+        if (input.Length == 0)
+        {
+            return;
+        }
+
+        var twin = new HubTwinStore("""{"level":1,"nested":{"a":[1,2]}}""");
+        var body = input.AsSpan(1);
+        try
+        {
+            for (var round = 0; round < 2; round++)
+            {
+                if ((input[0] & 1) == 0)
+                {
+                    twin.PatchReported(body);
+                }
+                else
+                {
+                    twin.PatchDesired(body);
+                }
+            }
+        }
+        finally
+        {
+            // Whatever the patch did, the twin is still served: a GET, and the snapshot the service API reads.
+            _ = twin.ToDocument();
+            _ = twin.Snapshot();
+        }
     }
 
     private static void RequestBodyTarget(byte[] input)
