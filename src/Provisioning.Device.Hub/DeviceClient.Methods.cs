@@ -37,17 +37,13 @@ public sealed partial class DeviceClient
 
     private void QueueMethodRequest(string topic, byte[] payload)
     {
-        // $iothub/methods/POST/{name}/?$rid={rid}
-        var rest = topic.AsSpan(HubTopics.MethodRequestPrefix.Length);
-        var slash = rest.IndexOf('/');
-        var rid = HubTopics.QueryValue(topic, "$rid");
-        if (slash <= 0 || rid is null)
+        if (HubTopics.ParseMethodRequest(topic) is not var (name, rid))
         {
             HubClientLog.Dropped(_logger, topic, "malformed method request topic");
             return;
         }
 
-        if (!_methodRequests.Writer.TryWrite((new MethodRequest(Uri.UnescapeDataString(rest[..slash].ToString()), payload), rid)))
+        if (!_methodRequests.Writer.TryWrite((new MethodRequest(name, payload), rid)))
         {
             // Too many requests wait for the handlers: answer "busy" now rather than let the caller time out. (When even the
             // busy answers queue up, the caller does time out.)

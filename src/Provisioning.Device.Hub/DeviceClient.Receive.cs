@@ -127,11 +127,47 @@ public sealed partial class DeviceClient
     {
         try
         {
-            return JsonNode.Parse(json) as JsonObject ?? throw new HubException($"The hub sent {what} that is not a JSON object.", 0, isTransient: false);
+            var document = JsonNode.Parse(json) as JsonObject ?? throw new HubException($"The hub sent {what} that is not a JSON object.", 0, isTransient: false);
+
+            // JsonNode reads lazily: a duplicate name, or text that is not valid UTF-8 (or an escaped lone surrogate), would
+            // only throw when first read, in the application's handler. Read every name and string now.
+            ReadAll(document);
+            return document;
         }
         catch (JsonException ex)
         {
             throw new HubException($"The hub sent {what} that is not valid JSON.", 0, isTransient: false, ex);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            throw new HubException($"The hub sent {what} with a duplicate name or text that is not valid Unicode.", 0, isTransient: false, ex);
+        }
+    }
+
+    /// <summary>Materialises every property name and string of a parsed document (depth is bounded by the parser's 64).</summary>
+    private static void ReadAll(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (_, value) in obj)
+                {
+                    ReadAll(value);
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    ReadAll(item);
+                }
+
+                break;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                _ = value.GetValue<string>();
+                break;
+            default:
+                break;
         }
     }
 }

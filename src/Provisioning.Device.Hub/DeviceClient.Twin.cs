@@ -32,6 +32,13 @@ public sealed partial class DeviceClient
     public async Task<Twin> GetTwinAsync(CancellationToken cancellationToken = default)
     {
         var (_, _, body) = await TwinRequestAsync(HubTopics.TwinGet, [], cancellationToken).ConfigureAwait(false);
+        return ReadTwin(body);
+    }
+
+    /// <summary>Reads a twin document (<c>{"desired":{…},"reported":{…}}</c>, each with its <c>$version</c>).</summary>
+    /// <exception cref="HubException">The document is malformed (never transient).</exception>
+    internal static Twin ReadTwin(ReadOnlySpan<byte> body)
+    {
         var document = ParseObject(body, "a twin");
         var desired = document["desired"] as JsonObject ?? [];
         var reported = document["reported"] as JsonObject ?? [];
@@ -150,8 +157,7 @@ public sealed partial class DeviceClient
         long version;
         try
         {
-            patch = ParseObject(body, "a desired-properties patch");
-            version = TakeVersion(patch);
+            (patch, version) = ReadDesiredPatch(body);
         }
         catch (Exception ex) when (ex is HubException or ArgumentException or InvalidOperationException)
         {
@@ -297,6 +303,13 @@ public sealed partial class DeviceClient
             // Nothing waits for this task but DisposeAsync: every failure (cancellation on dispose included) ends here, logged.
             HubClientLog.ResyncFailed(_logger, ex);
         }
+    }
+
+    /// <summary>Reads a desired-properties patch and takes its <c>$version</c> out (0 when it has none).</summary>
+    internal static (JsonObject Patch, long Version) ReadDesiredPatch(ReadOnlySpan<byte> body)
+    {
+        var patch = ParseObject(body, "a desired-properties patch");
+        return (patch, TakeVersion(patch));
     }
 
     private static long TakeVersion(JsonObject properties)

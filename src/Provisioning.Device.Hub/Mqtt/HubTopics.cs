@@ -58,6 +58,15 @@ internal static class HubTopics
         return q < 0 ? null : PropertyBag.Parse(topic.AsSpan(q + 1)).GetValueOrDefault(key);
     }
 
+    /// <summary>Parses <c>$iothub/methods/POST/{name}/?$rid={rid}</c>: the unescaped method name and the request id, or null.</summary>
+    public static (string Name, string Rid)? ParseMethodRequest(string topic)
+    {
+        var rest = topic.AsSpan(MethodRequestPrefix.Length);
+        var slash = rest.IndexOf('/');
+        var rid = QueryValue(topic, "$rid");
+        return slash <= 0 || rid is null ? null : (Uri.UnescapeDataString(rest[..slash].ToString()), rid);
+    }
+
     /// <summary>Parses the status of <c>$iothub/twin/res/{status}/?…</c>.</summary>
     public static bool TryParseTwinStatus(string topic, out int status)
     {

@@ -114,6 +114,12 @@ public sealed class TpmPublic
     {
         var type = (TpmAlgorithm)reader.ReadUInt16();
         var nameAlg = (TpmAlgorithm)reader.ReadUInt16();
+        if (nameAlg is not (TpmAlgorithm.Sha256 or TpmAlgorithm.Sha384 or TpmAlgorithm.Sha512 or TpmAlgorithm.Sha1))
+        {
+            // The Name is computed from the area (Part 1 §16): a hash we cannot compute makes it unusable.
+            throw new TpmFormatException($"TPMT_PUBLIC nameAlg 0x{(ushort)nameAlg:X4} is not a supported hash (SHA-1, SHA-256, SHA-384, SHA-512).");
+        }
+
         var attributes = (TpmObjectAttributes)reader.ReadUInt32();
         var policy = reader.ReadSized(TpmConstants.MaxDigestSize, "TPM2B_DIGEST authPolicy").ToArray();
         var symmetric = TpmSymmetricDefinition.None;

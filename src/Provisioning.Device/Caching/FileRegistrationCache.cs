@@ -42,6 +42,14 @@ public sealed class FileRegistrationCache : IRegistrationCache
             return null;
         }
 
+        return Parse(bytes, Path);
+    }
+
+    /// <summary>Reads a cache entry from the file's bytes; anything but a complete entry is <see cref="InvalidDataException"/>.</summary>
+    /// <param name="bytes">The file's contents.</param>
+    /// <param name="path">The file, for messages.</param>
+    internal static CachedRegistration Parse(ReadOnlySpan<byte> bytes, string path)
+    {
         CachedRegistrationWire? wire;
         try
         {
@@ -49,12 +57,24 @@ public sealed class FileRegistrationCache : IRegistrationCache
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"The registration cache '{Path}' is not valid JSON.", ex);
+            throw new InvalidDataException($"The registration cache '{path}' is not valid JSON.", ex);
         }
 
         if (wire is not { IdScope: { Length: > 0 } idScope, RegistrationId: { Length: > 0 } registrationId, AssignedHub: { Length: > 0 } hub, DeviceId: { Length: > 0 } deviceId, RegisteredAt: { } at })
         {
-            throw new InvalidDataException($"The registration cache '{Path}' lacks a required field.");
+            throw new InvalidDataException($"The registration cache '{path}' lacks a required field.");
+        }
+
+        // The entry is used without asking DPS (the hub becomes a TLS target, the device id part of the MQTT identity): it is
+        // held to the rules a DPS answer is held to (DpsResponseReader), so a tampered file cannot aim the device elsewhere.
+        if (hub.Length > 253 || Uri.CheckHostName(hub) != UriHostNameType.Dns)
+        {
+            throw new InvalidDataException($"The registration cache '{path}' holds an assigned hub that is not a DNS host name.");
+        }
+
+        if (deviceId.Length > Transport.DpsResponseReader.MaxDeviceIdLength || deviceId.Any(char.IsControl))
+        {
+            throw new InvalidDataException($"The registration cache '{path}' holds a device id that is too long or has control characters.");
         }
 
         return new CachedRegistration

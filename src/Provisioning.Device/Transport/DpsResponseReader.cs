@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Unicode;
 
 using Provisioning.Device.Serialization;
 
@@ -103,6 +104,11 @@ internal static class DpsResponseReader
     public static byte[]? ReadChallenge(ReadOnlySpan<byte> json, string operation)
     {
         DpsErrorWire wire;
+        if (!Utf8.IsValid(json))
+        {
+            return null;
+        }
+
         try
         {
             wire = JsonSerializer.Deserialize(json, DpsJsonContext.Default.DpsErrorWire)!;
@@ -134,7 +140,9 @@ internal static class DpsResponseReader
         {
             if (!json.IsEmpty)
             {
-                wire = JsonSerializer.Deserialize(json, DpsJsonContext.Default.DpsErrorWire);
+                wire = Utf8.IsValid(json)
+                    ? JsonSerializer.Deserialize(json, DpsJsonContext.Default.DpsErrorWire)
+                    : new DpsErrorWire { Message = "(the error body is not UTF-8 text)" };
             }
         }
         catch (JsonException)
@@ -197,6 +205,13 @@ internal static class DpsResponseReader
         if (json.IsEmpty)
         {
             throw ProvisioningException.Malformed(operation, "the body is empty", status);
+        }
+
+        // JSON is UTF-8 (RFC 8259 §8.1). The reader checks only what it decodes: invalid bytes inside the payload (kept as a
+        // JsonElement) would otherwise fail later, as an InvalidOperationException in the caller's hands.
+        if (!Utf8.IsValid(json))
+        {
+            throw ProvisioningException.Malformed(operation, "the body is not UTF-8 text", status);
         }
 
         try

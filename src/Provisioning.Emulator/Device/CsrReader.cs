@@ -21,7 +21,8 @@ internal static class CsrReader
         {
             loaded = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(base64), HashAlgorithmName.SHA256);
         }
-        catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException)
+        // NotSupportedException (and PlatformNotSupportedException): a key algorithm or curve this platform does not know, e.g. a mutated OID.
+        catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException or NotSupportedException)
         {
             problem = "The csr is not a base64 DER PKCS#10 request with a valid signature.";
             return false;

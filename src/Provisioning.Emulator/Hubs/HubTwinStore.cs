@@ -88,8 +88,52 @@ internal sealed class HubTwinStore
 
     private static JsonObject ParseObject(ReadOnlySpan<byte> json)
     {
+        // JSON is UTF-8 (RFC 8259 §8.1), but JsonNode decodes names and strings lazily: bytes that are not UTF-8, or an escaped
+        // lone surrogate, would throw InvalidOperationException mid-merge, or later on every GET of the twin they were stored in.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new JsonException("A twin patch must be UTF-8 text.");
+        }
+
         var node = JsonNode.Parse(json, documentOptions: PatchOptions);
-        return node as JsonObject ?? throw new JsonException("A twin patch must be a JSON object.");
+        var patch = node as JsonObject ?? throw new JsonException("A twin patch must be a JSON object.");
+        try
+        {
+            ReadAll(patch);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new JsonException("A twin patch holds text that is not valid Unicode.", ex);
+        }
+
+        return patch;
+    }
+
+    /// <summary>Decodes every name and string of a parsed patch (depth is bounded by the parser's 64).</summary>
+    private static void ReadAll(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (_, value) in obj)
+                {
+                    ReadAll(value);
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    ReadAll(item);
+                }
+
+                break;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                _ = value.GetValue<string>();
+                break;
+            default:
+                break;
+        }
     }
 
     private static void Merge(JsonObject target, JsonObject patch)

@@ -87,6 +87,13 @@ internal static class RequestBody
             return new(default, 0, null);
         }
 
+        // JSON is UTF-8 (RFC 8259 §8.1); the reader does not check the bytes of a payload it keeps as a JsonElement, which
+        // would then fail (a 500) where the payload is first read as text.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return new(default, DpsErrorCodes.MalformedRequest, "The request body is not UTF-8 text.");
+        }
+
         try
         {
             var value = JsonSerializer.Deserialize(body, typeInfo);

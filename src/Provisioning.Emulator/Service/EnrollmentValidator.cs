@@ -54,7 +54,15 @@ internal sealed class EnrollmentValidator(IReadOnlyDictionary<string, string> ca
                             return "A certificate is neither base64 DER nor PEM.";
                         }
 
-                        entry.Info = CertificateText.Describe(cert);
+                        try
+                        {
+                            entry.Info = CertificateText.Describe(cert);
+                        }
+                        catch (System.Security.Cryptography.CryptographicException)
+                        {
+                            // The DER loads but a field (e.g. a validity date) does not decode: a 400, not a 500.
+                            return "A certificate has fields that cannot be read (such as its validity dates).";
+                        }
                     }
                 }
 
