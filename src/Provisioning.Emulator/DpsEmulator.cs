@@ -167,7 +167,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-            var host = options.HostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var host = ServiceHost(options.HostName, port);
             serviceAuthenticator.Audiences = [host, options.HostName];
 
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
@@ -208,6 +208,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The host of the global endpoint and of the service connection string's <c>HostName</c>: on 443, the host name alone,
+    /// because the official service SDKs build <c>https://{HostName}</c> and cannot parse a port there.
+    /// </summary>
+    internal static string ServiceHost(string hostName, int port) =>
+        port == 443 ? hostName : hostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The <c>emulator.json</c> text: endpoint, ID scope, service connection string, CA path and hubs.</summary>
     public string DescribeJson() => JsonSerializer.Serialize(

@@ -159,9 +159,8 @@ internal sealed class DeviceService(
         return Task.FromResult(DeviceResponse.Json(200, result, Ctx.DeviceRegistrationResult));
     }
 
-    /// <summary>Whether <paramref name="id"/> is a valid registration id: 1–128 of letters, digits, '-', '.', '_', ':'.</summary>
-    public static bool IsValidRegistrationId(string id) =>
-        id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':');
+    /// <summary>Whether <paramref name="id"/> is a valid registration id (<see cref="RegistrationIds.Rule"/>).</summary>
+    public static bool IsValidRegistrationId(string id) => RegistrationIds.IsValid(id);
 
     /// <summary>Checks api-version, ID scope and registration id; null when they are acceptable.</summary>
     public DeviceResponse? Check(DeviceRequest request)
@@ -178,7 +177,7 @@ internal sealed class DeviceService(
 
         return IsValidRegistrationId(request.RegistrationId)
             ? null
-            : Error(DpsErrorCodes.RegistrationIdMismatch, "A registration id is 1–128 characters: letters, digits, '-', '.', '_', ':'.");
+            : Error(DpsErrorCodes.RegistrationIdMismatch, $"A registration id is {RegistrationIds.Rule}.");
     }
 
     private DeviceResponse? AuthFailure(AuthOutcome outcome) =>
