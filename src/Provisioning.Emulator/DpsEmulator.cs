@@ -285,8 +285,19 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             try
             {
                 await next(context).ConfigureAwait(false);
+                if (context.RequestAborted.IsCancellationRequested)
+                {
+                    EmulatorLog.ClientAborted(logger, context.Request.Method, context.Request.Path.Value ?? "", "closed before the answer");
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            catch (Exception ex) when (context.RequestAborted.IsCancellationRequested || ex is IOException)
+            {
+                // A client that went away (reset, closed mid-body): nothing to answer and nothing wrong with the emulator. Aborting
+                // keeps Kestrel from draining a body whose read just failed (it logs that as an error of its own).
+                context.Abort();
+                EmulatorLog.ClientAborted(logger, context.Request.Method, context.Request.Path.Value ?? "", ex is IOException ? "connection reset" : "request aborted");
+            }
+            catch (Exception ex)
             {
                 EmulatorLog.Unhandled(logger, ex, context.Request.Method, context.Request.Path.Value ?? "");
                 if (!context.Response.HasStarted)
