@@ -135,6 +135,12 @@ public sealed partial class DpsEmulator : IAsyncDisposable
         IReadOnlyList<LinkedHub> hubs = linked.Count > 0 ? linked : [new LinkedHub("hub1.localhost")];
         var dataDirectory = options.DataDirectory is { } dir ? Path.GetFullPath(dir) : null;
 
+        if (dataDirectory is not null)
+        {
+            DataFolder.Prepare(dataDirectory);
+            DataFolder.CreateKeyFile(Path.Combine(dataDirectory, "emulator.db"));
+        }
+
         var ca = dataDirectory is null ? EmulatorCertificateAuthority.CreateEphemeral(time) : EmulatorCertificateAuthority.LoadOrCreate(dataDirectory, time);
         EmulatorStore? store = null;
         X509Certificate2? serverCertificate = null;
@@ -236,7 +242,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// </summary>
     public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
         ? Task.CompletedTask
-        : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+        : DataFolder.WriteKeyFileAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
 
     /// <summary>Starts DPS over MQTT and WebSockets (dps-protocol.md §5) on the same device service, certificate and host name as HTTPS.</summary>
     private async Task StartMqttAsync(DeviceService service, DpsEmulatorOptions options, CancellationToken cancellationToken)

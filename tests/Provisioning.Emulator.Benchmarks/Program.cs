@@ -16,7 +16,15 @@ var devices = Arg("--devices", 10_000);
 var concurrency = Arg("--concurrency", 64);
 var warmup = Arg("--warmup", 1_000);
 var data = Path.Combine(Path.GetTempPath(), "dps-emu-bench-" + Guid.NewGuid().ToString("N"));
-Directory.CreateDirectory(data);
+// The emulator refuses a data folder others can open (it holds every key): 0700.
+if (OperatingSystem.IsWindows())
+{
+    Directory.CreateDirectory(data);
+}
+else
+{
+    Directory.CreateDirectory(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+}
 
 var hostDll = Path.Combine(AppContext.BaseDirectory, "Provisioning.Emulator.dll");
 using var host = Process.Start(new ProcessStartInfo("dotnet", ["exec", hostDll, "--data", data, "--port", "0", "--hubs", "3", "--retry-after", "0"])
