@@ -221,8 +221,9 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         var device = await _options.Registry.FindAsync(HubHostName, deviceId, e.CancellationToken).ConfigureAwait(false);
-        if (device is null)
+        if (device is null || !string.Equals(device.DeviceId, deviceId, StringComparison.Ordinal))
         {
+            // IoT Hub device ids are case-sensitive: 'ADV-A' is not the device 'adv-a'.
             return (MqttConnectReasonCode.NotAuthorized, "unknown device");
         }
 
