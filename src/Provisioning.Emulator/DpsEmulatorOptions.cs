@@ -39,6 +39,12 @@ public sealed class DpsEmulatorOptions
     /// <summary>The <c>Retry-After</c> sent with 202 <c>assigning</c>: 3 s like the real service; 0 for fast tests.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How long each registration stays <c>assigning</c> after its PUT: status polls answer 202 <c>assigning</c> with
+    /// <see cref="RetryAfter"/> until then (the still-assigning path of a client). Zero (default) answers the first poll.
+    /// </summary>
+    public TimeSpan AssignmentDelay { get; set; }
+
     /// <summary>The allowed clock skew when checking a SAS token's expiry, at DPS and at the linked hubs.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -87,6 +93,7 @@ public sealed class DpsEmulatorOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(AssignmentDelay, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);
         if (RegistrationsPerMinute is <= 0)
         {

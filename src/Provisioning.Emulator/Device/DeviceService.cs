@@ -37,8 +37,13 @@ internal sealed class DeviceService(
     /// <summary>The clock.</summary>
     public TimeProvider Time => options.TimeProvider;
 
-    /// <summary>PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error.</summary>
-    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error. The operation stays
+    /// <c>assigning</c> for <see cref="DpsEmulatorOptions.AssignmentDelay"/> plus <paramref name="slowAssignment"/> (a
+    /// <see cref="Faults.FaultKind.SlowAssignment"/> fault).
+    /// </summary>
+    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body, CancellationToken cancellationToken,
+        TimeSpan slowAssignment = default)
     {
         if (Check(request) is { } refused)
         {
@@ -92,7 +97,7 @@ internal sealed class DeviceService(
 
         activity?.SetTag("dps.status", record.Status);
         activity?.SetTag("dps.assigned_hub", record.AssignedHub);
-        operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record));
+        operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record), Time.GetUtcNow() + options.AssignmentDelay + slowAssignment);
         return DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" }, Ctx.RegistrationOperationStatus, options.RetryAfter);
     }
 
@@ -112,7 +117,14 @@ internal sealed class DeviceService(
         }
 
         outcome.Identity!.Dispose();
-        var final = operations.Find(operationId, registrationId);
+        var final = operations.Find(operationId, registrationId, out var readyAt);
+        if (final is not null && Time.GetUtcNow() < readyAt)
+        {
+            // Still assigning (AssignmentDelay, or a SlowAssignment fault): the device polls again after Retry-After.
+            return Task.FromResult(DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" },
+                Ctx.RegistrationOperationStatus, options.RetryAfter));
+        }
+
         if (final is null && store.Registrations.TryGetValue(registrationId, out var record) && record.LastOperationId == operationId)
         {
             final = RegistrationResults.FinalBody(operationId, record);
