@@ -278,7 +278,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             // with a 413 in the DPS shape; this outer bound only stops abuse.
             kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
             // Client certificates are judged against the enrollments (DeviceAuthenticator), with the intermediates the device sent.
-            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate));
+            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate, options.TlsHandshakeTimeout));
         });
         return builder.Build();
     }

@@ -22,11 +22,13 @@ namespace Provisioning.Emulator.Certificates;
 internal static class DeviceTls
 {
     /// <summary>Serves TLS on <paramref name="listen"/> and sets a <see cref="PresentedCertificates"/> feature on each connection.</summary>
-    public static ListenOptions UseDeviceTls(this ListenOptions listen, X509Certificate2 serverCertificate)
+    /// <remarks>A client that has not completed its handshake within <paramref name="handshakeTimeout"/> (10 s by default) is dropped.</remarks>
+    public static ListenOptions UseDeviceTls(this ListenOptions listen, X509Certificate2 serverCertificate, TimeSpan? handshakeTimeout = null)
     {
         var context = SslStreamCertificateContext.Create(serverCertificate, additionalCertificates: null, offline: true);
         return listen.UseHttps(new TlsHandshakeCallbackOptions
         {
+            HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(10),
             OnConnection = handshake =>
             {
                 var presented = new PresentedCertificates();

@@ -34,6 +34,9 @@ internal sealed class DeviceService(
     /// <summary>The active fault rules.</summary>
     public FaultInjector Faults => faults;
 
+    /// <summary>How long a client has to complete its TLS handshake (the MQTT endpoint uses it too).</summary>
+    public TimeSpan TlsHandshakeTimeout => options.TlsHandshakeTimeout;
+
     /// <summary>The clock.</summary>
     public TimeProvider Time => options.TimeProvider;
 
