@@ -61,6 +61,7 @@ public sealed partial class DpsEmulator
                 Port = listen.Port,
                 TimeProvider = options.TimeProvider,
                 ClockSkew = options.ClockSkew,
+                TlsHandshakeTimeout = options.TlsHandshakeTimeout,
                 LoggerFactory = options.LoggerFactory,
             }, cancellationToken).ConfigureAwait(false);
             _iotHubs.Add(hub);

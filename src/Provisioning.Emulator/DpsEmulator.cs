@@ -135,6 +135,12 @@ public sealed partial class DpsEmulator : IAsyncDisposable
         IReadOnlyList<LinkedHub> hubs = linked.Count > 0 ? linked : [new LinkedHub("hub1.localhost")];
         var dataDirectory = options.DataDirectory is { } dir ? Path.GetFullPath(dir) : null;
 
+        if (dataDirectory is not null)
+        {
+            DataFolder.Prepare(dataDirectory);
+            DataFolder.CreateKeyFile(Path.Combine(dataDirectory, "emulator.db"));
+        }
+
         var ca = dataDirectory is null ? EmulatorCertificateAuthority.CreateEphemeral(time) : EmulatorCertificateAuthority.LoadOrCreate(dataDirectory, time);
         EmulatorStore? store = null;
         X509Certificate2? serverCertificate = null;
@@ -169,7 +175,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-            var host = options.HostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var host = ServiceHost(options.HostName, port);
             serviceAuthenticator.Audiences = [host, options.HostName];
 
             var emulator = new DpsEmulator(app, store, webhookClient, serverCertificate, ca, new Uri("https://" + host + "/"), idScope,
@@ -214,6 +220,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The host of the global endpoint and of the service connection string's <c>HostName</c>: on 443, the host name alone,
+    /// because the official service SDKs build <c>https://{HostName}</c> and cannot parse a port there.
+    /// </summary>
+    internal static string ServiceHost(string hostName, int port) =>
+        port == 443 ? hostName : hostName + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The <c>emulator.json</c> text: endpoint, ID scope, service connection string, CA path and hubs.</summary>
     public string DescribeJson() => JsonSerializer.Serialize(
         new EmulatorInfoFile
@@ -235,7 +248,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// </summary>
     public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
         ? Task.CompletedTask
-        : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+        : DataFolder.WriteKeyFileAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
 
     /// <summary>Starts DPS over MQTT and WebSockets (dps-protocol.md §5) on the same device service, certificate and host name as HTTPS.</summary>
     private async Task StartMqttAsync(DeviceService service, DpsEmulatorOptions options, CancellationToken cancellationToken)
@@ -271,7 +284,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             // with a 413 in the DPS shape; this outer bound only stops abuse.
             kestrel.Limits.MaxRequestBodySize = 4 * DpsEmulatorOptions.MaxRequestBodyBytes;
             // Client certificates are judged against the enrollments (DeviceAuthenticator), with the intermediates the device sent.
-            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate));
+            kestrel.Listen(IPAddress.Loopback, options.Port, listen => listen.UseDeviceTls(serverCertificate, options.TlsHandshakeTimeout));
         });
         return builder.Build();
     }
@@ -284,8 +297,19 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             try
             {
                 await next(context).ConfigureAwait(false);
+                if (context.RequestAborted.IsCancellationRequested)
+                {
+                    EmulatorLog.ClientAborted(logger, context.Request.Method, context.Request.Path.Value ?? "", "closed before the answer");
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            catch (Exception ex) when (context.RequestAborted.IsCancellationRequested || ex is IOException)
+            {
+                // A client that went away (reset, closed mid-body): nothing to answer and nothing wrong with the emulator. Aborting
+                // keeps Kestrel from draining a body whose read just failed (it logs that as an error of its own).
+                context.Abort();
+                EmulatorLog.ClientAborted(logger, context.Request.Method, context.Request.Path.Value ?? "", ex is IOException ? "connection reset" : "request aborted");
+            }
+            catch (Exception ex)
             {
                 EmulatorLog.Unhandled(logger, ex, context.Request.Method, context.Request.Path.Value ?? "");
                 if (!context.Response.HasStarted)

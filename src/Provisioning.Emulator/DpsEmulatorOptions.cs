@@ -47,6 +47,24 @@ public sealed class DpsEmulatorOptions
     /// <summary>The <c>Retry-After</c> sent with 202 <c>assigning</c>: 3 s like the real service; 0 for fast tests.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How long each registration stays <c>assigning</c> after its PUT: status polls answer 202 <c>assigning</c> with
+    /// <see cref="RetryAfter"/> until then (the still-assigning path of a client). Zero (default) answers the first poll.
+    /// </summary>
+    public TimeSpan AssignmentDelay { get; set; }
+
+    /// <summary>How long a client has to complete its TLS handshake, on every port (HTTPS, DPS MQTT and WebSockets, the hubs),
+    /// before its socket is dropped: 10 s.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest MQTT packet (remaining length) a client may send on the DPS MQTT endpoint before its CONNECT is
+    /// accepted: 4 KB, enough for any device's CONNECT. A larger one ends the connection at its header.</summary>
+    public const int MaxMqttPacketBytesBeforeAuthentication = 4 * 1024;
+
+    /// <summary>The largest MQTT packet an authenticated device may send on the DPS MQTT endpoint: the 96 KB body limit plus
+    /// 4 KB for the topic.</summary>
+    public const int MaxMqttPacketBytes = MaxRequestBodyBytes + (4 * 1024);
+
     /// <summary>The allowed clock skew when checking a SAS token's expiry, at DPS and at the linked hubs.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -101,6 +119,8 @@ public sealed class DpsEmulatorOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(AssignmentDelay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TlsHandshakeTimeout, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);
         if (RegistrationsPerMinute is <= 0)
         {

@@ -15,4 +15,7 @@ internal static partial class EmulatorLog
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Unhandled error serving {Method} {Path}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "The client went away during {Method} {Path} ({Reason})")]
+    public static partial void ClientAborted(ILogger logger, string method, string path, string reason);
 }

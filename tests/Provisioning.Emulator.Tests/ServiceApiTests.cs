@@ -77,7 +77,7 @@ public sealed class ServiceApiTests : IAsyncLifetime
     public async Task PutEnrollment_WithTpmEndorsementKey_IsStoredAndQueried()
     {
         using var put = await SendAsync(HttpMethod.Put, $"enrollments/tpm-svc?{V}",
-            "{\"registrationId\":\"tpm-svc\",\"attestation\":{\"type\":\"tpm\",\"tpm\":{\"endorsementKey\":\"AToAAQALAAMAsgAgg3GXZ0SEs/gakMyNRqXXJP1S\"}}}");
+            $"{{\"registrationId\":\"tpm-svc\",\"attestation\":{{\"type\":\"tpm\",\"tpm\":{{\"endorsementKey\":\"{Convert.ToBase64String(Tpm.TpmTestKeys.Ek(Tpm.TpmTestKeys.SampleModulus()))}\"}}}}}}");
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
 
         using var query = await SendAsync(HttpMethod.Post, $"enrollments/query?{V}", "{\"query\":\"SELECT * FROM enrollments\"}");
@@ -127,9 +127,9 @@ public sealed class ServiceApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ServiceApi_WithDeviceApiVersion_Answers400002()
+    public async Task ServiceApi_WithDeviceOnlyApiVersion_Answers400002()
     {
-        using var response = await SendAsync(HttpMethod.Get, "enrollments/x?api-version=2019-03-31");
+        using var response = await SendAsync(HttpMethod.Get, "enrollments/x?api-version=2025-07-01-preview");
         await TestDps.AssertErrorAsync(response, HttpStatusCode.BadRequest, 400002);
     }
 

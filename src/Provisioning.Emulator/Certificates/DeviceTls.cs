@@ -22,25 +22,38 @@ namespace Provisioning.Emulator.Certificates;
 internal static class DeviceTls
 {
     /// <summary>Serves TLS on <paramref name="listen"/> and sets a <see cref="PresentedCertificates"/> feature on each connection.</summary>
-    public static ListenOptions UseDeviceTls(this ListenOptions listen, X509Certificate2 serverCertificate)
+    /// <remarks>A client that has not completed its handshake within <paramref name="handshakeTimeout"/> (10 s by default) is dropped.</remarks>
+    public static ListenOptions UseDeviceTls(this ListenOptions listen, X509Certificate2 serverCertificate, TimeSpan? handshakeTimeout = null)
     {
         var context = SslStreamCertificateContext.Create(serverCertificate, additionalCertificates: null, offline: true);
+        var connections = new System.Runtime.CompilerServices.ConditionalWeakTable<SslStream, PresentedCertificates>();
+
+        // One options object for every connection: the TLS layer keeps one server context (and its session-ticket keys) for
+        // equal options, so a returning client resumes its session and a new one costs no context setup. A new options
+        // object with a new callback per connection cost every handshake that setup (issue 13). The per-connection record
+        // of what the client sent is found from the callback's sender, the connection's SslStream.
+        var shared = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = context,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+
+            // Asked for, not required: symmetric-key devices have none.
+            ClientCertificateRequired = true,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+                sender is SslStream stream && connections.TryGetValue(stream, out var presented)
+                    ? presented.Capture(sender, certificate, chain, errors)
+                    : true,
+        };
         return listen.UseHttps(new TlsHandshakeCallbackOptions
         {
+            HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(10),
             OnConnection = handshake =>
             {
                 var presented = new PresentedCertificates();
                 handshake.Connection.Features.Set(presented);
-                return ValueTask.FromResult(new SslServerAuthenticationOptions
-                {
-                    ServerCertificateContext = context,
-                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-
-                    // Asked for, not required: symmetric-key devices have none.
-                    ClientCertificateRequired = true,
-                    CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                    RemoteCertificateValidationCallback = presented.Capture,
-                });
+                connections.AddOrUpdate(handshake.SslStream, presented);
+                return ValueTask.FromResult(shared);
             },
         });
     }

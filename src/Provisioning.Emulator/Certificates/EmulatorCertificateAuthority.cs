@@ -52,7 +52,15 @@ public sealed class EmulatorCertificateAuthority : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         var time = timeProvider ?? TimeProvider.System;
-        Directory.CreateDirectory(directory);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         var certPath = Path.Combine(directory, CertificateFileName);
         var keyPath = Path.Combine(directory, KeyFileName);
         if (File.Exists(certPath) && File.Exists(keyPath))
@@ -63,7 +71,15 @@ public sealed class EmulatorCertificateAuthority : IDisposable
         var root = CreateRoot(time);
         using (var key = root.GetECDsaPrivateKey()!)
         {
-            File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+            // 0600 from its creation: the key is never readable by others, not even for a moment.
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using var writer = new StreamWriter(keyPath, options);
+            writer.Write(key.ExportPkcs8PrivateKeyPem());
         }
 
         if (!OperatingSystem.IsWindows())

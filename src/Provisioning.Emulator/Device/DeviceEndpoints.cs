@@ -25,7 +25,8 @@ internal sealed class DeviceEndpoints(DeviceService service)
     private async Task RegisterAsync(HttpContext context)
     {
         var request = Describe(context);
-        var answer = service.Check(request) ?? await service.RegisterAsync(request, await ReadBodyAsync(context).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
+        var slow = context.Items.TryGetValue(Faults.FaultMiddleware.SlowAssignmentItem, out var item) && item is TimeSpan delay ? delay : TimeSpan.Zero;
+        var answer = service.Check(request) ?? await service.RegisterAsync(request, await ReadBodyAsync(context).ConfigureAwait(false), context.RequestAborted, slow).ConfigureAwait(false);
         await DpsErrorWriter.WriteAsync(context, answer).ConfigureAwait(false);
     }
 

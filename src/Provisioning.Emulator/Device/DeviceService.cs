@@ -34,11 +34,19 @@ internal sealed class DeviceService(
     /// <summary>The active fault rules.</summary>
     public FaultInjector Faults => faults;
 
+    /// <summary>How long a client has to complete its TLS handshake (the MQTT endpoint uses it too).</summary>
+    public TimeSpan TlsHandshakeTimeout => options.TlsHandshakeTimeout;
+
     /// <summary>The clock.</summary>
     public TimeProvider Time => options.TimeProvider;
 
-    /// <summary>PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error.</summary>
-    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// PUT register: 202 <c>assigning</c> with the configured retry-after, or a DPS error. The operation stays
+    /// <c>assigning</c> for <see cref="DpsEmulatorOptions.AssignmentDelay"/> plus <paramref name="slowAssignment"/> (a
+    /// <see cref="Faults.FaultKind.SlowAssignment"/> fault).
+    /// </summary>
+    public async Task<DeviceResponse> RegisterAsync(DeviceRequest request, RequestBody.Parsed<DeviceRegistrationRequest> body, CancellationToken cancellationToken,
+        TimeSpan slowAssignment = default)
     {
         if (Check(request) is { } refused)
         {
@@ -92,7 +100,7 @@ internal sealed class DeviceService(
 
         activity?.SetTag("dps.status", record.Status);
         activity?.SetTag("dps.assigned_hub", record.AssignedHub);
-        operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record));
+        operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record), Time.GetUtcNow() + options.AssignmentDelay + slowAssignment);
         return DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" }, Ctx.RegistrationOperationStatus, options.RetryAfter);
     }
 
@@ -112,7 +120,14 @@ internal sealed class DeviceService(
         }
 
         outcome.Identity!.Dispose();
-        var final = operations.Find(operationId, registrationId);
+        var final = operations.Find(operationId, registrationId, out var readyAt);
+        if (final is not null && Time.GetUtcNow() < readyAt)
+        {
+            // Still assigning (AssignmentDelay, or a SlowAssignment fault): the device polls again after Retry-After.
+            return Task.FromResult(DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" },
+                Ctx.RegistrationOperationStatus, options.RetryAfter));
+        }
+
         if (final is null && store.Registrations.TryGetValue(registrationId, out var record) && record.LastOperationId == operationId)
         {
             final = RegistrationResults.FinalBody(operationId, record);
@@ -159,9 +174,8 @@ internal sealed class DeviceService(
         return Task.FromResult(DeviceResponse.Json(200, result, Ctx.DeviceRegistrationResult));
     }
 
-    /// <summary>Whether <paramref name="id"/> is a valid registration id: 1–128 of letters, digits, '-', '.', '_', ':'.</summary>
-    public static bool IsValidRegistrationId(string id) =>
-        id.Length is > 0 and <= 128 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':');
+    /// <summary>Whether <paramref name="id"/> is a valid registration id (<see cref="RegistrationIds.Rule"/>).</summary>
+    public static bool IsValidRegistrationId(string id) => RegistrationIds.IsValid(id);
 
     /// <summary>Checks api-version, ID scope and registration id; null when they are acceptable.</summary>
     public DeviceResponse? Check(DeviceRequest request)
@@ -178,7 +192,7 @@ internal sealed class DeviceService(
 
         return IsValidRegistrationId(request.RegistrationId)
             ? null
-            : Error(DpsErrorCodes.RegistrationIdMismatch, "A registration id is 1–128 characters: letters, digits, '-', '.', '_', ':'.");
+            : Error(DpsErrorCodes.RegistrationIdMismatch, $"A registration id is {RegistrationIds.Rule}.");
     }
 
     private DeviceResponse? AuthFailure(AuthOutcome outcome) =>

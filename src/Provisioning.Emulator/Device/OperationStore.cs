@@ -15,31 +15,40 @@ internal sealed class OperationStore(TimeProvider time)
     private readonly ConcurrentDictionary<string, Operation> _operations = new(StringComparer.Ordinal);
     private int _added;
 
-    /// <summary>Records the operation.</summary>
-    public void Add(string operationId, string registrationId, byte[] finalBody)
+    /// <summary>Records the operation, whose final answer is given from <paramref name="readyAt"/> on (before: <c>assigning</c>).</summary>
+    public void Add(string operationId, string registrationId, byte[] finalBody, DateTimeOffset readyAt)
     {
         if (Interlocked.Increment(ref _added) % PruneEvery == 0)
         {
             var cutoff = time.GetUtcNow() - Lifetime;
             foreach (var (id, op) in _operations)
             {
-                if (op.Created < cutoff)
+                // An operation still assigning is kept: its record's last operation does not know its delay.
+                if (op.Created < cutoff && op.ReadyAt < cutoff)
                 {
                     _operations.TryRemove(id, out _);
                 }
             }
         }
 
-        _operations[operationId] = new Operation(registrationId, finalBody, time.GetUtcNow());
+        _operations[operationId] = new Operation(registrationId, finalBody, time.GetUtcNow(), readyAt);
     }
 
-    /// <summary>Finds the operation's final body when it belongs to the registration.</summary>
-    public byte[]? Find(string operationId, string registrationId) =>
-        _operations.TryGetValue(operationId, out var op) && string.Equals(op.RegistrationId, registrationId, StringComparison.OrdinalIgnoreCase)
-            ? op.FinalBody : null;
+    /// <summary>Finds the operation's final body when it belongs to the registration, and when it may be given.</summary>
+    public byte[]? Find(string operationId, string registrationId, out DateTimeOffset readyAt)
+    {
+        if (_operations.TryGetValue(operationId, out var op) && string.Equals(op.RegistrationId, registrationId, StringComparison.OrdinalIgnoreCase))
+        {
+            readyAt = op.ReadyAt;
+            return op.FinalBody;
+        }
+
+        readyAt = default;
+        return null;
+    }
 
     /// <summary>A new id in the service's <c>4.{hex}.{guid}</c> form.</summary>
     public static string NewId() => "4." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) + "." + Guid.NewGuid();
 
-    private sealed record Operation(string RegistrationId, byte[] FinalBody, DateTimeOffset Created);
+    private sealed record Operation(string RegistrationId, byte[] FinalBody, DateTimeOffset Created, DateTimeOffset ReadyAt);
 }

@@ -46,7 +46,8 @@ internal sealed class RegistrationProcessor(
         var settings = EnrollmentView.From(identity);
         var record = new RegistrationRecord
         {
-            RegistrationId = identity.RegistrationId,
+            // The registration keeps the casing it was first registered with, as its stored row does.
+            RegistrationId = previous?.RegistrationId ?? identity.RegistrationId,
             CreatedDateTimeUtc = previous?.CreatedDateTimeUtc ?? now,
             LastUpdatedDateTimeUtc = now,
             Etag = NewEtag(),
@@ -95,7 +96,10 @@ internal sealed class RegistrationProcessor(
             record.Payload = payload;
         }
 
-        var deviceId = settings.DeviceId ?? identity.RegistrationId;
+        // Registration ids are case-insensitive (DPS), IoT Hub device ids are not: a re-registration that differs only in case
+        // keeps the device id assigned first, so the device already connected under it is not orphaned at its hub.
+        var deviceId = settings.DeviceId
+            ?? (previous?.DeviceId is { } first && Protocol.RegistrationIds.Comparer.Equals(first, identity.RegistrationId) ? first : identity.RegistrationId);
         record.Status = "assigned";
         record.AssignedHub = hubName;
         record.DeviceId = deviceId;

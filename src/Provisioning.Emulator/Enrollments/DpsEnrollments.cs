@@ -39,6 +39,7 @@ public sealed class DpsEnrollments
     public async Task<SymmetricKeyPair> AddSymmetricKeyAsync(string registrationId, EnrollmentSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(registrationId);
+        CheckId(registrationId, nameof(registrationId));
         var keys = Keys(settings ?? Defaults);
         await PutAsync(EnrollmentFactory.Individual(registrationId, SymmetricAttestation(keys), settings ?? Defaults, Now), cancellationToken).ConfigureAwait(false);
         return keys;
@@ -48,6 +49,7 @@ public sealed class DpsEnrollments
     public async Task<SymmetricKeyPair> AddSymmetricKeyGroupAsync(string enrollmentGroupId, EnrollmentSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(enrollmentGroupId);
+        CheckId(enrollmentGroupId, nameof(enrollmentGroupId));
         var keys = Keys(settings ?? Defaults);
         await PutGroupAsync(EnrollmentFactory.Group(enrollmentGroupId, SymmetricAttestation(keys), settings ?? Defaults, Now), cancellationToken).ConfigureAwait(false);
         return keys;
@@ -57,6 +59,7 @@ public sealed class DpsEnrollments
     public Task AddTpmAsync(string registrationId, ReadOnlyMemory<byte> endorsementKey, EnrollmentSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(registrationId);
+        CheckId(registrationId, nameof(registrationId));
         if (endorsementKey.IsEmpty)
         {
             throw new ArgumentException("The endorsement key is empty.", nameof(endorsementKey));
@@ -74,6 +77,7 @@ public sealed class DpsEnrollments
     public Task AddX509Async(string registrationId, X509Certificate2 deviceCertificate, EnrollmentSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(registrationId);
+        CheckId(registrationId, nameof(registrationId));
         ArgumentNullException.ThrowIfNull(deviceCertificate);
         var attestation = new AttestationMechanism
         {
@@ -87,6 +91,7 @@ public sealed class DpsEnrollments
     public Task AddX509GroupAsync(string enrollmentGroupId, X509Certificate2 signingCertificate, EnrollmentSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(enrollmentGroupId);
+        CheckId(enrollmentGroupId, nameof(enrollmentGroupId));
         ArgumentNullException.ThrowIfNull(signingCertificate);
         var attestation = new AttestationMechanism
         {
@@ -100,6 +105,7 @@ public sealed class DpsEnrollments
     public async Task<bool> RemoveAsync(string registrationId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(registrationId);
+        CheckId(registrationId, nameof(registrationId));
         if (!_store.Enrollments.ContainsKey(registrationId))
         {
             return false;
@@ -115,6 +121,7 @@ public sealed class DpsEnrollments
     public async Task<bool> RemoveGroupAsync(string enrollmentGroupId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(enrollmentGroupId);
+        CheckId(enrollmentGroupId, nameof(enrollmentGroupId));
         if (!_store.Groups.ContainsKey(enrollmentGroupId))
         {
             return false;
@@ -165,5 +172,14 @@ public sealed class DpsEnrollments
         var batch = new StoreBatch();
         batch.PutGroup(group);
         return _store.CommitAsync(batch, cancellationToken);
+    }
+
+    /// <summary>Enrollment ids follow the service's rule (<see cref="Protocol.RegistrationIds.Rule"/>).</summary>
+    private static void CheckId(string id, string parameter)
+    {
+        if (!Protocol.RegistrationIds.IsValid(id))
+        {
+            throw new ArgumentException($"'{id}' is not a valid id: an id is {Protocol.RegistrationIds.Rule}.", parameter);
+        }
     }
 }

@@ -7,6 +7,9 @@ namespace Provisioning.Emulator.Faults;
 /// <summary>Applies the active fault rules before a request reaches its endpoint.</summary>
 internal sealed class FaultMiddleware(FaultInjector faults, TimeProvider time)
 {
+    /// <summary>The <see cref="HttpContext.Items"/> key of a <see cref="FaultKind.SlowAssignment"/> delay for this request.</summary>
+    public const string SlowAssignmentItem = "dps.slow-assignment";
+
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         var rule = faults.Next(Classify(context.Request), DpsTransport.Https);
@@ -20,6 +23,9 @@ internal sealed class FaultMiddleware(FaultInjector faults, TimeProvider time)
             case FaultKind.DropConnection:
                 context.Abort();
                 return;
+            case FaultKind.SlowAssignment:
+                context.Items[SlowAssignmentItem] = rule.Delay;
+                break;
             default:
                 await DpsErrorWriter.WriteAsync(context, FaultAnswers.For(rule, time)!).ConfigureAwait(false);
                 return;

@@ -57,6 +57,14 @@ public enum FaultKind
 
     /// <summary>The request is held for <see cref="FaultRule.Delay"/>, then served normally.</summary>
     Delay,
+
+    /// <summary>
+    /// For <see cref="DpsEndpoint.Register"/>: the registration is accepted at once (202 <c>assigning</c>) but stays
+    /// <c>assigning</c> for <see cref="FaultRule.Delay"/> more than <see cref="DpsEmulatorOptions.AssignmentDelay"/>: status
+    /// polls answer 202 with <c>Retry-After</c> until then. With <see cref="FaultRule.MaxFaults"/> or
+    /// <see cref="FaultRule.Probability"/> it makes single registrations slow.
+    /// </summary>
+    SlowAssignment,
 }
 
 /// <summary>One fault to inject: which endpoint, what happens, and when (after N requests and/or with a seeded probability).</summary>

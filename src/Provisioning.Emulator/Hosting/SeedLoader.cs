@@ -35,7 +35,9 @@ internal static class SeedLoader
         var batch = new StoreBatch();
         foreach (var enrollment in seed.Enrollments ?? [])
         {
-            var problem = string.IsNullOrWhiteSpace(enrollment.RegistrationId) ? "registrationId is missing" : validator.Normalize(enrollment.Attestation, group: false);
+            var problem = string.IsNullOrWhiteSpace(enrollment.RegistrationId) ? "registrationId is missing"
+                : !Protocol.RegistrationIds.IsValid(enrollment.RegistrationId) ? $"registrationId is invalid: a registration id is {Protocol.RegistrationIds.Rule}"
+                : validator.Normalize(enrollment.Attestation, group: false);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment '{enrollment.RegistrationId}': {problem}");
@@ -51,7 +53,9 @@ internal static class SeedLoader
 
         foreach (var group in seed.EnrollmentGroups ?? [])
         {
-            var problem = string.IsNullOrWhiteSpace(group.EnrollmentGroupId) ? "enrollmentGroupId is missing" : validator.Normalize(group.Attestation, group: true);
+            var problem = string.IsNullOrWhiteSpace(group.EnrollmentGroupId) ? "enrollmentGroupId is missing"
+                : !Protocol.RegistrationIds.IsValid(group.EnrollmentGroupId) ? $"enrollmentGroupId is invalid: an enrollment group id is {Protocol.RegistrationIds.Rule}"
+                : validator.Normalize(group.Attestation, group: true);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment group '{group.EnrollmentGroupId}': {problem}");

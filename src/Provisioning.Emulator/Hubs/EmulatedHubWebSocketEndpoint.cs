@@ -43,7 +43,11 @@ public sealed class EmulatedHubWebSocketEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(serverCertificate);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(hub.EndPoint.Address, port, listen => listen.UseHttps(serverCertificate)));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(hub.EndPoint.Address, port, listen => listen.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = serverCertificate,
+            HandshakeTimeout = hub.TlsHandshakeTimeout,
+        })));
         var app = builder.Build();
         var endpoint = new EmulatedHubWebSocketEndpoint(app, hub, serverCertificate);
         app.UseWebSockets();

@@ -48,6 +48,9 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
     /// <summary>The listening address as <c>host:port</c> (<c>emulator.json</c>'s <c>mqttAddress</c>).</summary>
     public string MqttAddress => EndPoint.ToString();
 
+    /// <summary>How long a client has to complete its TLS handshake (the WebSocket endpoint uses it too).</summary>
+    internal TimeSpan TlsHandshakeTimeout => _options.TlsHandshakeTimeout;
+
     /// <summary>Whether the endpoint is accepting connections.</summary>
     public bool IsRunning => _server?.IsStarted == true;
 
@@ -92,20 +95,13 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
 
         var serverOptions = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
-            .WithEncryptedEndpoint()
-            .WithEncryptedEndpointBoundIPAddress(EndPoint.Address)
-            .WithEncryptedEndpointPort(EndPoint.Port)
-            .WithEncryptionCertificate(_options.ServerCertificate)
-            .WithTlsEndpointReuseAddress()
             .WithPersistentSessions(false)
             .Build();
 
-        // Ask for a client certificate but accept any: X.509 devices are matched by thumbprint after the handshake (self-signed
+        // Our own TLS socket (HubMqttListener): a handshake deadline and packet caps MQTTnet's endpoint does not have. It asks
+        // for a client certificate but accepts any: X.509 devices are matched by thumbprint after the handshake (self-signed
         // device certificates are normal in IoT Hub), SAS devices send none.
-        serverOptions.TlsEndpointOptions.ClientCertificateRequired = true;
-        serverOptions.TlsEndpointOptions.RemoteCertificateValidationCallback = AcceptDeviceCertificate;
-
-        var server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        var server = new MqttServerFactory().CreateMqttServer(serverOptions, [new HubMqttListener(_options, EndPoint, AcceptDeviceCertificate)]);
         server.ValidatingConnectionAsync += ValidateConnectionAsync;
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
@@ -221,8 +217,9 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         var device = await _options.Registry.FindAsync(HubHostName, deviceId, e.CancellationToken).ConfigureAwait(false);
-        if (device is null)
+        if (device is null || !string.Equals(device.DeviceId, deviceId, StringComparison.Ordinal))
         {
+            // IoT Hub device ids are case-sensitive: 'ADV-A' is not the device 'adv-a'.
             return (MqttConnectReasonCode.NotAuthorized, "unknown device");
         }
 

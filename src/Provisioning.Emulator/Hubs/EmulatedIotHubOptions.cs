@@ -43,6 +43,17 @@ public sealed class EmulatedIotHubOptions
     /// <summary>The longest time to live a cloud-to-device message may have: two days, IoT Hub's limit.</summary>
     public static readonly TimeSpan MaxCloudToDeviceTimeToLive = TimeSpan.FromDays(2);
 
+    /// <summary>How long a client has to complete its TLS handshake before its socket is dropped: 10 s.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest MQTT packet (remaining length) a client may send before its CONNECT is accepted: 4 KB, enough
+    /// for any CONNECT of a device (its user name and SAS token are a few hundred bytes).</summary>
+    public const int MaxPacketBytesBeforeAuthentication = 4 * 1024;
+
+    /// <summary>The largest MQTT packet an authenticated device may send: <see cref="MaxMessageBytes"/> plus 16 KB for the
+    /// topic and its properties. A larger one ends the connection at its header.</summary>
+    public int MaxPacketBytes => MaxMessageBytes + (16 * 1024);
+
     /// <summary>Logging; silent when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -54,6 +65,8 @@ public sealed class EmulatedIotHubOptions
         ArgumentOutOfRangeException.ThrowIfNegative(Port);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TlsHandshakeTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxMessageBytes, 64 * 1024 * 1024);
         ArgumentOutOfRangeException.ThrowIfLessThan(CloudToDeviceQueueDepth, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CloudToDeviceTimeToLive, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(CloudToDeviceTimeToLive, MaxCloudToDeviceTimeToLive);

@@ -21,6 +21,7 @@ namespace Provisioning.Emulator.Json;
 [JsonSerializable(typeof(DeviceRegistrationState))]
 [JsonSerializable(typeof(List<DeviceRegistrationState>))]
 [JsonSerializable(typeof(QuerySpecification))]
+[JsonSerializable(typeof(AttestationMechanism))]
 [JsonSerializable(typeof(CustomAllocationRequest))]
 [JsonSerializable(typeof(CustomAllocationResponse))]
 [JsonSerializable(typeof(RegistrationRecord))]

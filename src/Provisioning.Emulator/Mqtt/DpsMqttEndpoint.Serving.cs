@@ -30,7 +30,8 @@ internal sealed partial class DpsMqttEndpoint
                     break;
             }
 
-            answer = (rule is null ? null : FaultAnswers.For(rule, _service.Time)) ?? await AnswerAsync(session, request, cancellationToken).ConfigureAwait(false);
+            var slow = rule is { Kind: FaultKind.SlowAssignment } ? rule.Delay : TimeSpan.Zero;
+            answer = (rule is null ? null : FaultAnswers.For(rule, _service.Time)) ?? await AnswerAsync(session, request, slow, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -63,13 +64,13 @@ internal sealed partial class DpsMqttEndpoint
     /// The register body is empty (CS), <c>{"payload":…}</c> (CS) or <c>{"registrationId":…,"payload":…}</c> (C, AC): all
     /// read as the HTTPS body, with the registration id from CONNECT (dps-protocol.md §5).
     /// </summary>
-    private Task<DeviceResponse> AnswerAsync(DpsMqttSession session, DpsMqttPendingRequest request, CancellationToken cancellationToken)
+    private Task<DeviceResponse> AnswerAsync(DpsMqttSession session, DpsMqttPendingRequest request, TimeSpan slowAssignment, CancellationToken cancellationToken)
     {
         var deviceRequest = session.ToDeviceRequest();
         if (request.Topic.Operation == DpsMqttOperation.Register)
         {
             var body = RequestBody.Parse(request.Payload, EmulatorJsonContext.Default.DeviceRegistrationRequest);
-            return _service.RegisterAsync(deviceRequest, body, cancellationToken);
+            return _service.RegisterAsync(deviceRequest, body, cancellationToken, slowAssignment);
         }
 
         return request.Topic.OperationId is { } operationId

@@ -71,7 +71,7 @@ internal sealed partial class DpsMqttEndpoint : IAsyncDisposable
     public static async Task<DpsMqttEndpoint> StartAsync(DeviceService service, X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort,
         ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
     {
-        var listener = DpsMqttListener.Create(serverCertificate, tcpPort, webSocketPort, loggerFactory);
+        var listener = DpsMqttListener.Create(serverCertificate, tcpPort, webSocketPort, loggerFactory, service.TlsHandshakeTimeout);
         var endpoint = new DpsMqttEndpoint(service, listener, loggerFactory?.CreateLogger<DpsMqttEndpoint>() ?? NullLogger<DpsMqttEndpoint>.Instance);
         try
         {

@@ -50,7 +50,7 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
     // What each connection's client sent besides its certificate, found again from the certificate MQTTnet hands to CONNECT.
     private readonly ConditionalWeakTable<X509Certificate2, PresentedCertificates> _presented = new();
 
-    private DpsMqttListener(X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort, ILoggerFactory? loggerFactory)
+    private DpsMqttListener(X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort, ILoggerFactory? loggerFactory, TimeSpan? handshakeTimeout)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(loggerFactory ?? NullLoggerFactory.Instance);
@@ -63,7 +63,7 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, tcp, listen =>
                 {
                     _tcp = listen;
-                    listen.UseDeviceTls(serverCertificate);
+                    listen.UseDeviceTls(serverCertificate, handshakeTimeout);
                     listen.Run(ServeTcpAsync);
                 });
             }
@@ -73,7 +73,7 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, webSocket, listen =>
                 {
                     _webSocket = listen;
-                    listen.UseDeviceTls(serverCertificate);
+                    listen.UseDeviceTls(serverCertificate, handshakeTimeout);
                 });
             }
         });
@@ -92,8 +92,9 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
     public int? WebSocketPort => _webSocket?.IPEndPoint?.Port;
 
     /// <summary>Builds the listener; nothing listens until <see cref="ListenAsync"/>.</summary>
-    public static DpsMqttListener Create(X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort, ILoggerFactory? loggerFactory) =>
-        new(serverCertificate, tcpPort, webSocketPort, loggerFactory);
+    public static DpsMqttListener Create(X509Certificate2 serverCertificate, int? tcpPort, int? webSocketPort, ILoggerFactory? loggerFactory,
+        TimeSpan? handshakeTimeout = null) =>
+        new(serverCertificate, tcpPort, webSocketPort, loggerFactory, handshakeTimeout);
 
     /// <summary>Opens the sockets (after the MQTT server has started and set <see cref="ClientHandler"/>).</summary>
     public Task ListenAsync(CancellationToken cancellationToken) => _app.StartAsync(cancellationToken);
@@ -175,7 +176,9 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
             _presented.AddOrUpdate(certificate, presented);
         }
 
-        var channel = new MqttTcpChannel(stream, local, remote, certificate);
+        // Packets are capped before MQTTnet reads their length: 4 KB until CONNACK, then the 96 KB body limit plus the topic.
+        await using var limited = new MqttPacketLimitStream(stream, DpsEmulatorOptions.MaxMqttPacketBytesBeforeAuthentication, DpsEmulatorOptions.MaxMqttPacketBytes);
+        var channel = new MqttTcpChannel(limited, local, remote, certificate);
         var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
         using var adapter = new MqttChannelAdapter(channel, formatter, _mqttLogger) { AllowPacketFragmentation = fragment };
         await handler(adapter).ConfigureAwait(false);

@@ -24,7 +24,7 @@ internal sealed class EnrollmentValidator(IReadOnlyDictionary<string, string> ca
                     return "Enrollment groups do not support TPM attestation.";
                 }
 
-                return Device.DeviceAuthenticator.Decode(attestation.Tpm?.EndorsementKey) is { Length: > 0 } ? null : "A TPM attestation needs a base64 endorsementKey.";
+                return CheckTpmKeys(attestation.Tpm);
             case "x509":
                 var x509 = attestation.X509;
                 if (x509?.CaReferences is { } refs)
@@ -69,6 +69,35 @@ internal sealed class EnrollmentValidator(IReadOnlyDictionary<string, string> ca
                 return null;
             default:
                 return "attestation.type must be tpm, x509 or symmetricKey.";
+        }
+    }
+
+    /// <summary>
+    /// The EK must be what a device will present: a TPM2B_PUBLIC of an RSA-2048 key of the TCG EK template (and the SRK,
+    /// when given, of the SRK template), so a random or truncated key is refused when enrolled, not when the device registers.
+    /// </summary>
+    private static string? CheckTpmKeys(TpmAttestationBody? tpm)
+    {
+        if (Device.DeviceAuthenticator.Decode(tpm?.EndorsementKey) is not { Length: > 0 } ek)
+        {
+            return "attestation.tpm.endorsementKey must be base64 of the TPM2B_PUBLIC of the device's endorsement key.";
+        }
+
+        try
+        {
+            Tpm.TpmDeviceKey.Parse(ek, Tpm.TpmDeviceKeyRole.Endorsement);
+            if (tpm!.StorageRootKey is { } srkText)
+            {
+                var srk = Device.DeviceAuthenticator.Decode(srkText)
+                    ?? throw new Tpm.TpmAttestationRejectedException("The SRK is not base64.");
+                Tpm.TpmDeviceKey.Parse(srk, Tpm.TpmDeviceKeyRole.StorageRoot);
+            }
+
+            return null;
+        }
+        catch (Tpm.TpmAttestationRejectedException ex)
+        {
+            return "attestation.tpm must hold a TPM 2.0 RSA-2048 endorsement key of the TCG EK template (TPM2B_PUBLIC, base64): " + ex.Message;
         }
     }
 

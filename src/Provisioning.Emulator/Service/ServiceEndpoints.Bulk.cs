@@ -42,9 +42,11 @@ internal sealed partial class ServiceEndpoints
             store.Enrollments.TryGetValue(registrationId, out var existing);
             var (code, problem) = mode switch
             {
+                not "delete" when !RegistrationIds.IsValid(registrationId)
+                    => (DpsErrorCodes.RegistrationIdMismatch, $"The registration id is invalid: a registration id is {RegistrationIds.Rule}."),
                 "create" when existing is not null => (DpsErrorCodes.Conflict, "The enrollment already exists."),
                 "delete" when existing is null => (DpsErrorCodes.NotFound, "The enrollment does not exist."),
-                "updateifmatchetag" when existing is not null && !string.Equals(enrollment.Etag, existing.Etag, StringComparison.Ordinal)
+                "updateifmatchetag" when existing is not null && !string.Equals(ServiceQuery.Unquote(enrollment.Etag ?? ""), ServiceQuery.Unquote(existing.Etag ?? ""), StringComparison.Ordinal)
                     => (DpsErrorCodes.PreconditionFailed, "The etag does not match the current one."),
                 "delete" => (0, null),
                 _ => Prepare(enrollment, registrationId, existing) is { } reason ? (DpsErrorCodes.InvalidArgument, reason) : (0, null),

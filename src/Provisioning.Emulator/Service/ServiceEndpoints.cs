@@ -12,7 +12,7 @@ using Provisioning.Emulator.Storage;
 namespace Provisioning.Emulator.Service;
 
 /// <summary>
-/// The service API (api-version 2021-10-01): individual enrollments, enrollment groups and registration states, with
+/// The service API (every api-version of <see cref="ApiVersions.ServiceVersions"/>): individual enrollments, enrollment groups and registration states, with
 /// the DPS service JSON shapes and service SAS authentication.
 /// </summary>
 internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions options, ServiceAuthenticator authenticator, EnrollmentValidator validator)
@@ -35,13 +35,16 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         routes.MapMethods("/registrations/{id}", ["GET"], c => Guarded(c, GetRegistrationAsync));
         routes.MapMethods("/registrations/{id}", ["DELETE"], c => Guarded(c, DeleteRegistrationAsync));
         routes.MapMethods("/registrations/{id}/query", ["POST"], c => Guarded(c, QueryRegistrationsAsync));
+        routes.MapMethods("/enrollments/{id}/attestationmechanism", ["POST"], c => Guarded(c, GetEnrollmentAttestationAsync));
+        routes.MapMethods("/enrollmentGroups/{id}/attestationmechanism", ["POST"], c => Guarded(c, GetGroupAttestationAsync));
     }
 
     private async Task Guarded(HttpContext context, Func<HttpContext, string, Task> handler)
     {
-        if (ApiVersions.Match(context.Request, [ApiVersions.Service]) is null)
+        if (ApiVersions.Match(context.Request, ApiVersions.ServiceVersions) is null)
         {
-            await Error(context, DpsErrorCodes.InvalidApiVersion, "The api-version is missing or not supported (2021-10-01).").ConfigureAwait(false);
+            await Error(context, DpsErrorCodes.InvalidApiVersion,
+                "The api-version is missing or not supported (" + string.Join(", ", ApiVersions.ServiceVersions) + ").").ConfigureAwait(false);
             return;
         }
 
@@ -61,6 +64,12 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         if (body.ErrorCode != 0 || body.Value is null)
         {
             await Error(context, body.ErrorCode != 0 ? body.ErrorCode : DpsErrorCodes.MalformedRequest, body.Message ?? "The body is empty.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!RegistrationIds.IsValid(id))
+        {
+            await Error(context, DpsErrorCodes.RegistrationIdMismatch, $"The registration id '{Printable(id)}' is invalid: a registration id is {RegistrationIds.Rule}.").ConfigureAwait(false);
             return;
         }
 
@@ -138,7 +147,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     }
 
     private Task QueryEnrollmentsAsync(HttpContext context, string id) =>
-        QueryAsync(context, () => store.Enrollments.Values.Select(WithState).OrderBy(e => e.RegistrationId, StringComparer.Ordinal).ToList(), Ctx.ListIndividualEnrollment);
+        QueryAsync(context, store.Enrollments.Values, e => e.RegistrationId!, WithState, "Enrollment", Ctx.ListIndividualEnrollment);
 
     private async Task PutGroupAsync(HttpContext context, string id)
     {
@@ -146,6 +155,12 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         if (body.ErrorCode != 0 || body.Value is null)
         {
             await Error(context, body.ErrorCode != 0 ? body.ErrorCode : DpsErrorCodes.MalformedRequest, body.Message ?? "The body is empty.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!RegistrationIds.IsValid(id))
+        {
+            await Error(context, DpsErrorCodes.RegistrationIdMismatch, $"The enrollment group id '{Printable(id)}' is invalid: an enrollment group id is {RegistrationIds.Rule}.").ConfigureAwait(false);
             return;
         }
 
@@ -210,7 +225,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     }
 
     private Task QueryGroupsAsync(HttpContext context, string id) =>
-        QueryAsync(context, () => store.Groups.Values.OrderBy(g => g.EnrollmentGroupId, StringComparer.Ordinal).ToList(), Ctx.ListEnrollmentGroup);
+        QueryAsync(context, store.Groups.Values, g => g.EnrollmentGroupId!, g => g, "EnrollmentGroup", Ctx.ListEnrollmentGroup);
 
     private async Task GetRegistrationAsync(HttpContext context, string id)
     {
@@ -243,26 +258,14 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     }
 
     private Task QueryRegistrationsAsync(HttpContext context, string groupId) =>
-        QueryAsync(context, () => store.Registrations.Values
-            .Where(r => string.Equals(r.EnrollmentGroupId, groupId, StringComparison.OrdinalIgnoreCase))
-            .OrderBy(r => r.RegistrationId, StringComparer.Ordinal).Select(ToState).ToList(), Ctx.ListDeviceRegistrationState);
-
-    private async Task QueryAsync<T>(HttpContext context, Func<List<T>> run, JsonTypeInfo<List<T>> typeInfo)
-    {
-        var body = await RequestBody.ReadAsync(context.Request, Ctx.QuerySpecification, context.RequestAborted).ConfigureAwait(false);
-        if (body.ErrorCode != 0)
-        {
-            await Error(context, body.ErrorCode, body.Message!).ConfigureAwait(false);
-            return;
-        }
-
-        await DpsErrorWriter.WriteJsonAsync(context, run(), typeInfo).ConfigureAwait(false);
-    }
+        QueryAsync(context, store.Registrations.Values.Where(r => string.Equals(r.EnrollmentGroupId, groupId, StringComparison.OrdinalIgnoreCase)),
+            r => r.RegistrationId, ToState, "DeviceRegistration", Ctx.ListDeviceRegistrationState);
 
     private async Task<bool> CheckIfMatchAsync(HttpContext context, string? currentEtag)
     {
-        var ifMatch = context.Request.Headers.IfMatch.ToString();
-        if (ifMatch.Length == 0 || ifMatch == "*" || string.Equals(ifMatch, currentEtag, StringComparison.Ordinal))
+        // The service SDKs quote an etag that is not quoted yet (registration etags are bare in the bodies, enrollment etags quoted).
+        var ifMatch = ServiceQuery.Unquote(context.Request.Headers.IfMatch.ToString());
+        if (ifMatch.Length == 0 || ifMatch == "*" || string.Equals(ifMatch, ServiceQuery.Unquote(currentEtag ?? ""), StringComparison.Ordinal))
         {
             return true;
         }
@@ -297,6 +300,65 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         Etag = r.Etag,
         Payload = r.Payload,
     };
+
+    private async Task GetEnrollmentAttestationAsync(HttpContext context, string id)
+    {
+        if (!store.Enrollments.TryGetValue(id, out var enrollment) || enrollment.Attestation is null)
+        {
+            await Error(context, DpsErrorCodes.NotFound, "The enrollment does not exist.").ConfigureAwait(false);
+            return;
+        }
+
+        await DpsErrorWriter.WriteJsonAsync(context, enrollment.Attestation, Ctx.AttestationMechanism).ConfigureAwait(false);
+    }
+
+    private async Task GetGroupAttestationAsync(HttpContext context, string id)
+    {
+        if (!store.Groups.TryGetValue(id, out var group) || group.Attestation is null)
+        {
+            await Error(context, DpsErrorCodes.NotFound, "The enrollment group does not exist.").ConfigureAwait(false);
+            return;
+        }
+
+        await DpsErrorWriter.WriteJsonAsync(context, group.Attestation, Ctx.AttestationMechanism).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A query page (the SDKs' paging): items in id order, at most <c>x-ms-max-item-count</c> of them, after the id the
+    /// <c>x-ms-continuation</c> token names; the answer says its <c>x-ms-item-type</c> and, when more follow, the next token.
+    /// </summary>
+    private async Task QueryAsync<TStored, T>(HttpContext context, IEnumerable<TStored> source, Func<TStored, string> key, Func<TStored, T> project,
+        string itemType, JsonTypeInfo<List<T>> typeInfo)
+    {
+        var body = await RequestBody.ReadAsync(context.Request, Ctx.QuerySpecification, context.RequestAborted).ConfigureAwait(false);
+        if (body.ErrorCode != 0)
+        {
+            await Error(context, body.ErrorCode, body.Message!).ConfigureAwait(false);
+            return;
+        }
+
+        var paging = ServiceQuery.ReadPaging(context.Request, out var problem);
+        if (paging is not { } page)
+        {
+            await Error(context, DpsErrorCodes.InvalidArgument, problem!).ConfigureAwait(false);
+            return;
+        }
+
+        var ordered = source.Where(item => page.After is null || RegistrationIds.Comparer.Compare(key(item), page.After) > 0)
+            .OrderBy(key, RegistrationIds.Comparer).Take(page.Size + 1).ToList();
+        var more = ordered.Count > page.Size;
+        if (more)
+        {
+            ordered.RemoveAt(ordered.Count - 1);
+        }
+
+        ServiceQuery.WriteHeaders(context.Response, itemType, page.Size, more ? key(ordered[^1]) : null);
+        await DpsErrorWriter.WriteJsonAsync(context, ordered.Select(project).ToList(), typeInfo).ConfigureAwait(false);
+    }
+
+    /// <summary>An id for a message: printable ASCII only, at most 140 characters (the id came from the network).</summary>
+    private static string Printable(string id) =>
+        new([.. id.Take(140).Select(c => c is >= ' ' and < (char)127 ? c : '?')]);
 
     private Task Error(HttpContext context, int code, string message) => DpsErrorWriter.WriteErrorAsync(context, code, message, Time);
 }

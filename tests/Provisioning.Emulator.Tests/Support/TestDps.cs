@@ -115,7 +115,15 @@ internal static class TestDps
     public static string TempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "dps-emu-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(path);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            // The emulator refuses a data folder others can open.
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         return path;
     }
 
