@@ -244,6 +244,13 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
             {
                 return (MqttConnectReasonCode.NotAuthorized, "certificate thumbprint does not match");
             }
+
+            // An expired (or not yet valid) certificate is refused even when its thumbprint is the registered one.
+            var now = _options.TimeProvider.GetUtcNow();
+            if (now < certificate.NotBefore.ToUniversalTime() - _options.ClockSkew || now > certificate.NotAfter.ToUniversalTime() + _options.ClockSkew)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, "certificate expired or not yet valid");
+            }
         }
         else
         {
