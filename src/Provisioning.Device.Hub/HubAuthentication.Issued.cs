@@ -27,8 +27,31 @@ public abstract partial class HubAuthentication
         return FromIssuedCertificate(registration.IssuedCertificateChain, key);
     }
 
+    /// <summary>Extra subscriptions the authentication needs (the credentials API for an issued certificate).</summary>
+    internal virtual IEnumerable<string> ExtraSubscriptions => [];
+
+    /// <summary>The api-version of the MQTT user name.</summary>
+    internal virtual string HubApiVersion => "2020-09-30";
+
     /// <summary>Authenticates with an issued chain (base64 DER, leaf first) and the key of its leaf.</summary>
     internal static HubAuthentication FromIssuedCertificate(IReadOnlyList<string> chain, CertificateSigningKey key)
+    {
+        var authentication = new IssuedCertificateAuthentication();
+        try
+        {
+            authentication.Swap(chain, key);
+            return authentication;
+        }
+        catch
+        {
+            authentication.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The TLS credential for an issued chain: the leaf bound to its key, with the chain's intermediates.</summary>
+    internal static (SslStreamCertificateContext Context, X509Certificate2 Leaf, X509Certificate2Collection Intermediates) BuildCredential(
+        IReadOnlyList<string> chain, CertificateSigningKey key)
     {
         var certificates = new List<X509Certificate2>(chain.Count);
         try
@@ -38,7 +61,7 @@ public abstract partial class HubAuthentication
                 certificates.Add(X509CertificateLoader.LoadCertificate(Convert.FromBase64String(text)));
             }
 
-            if (!key.Matches(certificates[0]))
+            if (certificates.Count == 0 || !key.Matches(certificates[0]))
             {
                 throw new ArgumentException("The issued certificate does not carry the key's public key.", nameof(key));
             }
@@ -56,8 +79,7 @@ public abstract partial class HubAuthentication
                     }
                 }
 
-                var context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
-                return new IssuedCertificateAuthentication(context, leaf, intermediates);
+                return (SslStreamCertificateContext.Create(leaf, intermediates, offline: true), leaf, intermediates);
             }
             catch
             {
@@ -78,25 +100,86 @@ public abstract partial class HubAuthentication
         }
     }
 
-    private sealed class IssuedCertificateAuthentication(SslStreamCertificateContext context, X509Certificate2 leaf, X509Certificate2Collection intermediates)
-        : HubAuthentication
+    /// <summary>An issued certificate that renewal replaces in place: the next connection presents the new one.</summary>
+    internal sealed class IssuedCertificateAuthentication : HubAuthentication
     {
-        internal override SslStreamCertificateContext ClientCertificate => context;
+        private readonly Lock _lock = new();
+        private readonly List<IDisposable> _retired = [];
+        private SslStreamCertificateContext? _context;
+        private X509Certificate2? _leaf;
+
+        internal override SslStreamCertificateContext ClientCertificate
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _context!;
+                }
+            }
+        }
 
         internal override bool UsesSasToken => false;
+
+        internal override IEnumerable<string> ExtraSubscriptions => [CredentialsResponsePrefix + "#"];
+
+        internal override string HubApiVersion => "2025-08-01-preview";
+
+        /// <summary>The current chain (base64 DER, leaf first).</summary>
+        public IReadOnlyList<string> Chain { get; private set; } = [];
+
+        /// <summary>The current key.</summary>
+        public CertificateSigningKey? Key { get; private set; }
+
+        public DateTimeOffset NotBefore { get; private set; }
+
+        public DateTimeOffset NotAfter { get; private set; }
+
+        /// <summary>The leaf's common name (what a renewal request asks for again).</summary>
+        public string CommonName { get; private set; } = "";
+
+        /// <summary>Replaces the credential; the old one is kept until disposal (a TLS session may still hold it).</summary>
+        public void Swap(IReadOnlyList<string> chain, CertificateSigningKey key)
+        {
+            var (context, leaf, intermediates) = BuildCredential(chain, key);
+            lock (_lock)
+            {
+                if (_leaf is not null)
+                {
+                    _retired.Add(_leaf);
+                }
+
+                _context = context;
+                _leaf = leaf;
+                _retired.AddRange(intermediates.Cast<IDisposable>());
+                Chain = [.. chain];
+                Key = key;
+                NotBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
+                NotAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime());
+                CommonName = leaf.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+            }
+        }
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
-                leaf.Dispose();
-                foreach (var certificate in intermediates)
+                lock (_lock)
                 {
-                    certificate.Dispose();
+                    _leaf?.Dispose();
+                    foreach (var item in _retired)
+                    {
+                        item.Dispose();
+                    }
+
+                    _retired.Clear();
                 }
             }
 
             base.Dispose(disposing);
         }
     }
+
+    /// <summary><c>$iothub/credentials/res/</c>.</summary>
+    internal const string CredentialsResponsePrefix = "$iothub/credentials/res/";
 }

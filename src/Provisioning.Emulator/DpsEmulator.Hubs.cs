@@ -62,6 +62,11 @@ public sealed partial class DpsEmulator
                 TimeProvider = options.TimeProvider,
                 ClockSkew = options.ClockSkew,
                 LoggerFactory = options.LoggerFactory,
+                CertificateIssuer = csr =>
+                {
+                    using var issued = CertificateAuthority.IssueClientCertificate(csr, options.IssuedCertificateValidity);
+                    return [issued.RawData, CertificateAuthority.Certificate.RawData];
+                },
             }, cancellationToken).ConfigureAwait(false);
             _iotHubs.Add(hub);
             linked.MqttAddress = hub.MqttAddress;

@@ -24,6 +24,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
 {
     private const string DeviceItem = "hub.device";
     private const string ExpiryItem = "hub.expiry";
+    private const string CertificateNameItem = "hub.certificate-cn";
     private const string ConnectionItem = "hub.connection";
     private const string HubSenderPrefix = "$hub/";
 
@@ -270,6 +271,11 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         e.SessionItems[DeviceItem] = device;
+        if (e.ClientCertificate is { } presented)
+        {
+            e.SessionItems[CertificateNameItem] = presented.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        }
+
         e.SessionItems[ConnectionItem] = new object();
         if (expiresAt is { } value)
         {
