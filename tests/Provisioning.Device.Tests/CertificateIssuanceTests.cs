@@ -275,3 +275,18 @@ public sealed class CertificateIssuanceTests
         }
     }
 }
+
+/// <summary>The tpm2-openssl provider's TCTI for each transport spec (issue 16).</summary>
+public sealed class TpmProviderTctiTests
+{
+    [Theory]
+    [InlineData("swtpm:127.0.0.1:2321", "swtpm:host=127.0.0.1,port=2321")]
+    [InlineData("mssim:localhost:2321", "mssim:host=localhost,port=2321")]
+    [InlineData("swtpm:[::1]:2321", "swtpm:host=::1,port=2321")]
+    [InlineData("device", "device:/dev/tpmrm0")]
+    [InlineData("device:/dev/tpm0", "device:/dev/tpm0")]
+    [InlineData("software", null)]
+    [InlineData("unix:/run/swtpm.sock", null)]
+    [InlineData(null, null)]
+    public void TctiFor_MapsTheTransportSpec(string? spec, string? tcti) => Assert.Equal(tcti, TpmProviderKey.TctiFor(spec));
+}
