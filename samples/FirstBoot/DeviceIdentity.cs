@@ -38,6 +38,12 @@ internal sealed class DeviceIdentity : IAsyncDisposable
     /// <summary>Where the identity lives, in words.</summary>
     public string Description { get; }
 
+    /// <summary>The TPM, for TPM attestation (it can also hold the certificate key of <c>--csr</c>).</summary>
+    public TpmIdentity? Tpm => _tpm;
+
+    /// <summary>The TPM's transport spec, for TPM attestation.</summary>
+    public string? TpmSpec { get; private init; }
+
     /// <summary>The EK (TPM2B_PUBLIC with its size prefix), for TPM.</summary>
     public byte[]? EndorsementKey { get; }
 
@@ -56,7 +62,7 @@ internal sealed class DeviceIdentity : IAsyncDisposable
                     var ek = await tpm.GetEndorsementKeyAsync(cancellationToken).ConfigureAwait(false);
                     var id = options.RegistrationId ?? await tpm.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
                     var where = options.Tpm is null ? $"software TPM in {Path.Combine(stateDirectory, "tpm")}" : $"TPM {spec}";
-                    return new DeviceIdentity(new TpmAttestation(tpm, options.RegistrationId), id, where, tpm, ek);
+                    return new DeviceIdentity(new TpmAttestation(tpm, options.RegistrationId), id, where, tpm, ek) { TpmSpec = spec };
                 }
                 catch
                 {

@@ -38,6 +38,10 @@ internal sealed class FirstBootOptions
           --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
           --message <json>                   the telemetry body (default a small reading)
           --reprovision                      ignore the registration cache and ask DPS again
+          --csr [ecc|rsa|rsa3072]            ask DPS for a certificate (api 2025-07-01-preview): the registration carries a
+                                             CSR (default ECC P-256) and the hub is reached with the issued certificate
+          --key-location tpm|software        where the certificate key lives (default: the TPM for a device or swtpm TPM,
+                                             else a key file beside the registration cache, owner-only)
           --state <dir>                      the state folder (default ~/.provisioning-device/firstboot)
           --json                             end standard output with one JSON line describing the outcome
           --verbose                          client logs, and stack traces with errors
@@ -78,6 +82,12 @@ internal sealed class FirstBootOptions
     public string? Message { get; private set; }
 
     public bool Reprovision { get; private set; }
+
+    /// <summary><c>--csr</c>: the certificate key's algorithm, or null for no certificate issuance.</summary>
+    public Provisioning.Device.CertificateKeyAlgorithm? Csr { get; private set; }
+
+    /// <summary><c>--key-location</c>, or null for the default.</summary>
+    public Provisioning.Device.CertificateKeyLocation? KeyLocation { get; private set; }
 
     public string? StateDirectory { get; private set; }
 
@@ -214,6 +224,26 @@ internal sealed class FirstBootOptions
                 case "--emulator": options.EmulatorFile = Value(); break;
                 case "--enroll": options.Enroll = true; break;
                 case "--reprovision": options.Reprovision = true; break;
+                case "--csr":
+                    // The algorithm is optional: "--csr" alone means ECC P-256.
+                    var algorithm = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "ecc";
+                    options.Csr = algorithm.ToLowerInvariant() switch
+                    {
+                        "ecc" => Provisioning.Device.CertificateKeyAlgorithm.EccP256,
+                        "rsa" or "rsa2048" => Provisioning.Device.CertificateKeyAlgorithm.Rsa2048,
+                        "rsa3072" => Provisioning.Device.CertificateKeyAlgorithm.Rsa3072,
+                        _ => Fail(ref problem, $"--csr takes ecc, rsa or rsa3072, not '{algorithm}'", options.Csr),
+                    };
+                    break;
+                case "--key-location":
+                    var location = Value();
+                    options.KeyLocation = location?.ToLowerInvariant() switch
+                    {
+                        "tpm" => Provisioning.Device.CertificateKeyLocation.Tpm,
+                        "software" => Provisioning.Device.CertificateKeyLocation.Software,
+                        _ => Fail(ref problem, $"--key-location must be tpm or software, not '{location}'", options.KeyLocation),
+                    };
+                    break;
                 case "--json": options.Json = true; break;
                 case "--verbose" or "-v": options.Verbose = true; break;
                 case "--help" or "-h": options.Help = true; break;
@@ -236,6 +266,14 @@ internal sealed class FirstBootOptions
         if (Attestation == AttestationKind.Tpm && Transport != DpsTransport.Https)
         {
             error = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT (its 401 challenge exists only over HTTPS and AMQP); use --transport https, or --attestation symmetric|x509 with mqtt";
+        }
+        else if (KeyLocation is not null && Csr is null)
+        {
+            error = "--key-location applies with --csr only";
+        }
+        else if (KeyLocation == Provisioning.Device.CertificateKeyLocation.Tpm && Attestation != AttestationKind.Tpm)
+        {
+            error = "--key-location tpm needs --attestation tpm (the TPM that holds the key); use --key-location software with symmetric or x509";
         }
         else if (Tpm is not null && Attestation != AttestationKind.Tpm)
         {

@@ -33,6 +33,9 @@ internal sealed class FirstBootReport
     public long ElapsedMs { get; set; }
 
     public string? Error { get; set; }
+
+    /// <summary>With <c>--csr</c>: the certificate DPS issued (from DPS or from the cache).</summary>
+    public IssuedCertificateReport? IssuedCertificate { get; set; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -91,7 +91,13 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         var narrator = new Narrator(output, options.Attestation, options.Transport, idScope, identity.RegistrationId);
         var cachePath = Path.Combine(state, options.EmulatorFile is not null ? "standalone" : options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
-        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken).ConfigureAwait(false);
+        using var certificateKey = options.Csr is null ? null : await CertificateIssuance.OpenKeyAsync(options, identity, cachePath, cancellationToken).ConfigureAwait(false);
+        if (certificateKey is not null)
+        {
+            output.WriteLine($"Certificate key for the CSR: {CertificateIssuance.Describe(certificateKey)}");
+        }
+
+        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken, certificateKey).ConfigureAwait(false);
         if (result is null)
         {
             return;
@@ -102,7 +108,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         if (client is null && result.IsFromCache)
         {
             output.WriteLine($"The hub refused the cached identity ({refused}): back to DPS.");
-            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: true, cancellationToken).ConfigureAwait(false);
+            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: true, cancellationToken, certificateKey).ConfigureAwait(false);
             if (result is null)
             {
                 return;
@@ -143,7 +149,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
     /// <returns>The assigned result, or null when DPS answered failed or disabled (the report says so).</returns>
     private async Task<DeviceRegistrationResult?> RegisterAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
-        X509Certificate2? extraRoot, DpsEmulator? dps, bool bypassCache, CancellationToken cancellationToken)
+        X509Certificate2? extraRoot, DpsEmulator? dps, bool bypassCache, CancellationToken cancellationToken, CertificateSigningKey? certificateKey = null)
     {
         using var observer = new RegistrationObserver(narrator.OnEvent, _clock, verbose);
         var clientOptions = new ProvisioningClientOptions
@@ -163,7 +169,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         var dialled = DpsTransports.Apply(clientOptions, options.Transport, endpoint);
         using var client = new ProvisioningDeviceClient(dialled, idScope, identity.Attestation, clientOptions);
-        var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache };
+        var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache, CertificateSigningKey = certificateKey };
         output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
         var started = _clock.Elapsed;
         var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
@@ -172,6 +178,12 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         Report.Source = result.IsFromCache ? "cache" : "dps";
         Report.AssignedHub = result.AssignedHub;
         Report.DeviceId = result.DeviceId;
+        if (result.CertificateSigningKey is not null && result.IssuedCertificateChain.Count > 0)
+        {
+            Report.IssuedCertificate = CertificateIssuance.Report(result);
+            narrator.Step($"issued certificate {Report.IssuedCertificate.Subject}, SHA-256 {Report.IssuedCertificate.Thumbprint}, valid until {Report.IssuedCertificate.NotAfter:u} ({(result.IsFromCache ? "from the cache" : "from DPS")}, chain of {result.IssuedCertificateChain.Count} checked against the key)");
+        }
+
         if (result.IsFromCache)
         {
             narrator.Step($"Booting from the registration cache ({cachePath}): DPS was not contacted", took);
@@ -246,7 +258,10 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             throw;
         }
 
-        output.WriteLine($"Connected to {result.AssignedHub} as {result.DeviceId} over MQTT ({identity.HubCredentialDescription}) in {Narrator.Ms(_clock.Elapsed - started)}");
+        var credential = result.CertificateSigningKey is { } key && result.IssuedCertificateChain.Count > 0
+            ? $"issued certificate, {CertificateIssuance.Describe(key)}"
+            : identity.HubCredentialDescription;
+        output.WriteLine($"Connected to {result.AssignedHub} as {result.DeviceId} over MQTT ({credential}) in {Narrator.Ms(_clock.Elapsed - started)}");
         return (client, null);
     }
 

@@ -55,7 +55,7 @@ public sealed partial class DeviceClient
             Volatile.Write(ref _ready, NewReady());
             if (renewal)
             {
-                SetState(ConnectionState.Connecting, ConnectionChangeReason.TokenRenewal, null);
+                SetState(ConnectionState.Connecting, ConnectionChangeReason.TokenRenewal, null); // a SAS token or an issued certificate
                 try
                 {
                     await session.DrainAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
@@ -84,6 +84,11 @@ public sealed partial class DeviceClient
     /// <remarks>Renewal when ≤ <see cref="DeviceClientOptions.RenewalThreshold"/> of the lifetime is left (dps-protocol.md §8: 15 %).</remarks>
     private async Task<bool> WaitForDropOrRenewalAsync(HubSession session, CancellationToken cancellationToken)
     {
+        if (_authentication is HubAuthentication.IssuedCertificateAuthentication issued)
+        {
+            return await WaitForDropOrCertificateRenewalAsync(session, issued, cancellationToken).ConfigureAwait(false);
+        }
+
         if (session.TokenExpiresAt is not { } expiresAt)
         {
             await session.Closed.WaitAsync(cancellationToken).ConfigureAwait(false);

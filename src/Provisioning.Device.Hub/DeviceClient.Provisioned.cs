@@ -38,12 +38,28 @@ public sealed partial class DeviceClient
             throw new ArgumentException($"Registration '{registration.RegistrationId}' is assigned but names no hub or device id.", nameof(registration));
         }
 
+        if (registration.IssuedCertificateChain.Count > 0 && registration.CertificateSigningKey is not null)
+        {
+            // dps-protocol.md §9: the hub knows the device by its issued certificate from now on.
+            var issued = HubAuthentication.FromIssuedCertificate(registration);
+            try
+            {
+                return new DeviceClient(registration.AssignedHub, registration.DeviceId, issued, options, ownsAuthentication: true);
+            }
+            catch
+            {
+                issued.Dispose();
+                throw;
+            }
+        }
+
         if (registration.IssuedCertificateChain.Count > 0)
         {
             // The hub now knows the device by the issued certificate (dps-protocol.md §9), whose key only the caller holds.
             throw new ArgumentException(
                 $"DPS issued a certificate to '{registration.RegistrationId}' and the hub expects it: create the client with " +
-                "HubAuthentication.FromCertificate and the issued chain with the key of the certificate signing request.", nameof(registration));
+                "HubAuthentication.FromCertificate and the issued chain with the key of the certificate signing request, " +
+                "or register with ProvisioningRegistrationRequest.CertificateSigningKey so the result carries the key.", nameof(registration));
         }
 
         var authentication = HubAuthentication.FromAttestation(attestation);

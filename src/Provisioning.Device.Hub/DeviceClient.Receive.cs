@@ -27,6 +27,10 @@ public sealed partial class DeviceClient
             {
                 CompleteTwinRequest(topic, e.ApplicationMessage.Payload.ToArray());
             }
+            else if (topic.StartsWith(HubAuthentication.CredentialsResponsePrefix, StringComparison.Ordinal))
+            {
+                CompleteCredentialResponse(topic, e.ApplicationMessage.Payload.ToArray());
+            }
             else if (topic.StartsWith(HubTopics.DesiredPrefix, StringComparison.Ordinal))
             {
                 _desired.Writer.TryWrite((topic, e.ApplicationMessage.Payload.ToArray()));

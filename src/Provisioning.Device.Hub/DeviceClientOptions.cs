@@ -30,6 +30,19 @@ public sealed class DeviceClientOptions
     /// <summary>The share of the lifetime left when the token is renewed (reconnecting with a fresh one). Default 15 %.</summary>
     public double RenewalThreshold { get; set; } = 0.15;
 
+    /// <summary>With a certificate DPS issued (<see cref="HubAuthentication.FromIssuedCertificate(DeviceRegistrationResult)"/>): the share of the
+    /// certificate's lifetime left when the client asks its hub for a new one (<c>$iothub/credentials</c>, dps-protocol.md §9)
+    /// and reconnects with it. Default 15 %, like SAS renewal.</summary>
+    public double CertificateRenewalThreshold { get; set; } = 0.15;
+
+    /// <summary>Renew the issued certificate with a new key (a software key is replaced in its file; a TPM key is evicted and
+    /// created again at its handle once the new certificate is needed) rather than the same key. Default false.</summary>
+    public bool RenewCertificateWithNewKey { get; set; }
+
+    /// <summary>Called after the hub issued a new certificate, with the new chain (base64 DER, leaf first) and its key, before
+    /// the connection is swapped: store them (e.g. in the registration cache) so the next boot uses them.</summary>
+    public Func<IReadOnlyList<string>, CertificateSigningKey, CancellationToken, ValueTask>? CertificateRenewed { get; set; }
+
     /// <summary>MQTT keep-alive. Default 300 s (the C# SDK's).</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(300);
 
@@ -73,6 +86,11 @@ public sealed class DeviceClientOptions
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(SasTokenLifetime, TimeSpan.FromSeconds(10), nameof(SasTokenLifetime));
+        if (CertificateRenewalThreshold is <= 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CertificateRenewalThreshold), "The certificate renewal threshold is a share of the lifetime, in (0, 1).");
+        }
+
         if (RenewalThreshold is <= 0 or >= 1)
         {
             throw new ArgumentOutOfRangeException(nameof(RenewalThreshold), "The renewal threshold is a share of the lifetime, in (0, 1).");

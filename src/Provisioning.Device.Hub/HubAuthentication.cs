@@ -7,7 +7,7 @@ namespace Provisioning.Device.Hub;
 /// <summary>How a device proves itself to its hub: a SAS token signed with a symmetric key or by a signer (a TPM), or a
 /// TLS client certificate.</summary>
 /// <remarks>dps-protocol.md §8 (password: SAS token, or none for X.509). Dispose it with the client to zero a held key.</remarks>
-public abstract class HubAuthentication : IDisposable
+public abstract partial class HubAuthentication : IDisposable
 {
     private protected HubAuthentication()
     {

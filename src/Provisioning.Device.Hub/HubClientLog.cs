@@ -34,4 +34,10 @@ internal static partial class HubClientLog
 
     [LoggerMessage(7, LogLevel.Debug, "Skipped desired properties version {Version}: version {Last} was already delivered")]
     public static partial void StaleDesired(ILogger logger, long version, long last);
+
+    [LoggerMessage(20, LogLevel.Information, "Device {DeviceId}: the hub issued a new certificate, valid until {NotAfter}; reconnecting with it")]
+    public static partial void CertificateRenewed(ILogger logger, string deviceId, DateTimeOffset notAfter);
+
+    [LoggerMessage(21, LogLevel.Warning, "Device {DeviceId}: certificate renewal attempt {Attempt} failed: {Reason}")]
+    public static partial void CertificateRenewalFailed(ILogger logger, string deviceId, int attempt, string reason);
 }

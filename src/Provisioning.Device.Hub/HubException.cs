@@ -33,4 +33,7 @@ public sealed class HubException : Exception
 
     /// <summary>Whether trying again later may succeed.</summary>
     public bool IsTransient { get; }
+
+    /// <summary>How long the hub asked the device to wait before trying again (<c>retryAfter</c> of a credentials error), if it did.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

@@ -11,6 +11,16 @@ public sealed class ProvisioningClientOptions
     /// <summary>The api-version sent by default (dps-protocol.md §1.1).</summary>
     public const string DefaultApiVersion = "2019-03-31";
 
+    /// <summary>The first api-version with certificate issuance (<c>csr</c> in, <c>issuedCertificateChain</c> out; dps-protocol.md §9).</summary>
+    public const string CertificateIssuanceApiVersion = "2025-07-01-preview";
+
+    /// <summary>
+    /// The roots an issued certificate chain (<see cref="ProvisioningRegistrationRequest.CertificateSigningKey"/>) must lead
+    /// to. When empty, the chain must end with a self-signed root, which is then trusted as the service sent it (over the
+    /// server-authenticated TLS connection).
+    /// </summary>
+    public X509Certificate2Collection IssuedCertificateTrustedRoots { get; } = [];
+
     /// <summary>The clock for retries, polling, deadlines and SAS expiry. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

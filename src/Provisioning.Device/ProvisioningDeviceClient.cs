@@ -104,7 +104,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         RegistrationRequestWriter.Validate(request);
 
         IRegistrationCache? cache = _options.RegistrationCache;
-        if (cache is not null && !request.BypassCache && await LoadCachedAsync(cache, cancellationToken).ConfigureAwait(false) is { } cached)
+        if (cache is not null && !request.BypassCache && await LoadCachedAsync(cache, request, cancellationToken).ConfigureAwait(false) is { } cached)
         {
             return cached;
         }
@@ -156,7 +156,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
     }
 
-    private async ValueTask<DeviceRegistrationResult?> LoadCachedAsync(IRegistrationCache cache, CancellationToken cancellationToken)
+    private async ValueTask<DeviceRegistrationResult?> LoadCachedAsync(IRegistrationCache cache, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         CachedRegistration? entry;
         try
@@ -181,6 +181,17 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return null;
         }
 
+        if (request.CertificateSigningKey is { } key)
+        {
+            // A certificate the key no longer matches, or one expired or about to expire, costs one trip to the service.
+            DateTimeOffset now = _options.TimeProvider.GetUtcNow();
+            if (IssuedCertificateValidator.Check(entry.IssuedCertificateChain, key, registrationId, now, _options.IssuedCertificateTrustedRoots) is { } problem)
+            {
+                Log.CacheFailed(_logger, $"the cached certificate is not usable ({problem})");
+                return null;
+            }
+        }
+
         Log.Finished(_logger, registrationId, RegistrationState.Cached, 0, entry.AssignedHub, entry.DeviceId);
         return new DeviceRegistrationResult
         {
@@ -190,6 +201,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
             DeviceId = entry.DeviceId,
             LastUpdatedDateTimeUtc = entry.RegisteredAt,
             JsonPayload = entry.JsonPayload,
+            IssuedCertificateChain = entry.IssuedCertificateChain,
+            CertificateSigningKey = request.CertificateSigningKey,
             IsFromCache = true,
         };
     }
@@ -207,6 +220,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
                     DeviceId = result.DeviceId!,
                     RegisteredAt = result.LastUpdatedDateTimeUtc ?? _options.TimeProvider.GetUtcNow(),
                     JsonPayload = result.JsonPayload,
+                    IssuedCertificateChain = result.IssuedCertificateChain,
                 },
                 cancellationToken).ConfigureAwait(false);
         }

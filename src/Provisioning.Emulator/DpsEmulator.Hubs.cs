@@ -63,6 +63,11 @@ public sealed partial class DpsEmulator
                 ClockSkew = options.ClockSkew,
                 TlsHandshakeTimeout = options.TlsHandshakeTimeout,
                 LoggerFactory = options.LoggerFactory,
+                CertificateIssuer = csr =>
+                {
+                    using var issued = CertificateAuthority.IssueClientCertificate(csr, options.IssuedCertificateValidity);
+                    return [issued.RawData, CertificateAuthority.Certificate.RawData];
+                },
             }, cancellationToken).ConfigureAwait(false);
             _iotHubs.Add(hub);
             linked.MqttAddress = hub.MqttAddress;

@@ -101,8 +101,17 @@ public sealed class DpsEmulatorOptions
     /// <summary>Where the emulator logs; quiet when null.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
+    /// <summary>How long a certificate issued for a device's CSR (and renewed by a hub) is valid. Default 30 days; make it
+    /// seconds to test renewal.</summary>
+    public TimeSpan IssuedCertificateValidity { get; set; } = TimeSpan.FromDays(30);
+
     internal void Validate()
     {
+        if (IssuedCertificateValidity <= TimeSpan.Zero || IssuedCertificateValidity > TimeSpan.FromDays(3650))
+        {
+            throw new ArgumentOutOfRangeException(nameof(IssuedCertificateValidity), IssuedCertificateValidity, "The issued certificate validity is more than zero and at most ten years.");
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(Port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
         if (MqttPort is < 0 or > 65535 || WebSocketPort is < 0 or > 65535)

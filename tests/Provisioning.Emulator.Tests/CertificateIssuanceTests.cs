@@ -59,18 +59,68 @@ public sealed class CertificateIssuanceTests
     [Theory]
     [InlineData("not-base64!")]
     [InlineData("AAECAwQ=")]
-    [InlineData(null)]
-    public async Task Register_WithBadCsrOrForeignCommonName_Answers400001(string? csr)
+    public async Task Register_WithUndecodableCsr_Answers400001(string? csr)
     {
         await using var dps = await TestDps.StartAsync();
         var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-03", cancellationToken: TestContext.Current.CancellationToken);
         using var client = TestDps.Client(dps);
 
         using var put = await client.SendAsync(
-            TestDps.Register(dps, "csr-03", $"{{\"csr\":\"{csr ?? Csr("someone-else")}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-03"), "2025-07-01-preview"),
+            TestDps.Register(dps, "csr-03", $"{{\"csr\":\"{csr}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-03"), "2025-07-01-preview"),
             TestContext.Current.CancellationToken);
 
         await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400001);
+    }
+
+    [Fact]
+    public async Task Register_WithCsrForAnotherCommonName_AnswersTheRegistrationIdMismatchCode()
+    {
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-06", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-06", $"{{\"csr\":\"{Csr("someone-else")}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-06"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400004);
+    }
+
+    [Fact]
+    public async Task Register_WithCsrWhoseSignatureDoesNotVerify_Answers400013()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var der = new CertificateRequest("CN=csr-07", key, HashAlgorithmName.SHA256).CreateSigningRequest();
+        der[^3] ^= 0x01; // a bit of the signature's s value
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-07", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-07", $"{{\"csr\":\"{Convert.ToBase64String(der)}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-07"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400013);
+    }
+
+    [Theory]
+    [InlineData("rsa1024")]
+    [InlineData("secp256k1")]
+    public async Task Register_WithCsrForAWeakKey_Answers400014(string kind)
+    {
+        using AsymmetricAlgorithm key = kind == "rsa1024" ? RSA.Create(1024) : ECDsa.Create(ECCurve.CreateFromFriendlyName("secP256k1"));
+        var request = key is RSA rsa
+            ? new CertificateRequest("CN=csr-08", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest("CN=csr-08", (ECDsa)key, HashAlgorithmName.SHA256);
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-08", cancellationToken: TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+
+        using var put = await client.SendAsync(
+            TestDps.Register(dps, "csr-08", $"{{\"csr\":\"{Convert.ToBase64String(request.CreateSigningRequest())}\"}}", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-08"), "2025-07-01-preview"),
+            TestContext.Current.CancellationToken);
+
+        await TestDps.AssertErrorAsync(put, HttpStatusCode.BadRequest, 400014);
     }
 
     [Theory]

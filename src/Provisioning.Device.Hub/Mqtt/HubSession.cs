@@ -48,7 +48,7 @@ internal sealed class HubSession : IAsyncDisposable
 
         var mqttOptions = new MqttClientOptionsBuilder()
             .WithClientId(deviceId)
-            .WithCredentials(UserName(hubHostName, deviceId, options), password)
+            .WithCredentials(UserName(hubHostName, deviceId, options, authentication.HubApiVersion), password)
             .WithProtocolVersion(MqttProtocolVersion.V311)
             .WithCleanSession(false)
             .WithKeepAlivePeriod(options.KeepAlive)
@@ -74,7 +74,7 @@ internal sealed class HubSession : IAsyncDisposable
             }
 
             var subscribe = new MqttClientSubscribeOptionsBuilder();
-            foreach (var filter in HubTopics.Subscriptions(deviceId))
+            foreach (var filter in HubTopics.Subscriptions(deviceId).Concat(authentication.ExtraSubscriptions))
             {
                 subscribe.WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce);
             }
@@ -111,9 +111,9 @@ internal sealed class HubSession : IAsyncDisposable
     }
 
     /// <summary><c>{hub}/{deviceId}/?api-version=2020-09-30&amp;DeviceClientType={ua}[&amp;model-id={dtmi}]</c> (dps-protocol.md §8).</summary>
-    internal static string UserName(string hubHostName, string deviceId, DeviceClientOptions options)
+    internal static string UserName(string hubHostName, string deviceId, DeviceClientOptions options, string apiVersion = "2020-09-30")
     {
-        var user = $"{hubHostName}/{deviceId}/?api-version=2020-09-30&DeviceClientType={Uri.EscapeDataString(options.ProductInfo)}";
+        var user = $"{hubHostName}/{deviceId}/?api-version={apiVersion}&DeviceClientType={Uri.EscapeDataString(options.ProductInfo)}";
         return options.ModelId is { } modelId ? $"{user}&model-id={Uri.EscapeDataString(modelId)}" : user;
     }
 

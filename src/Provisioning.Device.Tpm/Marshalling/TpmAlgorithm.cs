@@ -51,6 +51,9 @@ public enum TpmAlgorithm : ushort
     /// <summary>TPM_ALG_OAEP.</summary>
     Oaep = 0x0017,
 
+    /// <summary>TPM_ALG_ECDSA.</summary>
+    Ecdsa = 0x0018,
+
     /// <summary>TPM_ALG_ECC.</summary>
     Ecc = 0x0023,
 

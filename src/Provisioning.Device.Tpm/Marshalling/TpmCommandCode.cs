@@ -48,6 +48,9 @@ public enum TpmCommandCode : uint
     /// <summary>TPM2_HMAC.</summary>
     Hmac = 0x0000_0155,
 
+    /// <summary>TPM2_Sign.</summary>
+    Sign = 0x0000_015D,
+
     /// <summary>TPM2_Import.</summary>
     Import = 0x0000_0156,
 

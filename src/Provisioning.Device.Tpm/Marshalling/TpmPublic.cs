@@ -37,8 +37,20 @@ public sealed class TpmPublic
     /// <summary>RSA public exponent; 0 means 65537.</summary>
     public uint Exponent { get; init; }
 
-    /// <summary>The unique field: the RSA modulus, or the keyed-hash / symmetric unique digest.</summary>
+    /// <summary>The unique field: the RSA modulus, or the keyed-hash / symmetric unique digest (ECC: see <see cref="EccX"/>).</summary>
     public ReadOnlyMemory<byte> Unique { get; init; }
+
+    /// <summary>TPMI_ECC_CURVE of an ECC key (TPM_ECC_NIST_P256 = 3).</summary>
+    public ushort CurveId { get; init; }
+
+    /// <summary>The hash of an ECC key's KDF scheme (TPM_ALG_NULL when the KDF is NULL; the KDF itself is <see cref="SchemeKdf"/>).</summary>
+    public TpmAlgorithm KdfHash { get; init; } = TpmAlgorithm.Null;
+
+    /// <summary>The x coordinate of an ECC key's public point (TPMS_ECC_POINT).</summary>
+    public ReadOnlyMemory<byte> EccX { get; init; }
+
+    /// <summary>The y coordinate of an ECC key's public point.</summary>
+    public ReadOnlyMemory<byte> EccY { get; init; }
 
     /// <summary>Writes the TPMT_PUBLIC (without size prefix).</summary>
     public void Write(TpmWriter writer)
@@ -77,6 +89,24 @@ public sealed class TpmPublic
             case TpmAlgorithm.SymCipher:
                 Symmetric.Write(writer);
                 break;
+            case TpmAlgorithm.Ecc:
+                Symmetric.Write(writer);
+                writer.WriteUInt16((ushort)Scheme);
+                if (Scheme != TpmAlgorithm.Null)
+                {
+                    writer.WriteUInt16((ushort)SchemeHash);
+                }
+
+                writer.WriteUInt16(CurveId);
+                writer.WriteUInt16((ushort)SchemeKdf);
+                if (SchemeKdf != TpmAlgorithm.Null)
+                {
+                    writer.WriteUInt16((ushort)KdfHash);
+                }
+
+                writer.WriteSized(EccX.Span);
+                writer.WriteSized(EccY.Span);
+                return;
             default:
                 throw new InvalidOperationException($"TPMT_PUBLIC of type 0x{(ushort)Type:X4} is not supported.");
         }
@@ -165,8 +195,10 @@ public sealed class TpmPublic
                 symmetric = TpmSymmetricDefinition.Read(ref reader);
                 maxUnique = TpmConstants.MaxDigestSize;
                 break;
+            case TpmAlgorithm.Ecc:
+                return ReadEcc(ref reader, nameAlg, attributes, policy);
             default:
-                throw new TpmFormatException($"TPMT_PUBLIC of type 0x{(ushort)type:X4} is not supported (RSA, KEYEDHASH and SYMCIPHER are).");
+                throw new TpmFormatException($"TPMT_PUBLIC of type 0x{(ushort)type:X4} is not supported (RSA, ECC, KEYEDHASH and SYMCIPHER are).");
         }
 
         var unique = reader.ReadSized(maxUnique, "TPMU_PUBLIC_ID").ToArray();
@@ -183,6 +215,35 @@ public sealed class TpmPublic
             KeyBits = keyBits,
             Exponent = exponent,
             Unique = unique,
+        };
+    }
+
+    /// <summary>The rest of an ECC TPMT_PUBLIC: TPMS_ECC_PARMS and TPMS_ECC_POINT (Part 2 §12.2.3.6, §11.2.5.2).</summary>
+    private static TpmPublic ReadEcc(ref TpmReader reader, TpmAlgorithm nameAlg, TpmObjectAttributes attributes, byte[] policy)
+    {
+        var symmetric = TpmSymmetricDefinition.Read(ref reader);
+        var scheme = (TpmAlgorithm)reader.ReadUInt16();
+        var schemeHash = scheme == TpmAlgorithm.Null ? TpmAlgorithm.Null : (TpmAlgorithm)reader.ReadUInt16();
+        var curve = reader.ReadUInt16();
+        var kdf = (TpmAlgorithm)reader.ReadUInt16();
+        var kdfHash = kdf == TpmAlgorithm.Null ? TpmAlgorithm.Null : (TpmAlgorithm)reader.ReadUInt16();
+        const int maxCoordinate = 66; // P-521
+        var x = reader.ReadSized(maxCoordinate, "TPMS_ECC_POINT x").ToArray();
+        var y = reader.ReadSized(maxCoordinate, "TPMS_ECC_POINT y").ToArray();
+        return new TpmPublic
+        {
+            Type = TpmAlgorithm.Ecc,
+            NameAlgorithm = nameAlg,
+            Attributes = attributes,
+            AuthPolicy = policy,
+            Symmetric = symmetric,
+            Scheme = scheme,
+            SchemeHash = schemeHash,
+            SchemeKdf = kdf,
+            KdfHash = kdfHash,
+            CurveId = curve,
+            EccX = x,
+            EccY = y,
         };
     }
 
@@ -238,7 +299,9 @@ public sealed class TpmPublic
             && SchemeHash == template.SchemeHash
             && SchemeKdf == template.SchemeKdf
             && KeyBits == template.KeyBits
-            && Exponent == template.Exponent;
+            && Exponent == template.Exponent
+            && CurveId == template.CurveId
+            && KdfHash == template.KdfHash;
     }
 
 #pragma warning disable CA5350 // SHA-1 only names objects of TPMs that use it as nameAlg; it protects nothing here

@@ -27,6 +27,41 @@ public static class TpmTemplates
     /// <summary>The RSA-2048 SRK template, created under the owner hierarchy.</summary>
     public static TpmPublic StorageRootKey => StorageTemplate(StorageRootKeyAttributes, []);
 
+    /// <summary>TPMA_OBJECT of a certificate key: fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | noDA | sign (0x00040472).</summary>
+    public const TpmObjectAttributes SigningKeyAttributes =
+        TpmObjectAttributes.FixedTpm | TpmObjectAttributes.FixedParent | TpmObjectAttributes.SensitiveDataOrigin
+        | TpmObjectAttributes.UserWithAuth | TpmObjectAttributes.NoDA | TpmObjectAttributes.Sign;
+
+    /// <summary>TPM_ECC_NIST_P256.</summary>
+    public const ushort NistP256 = 0x0003;
+
+    /// <summary>An unrestricted ECC P-256 signing key with a NULL scheme (the caller names ECDSA-SHA256 when signing; TLS
+    /// through the tpm2-openssl provider does the same), created under the SRK for a device certificate.</summary>
+    public static TpmPublic EccP256SigningKey => new()
+    {
+        Type = TpmAlgorithm.Ecc,
+        NameAlgorithm = TpmAlgorithm.Sha256,
+        Attributes = SigningKeyAttributes,
+        Symmetric = TpmSymmetricDefinition.None,
+        Scheme = TpmAlgorithm.Null,
+        CurveId = NistP256,
+        SchemeKdf = TpmAlgorithm.Null,
+    };
+
+    /// <summary>An unrestricted RSA signing key of <paramref name="bits"/> bits with a NULL scheme (so TLS 1.3 can sign
+    /// RSA-PSS and the CSR PKCS#1 v1.5), created under the SRK for a device certificate.</summary>
+    /// <param name="bits">2048 or 3072.</param>
+    public static TpmPublic RsaSigningKey(ushort bits) => new()
+    {
+        Type = TpmAlgorithm.Rsa,
+        NameAlgorithm = TpmAlgorithm.Sha256,
+        Attributes = SigningKeyAttributes,
+        Symmetric = TpmSymmetricDefinition.None,
+        Scheme = TpmAlgorithm.Null,
+        KeyBits = bits is 2048 or 3072 ? bits : throw new ArgumentOutOfRangeException(nameof(bits), bits, "RSA signing keys are 2048 or 3072 bits."),
+        Exponent = 0,
+    };
+
     private static TpmPublic StorageTemplate(TpmObjectAttributes attributes, byte[] policy) => new()
     {
         Type = TpmAlgorithm.Rsa,

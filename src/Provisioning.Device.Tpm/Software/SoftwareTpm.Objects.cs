@@ -78,6 +78,7 @@ internal sealed partial class SoftwareTpm
             SeedValue = obj.SeedValue.ToArray(),
             RsaKey = obj.RsaKey,
             HmacKey = obj.HmacKey?.ToArray(),
+            SigningPrivate = obj.SigningPrivate?.ToArray(),
         };
         Persist();
         return null;
@@ -127,7 +128,9 @@ internal sealed partial class SoftwareTpm
         SoftwareTpmObject loaded;
         try
         {
-            loaded = CreateKeyedHashObject(pub, area, name, parent, sensitive, publicParameter: 2, sensitiveParameter: 1);
+            loaded = pub.Type is TpmAlgorithm.Rsa or TpmAlgorithm.Ecc
+                ? CreateSigningObject(pub, area, name, parent, sensitive, publicParameter: 2, sensitiveParameter: 1)
+                : CreateKeyedHashObject(pub, area, name, parent, sensitive, publicParameter: 2, sensitiveParameter: 1);
         }
         finally
         {

@@ -48,6 +48,8 @@ internal sealed partial class SoftwareTpm : IDisposable
             [TpmCommandCode.ActivateCredential] = new(2, 2, ActivateCredential),
             [TpmCommandCode.Import] = new(1, 1, Import),
             [TpmCommandCode.Load] = new(1, 1, Load),
+            [TpmCommandCode.Create] = new(1, 1, Create),
+            [TpmCommandCode.Sign] = new(1, 1, Sign),
             [TpmCommandCode.Hmac] = new(1, 1, Hmac),
             [TpmCommandCode.HmacStart] = new(1, 1, HmacStart),
             [TpmCommandCode.SequenceUpdate] = new(1, 1, SequenceUpdate),

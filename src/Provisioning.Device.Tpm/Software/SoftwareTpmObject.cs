@@ -28,6 +28,9 @@ internal sealed class SoftwareTpmObject
 
     public byte[]? HmacKey { get; init; }
 
+    /// <summary>The private part of a signing key: the RSA prime p or the ECC private scalar (Part 2 §12.3.2.3).</summary>
+    public byte[]? SigningPrivate { get; init; }
+
     /// <summary>The running HMAC of a sequence object (null for keys).</summary>
     public IncrementalHash? Sequence { get; init; }
 
@@ -57,6 +60,11 @@ internal sealed class SoftwareTpmObject
         if (HmacKey is not null)
         {
             CryptographicOperations.ZeroMemory(HmacKey);
+        }
+
+        if (SigningPrivate is not null)
+        {
+            CryptographicOperations.ZeroMemory(SigningPrivate);
         }
 
         Sequence?.Dispose();

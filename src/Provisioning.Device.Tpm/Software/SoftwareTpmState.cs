@@ -67,7 +67,7 @@ internal sealed class SoftwareTpmState
             var rsa = obj.RsaKey?.Export();
             try
             {
-                writer.WriteSized(rsa ?? obj.HmacKey ?? []);
+                writer.WriteSized(rsa ?? obj.HmacKey ?? obj.SigningPrivate ?? []);
             }
             finally
             {
@@ -87,6 +87,10 @@ internal sealed class SoftwareTpmState
 
         return writer.ToArray();
     }
+
+    /// <summary>Whether a persisted object is a signing key (its sensitive part is a prime or scalar, not a PKCS#1 key).</summary>
+    private static bool IsSigningKey(TpmPublic pub) =>
+        pub.Attributes.HasFlag(TpmObjectAttributes.Sign) && !pub.Attributes.HasFlag(TpmObjectAttributes.Decrypt);
 
     /// <summary>Reads bytes written by <see cref="Serialize"/>.</summary>
     /// <exception cref="TpmFormatException">The bytes are not a software-TPM state of this version.</exception>
@@ -131,8 +135,9 @@ internal sealed class SoftwareTpmState
                 Hierarchy = hierarchy,
                 AuthValue = auth,
                 SeedValue = seed,
-                RsaKey = pub.Type == TpmAlgorithm.Rsa ? SoftwareTpmRsaKey.Import(sensitive) : null,
+                RsaKey = pub.Type == TpmAlgorithm.Rsa && !IsSigningKey(pub) ? SoftwareTpmRsaKey.Import(sensitive) : null,
                 HmacKey = pub.Type == TpmAlgorithm.KeyedHash ? sensitive : null,
+                SigningPrivate = IsSigningKey(pub) && pub.Type is TpmAlgorithm.Rsa or TpmAlgorithm.Ecc ? sensitive : null,
             };
         }
 

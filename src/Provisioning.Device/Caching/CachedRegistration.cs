@@ -20,4 +20,8 @@ public sealed class CachedRegistration
 
     /// <summary>The payload returned by a custom allocation, if any.</summary>
     public string? JsonPayload { get; init; }
+
+    /// <summary>The issued certificate chain (base64 DER, leaf first), when one was issued; public data only (the key is
+    /// stored by its <see cref="CertificateSigningKey"/>).</summary>
+    public IReadOnlyList<string> IssuedCertificateChain { get; init; } = [];
 }

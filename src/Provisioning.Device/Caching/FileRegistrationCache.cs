@@ -85,6 +85,11 @@ public sealed class FileRegistrationCache : IRegistrationCache
             DeviceId = deviceId,
             RegisteredAt = at,
             JsonPayload = wire.JsonPayload,
+            IssuedCertificateChain = wire.IssuedCertificateChain is { Count: > 0 and <= IssuedCertificateValidator.MaxChainLength } chain
+                ? chain
+                : wire.IssuedCertificateChain is { Count: > 0 }
+                    ? throw new InvalidDataException($"The registration cache '{Path}' holds an over-long certificate chain.")
+                    : [],
         };
     }
 
@@ -100,6 +105,7 @@ public sealed class FileRegistrationCache : IRegistrationCache
             DeviceId = registration.DeviceId,
             RegisteredAt = registration.RegisteredAt,
             JsonPayload = registration.JsonPayload,
+            IssuedCertificateChain = registration.IssuedCertificateChain.Count > 0 ? [.. registration.IssuedCertificateChain] : null,
         };
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(wire, DpsJsonContext.Default.CachedRegistrationWire);
 

@@ -54,6 +54,11 @@ public sealed class DeviceRegistrationResult
     /// <summary>Issued certificates, base64 DER, leaf first (preview api-versions only; otherwise empty).</summary>
     public IReadOnlyList<string> IssuedCertificateChain { get; init; } = [];
 
+    /// <summary>The key of <see cref="IssuedCertificateChain"/>'s leaf: the request's
+    /// <see cref="ProvisioningRegistrationRequest.CertificateSigningKey"/>, set once the chain was validated against it
+    /// (also for a cached result); otherwise <see langword="null"/>.</summary>
+    public CertificateSigningKey? CertificateSigningKey { get; internal set; }
+
     /// <summary>The DPS operation id of this registration, or <see langword="null"/> for a cached result.</summary>
     public string? OperationId { get; init; }
 

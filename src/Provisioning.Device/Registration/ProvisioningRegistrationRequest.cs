@@ -17,4 +17,12 @@ public sealed class ProvisioningRegistrationRequest
 
     /// <summary>Ignore the registration cache and ask the service (for reprovisioning).</summary>
     public bool BypassCache { get; init; }
+
+    /// <summary>
+    /// The key of a certificate to be issued with the registration (dps-protocol.md §9): its PKCS#10 request, subject
+    /// <c>CN={registrationId}</c>, is sent as <c>csr</c>, and the issued chain is checked against it before the result is
+    /// returned or cached. Needs api-version <see cref="ProvisioningClientOptions.CertificateIssuanceApiVersion"/>, which
+    /// replaces the default <see cref="ApiVersion"/> when this is set. Owned by the caller. Default none.
+    /// </summary>
+    public CertificateSigningKey? CertificateSigningKey { get; init; }
 }

@@ -99,7 +99,7 @@ internal sealed class RegistrationStateMachine
         {
             IdScope = _idScope,
             RegistrationId = _registrationId,
-            ApiVersion = request.ApiVersion,
+            ApiVersion = RegistrationRequestWriter.EffectiveApiVersion(request),
             Body = await RegistrationRequestWriter.WriteAsync(_registrationId, _attestation, request, cancellationToken).ConfigureAwait(false),
         };
 
@@ -159,14 +159,22 @@ internal sealed class RegistrationStateMachine
             operation = reply.Operation ?? throw ProvisioningException.Malformed("the status poll", "a TPM challenge arrived for a status poll");
         }
 
-        return await FinishAsync(operation, cancellationToken).ConfigureAwait(false);
+        return await FinishAsync(operation, request, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<DeviceRegistrationResult> FinishAsync(DpsOperation operation, CancellationToken cancellationToken)
+    private async Task<DeviceRegistrationResult> FinishAsync(DpsOperation operation, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         DeviceRegistrationResult result = DpsResponseReader.ToResult(operation, _registrationId);
         try
         {
+            if (operation.Status == ProvisioningRegistrationStatus.Assigned && request.CertificateSigningKey is { } key)
+            {
+                // §9: the chain is checked against the key before anyone uses or caches it.
+                IssuedCertificateValidator.Validate(
+                    result.IssuedCertificateChain, key, _registrationId, _options.TimeProvider.GetUtcNow(), _options.IssuedCertificateTrustedRoots);
+                result.CertificateSigningKey = key;
+            }
+
             if (operation.Status == ProvisioningRegistrationStatus.Assigned)
             {
                 // §1.6: the TPM hub key is activated before the caller can use the result.

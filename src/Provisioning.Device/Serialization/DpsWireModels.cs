@@ -115,4 +115,6 @@ internal sealed class CachedRegistrationWire
     public DateTimeOffset? RegisteredAt { get; set; }
 
     public string? JsonPayload { get; set; }
+
+    public List<string>? IssuedCertificateChain { get; set; }
 }

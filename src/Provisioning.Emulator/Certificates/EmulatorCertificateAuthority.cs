@@ -143,7 +143,9 @@ public sealed class EmulatorCertificateAuthority : IDisposable
         issued.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_authority, true, false));
         var now = _time.GetUtcNow();
         using var signer = _authority.GetECDsaPrivateKey()!;
-        return issued.Create(_authority.SubjectName, X509SignatureGenerator.CreateForECDsa(signer), now.AddMinutes(-5), now + validity, RandomNumberGenerator.GetBytes(16));
+        // Backdated for clock skew by 5 minutes, or a tenth of a short validity (so a lifetime of seconds stays seconds).
+        var backdate = validity / 10 < TimeSpan.FromMinutes(5) ? validity / 10 : TimeSpan.FromMinutes(5);
+        return issued.Create(_authority.SubjectName, X509SignatureGenerator.CreateForECDsa(signer), now - backdate, now + validity, RandomNumberGenerator.GetBytes(16));
     }
 
     /// <summary>Disposes the CA's key material.</summary>

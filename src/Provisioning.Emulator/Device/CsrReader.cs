@@ -2,6 +2,8 @@ using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
+using Provisioning.Emulator.Protocol;
+
 namespace Provisioning.Emulator.Device;
 
 /// <summary>Reads the PKCS#10 request a device sends for certificate issuance, turning every malformed input into a problem
@@ -13,18 +15,46 @@ internal static class CsrReader
 
     /// <summary>Reads a base64 DER PKCS#10 request whose signature verifies and whose CN is the registration id.</summary>
     public static bool TryRead(string base64, string registrationId, out CertificateRequest? request, out string problem)
+        => TryRead(base64, registrationId, out request, out _, out problem);
+
+    /// <summary>As <see cref="TryRead(string, string, out CertificateRequest?, out string)"/>, also giving the error code of
+    /// the refusal: <see cref="DpsErrorCodes.MalformedRequest"/> (not base64 DER PKCS#10, malformed subject),
+    /// <see cref="DpsErrorCodes.CsrSignatureInvalid"/>, <see cref="DpsErrorCodes.CsrKeyRejected"/> (not RSA ≥ 2048 bits or
+    /// ECDSA on P-256/P-384/P-521), <see cref="DpsErrorCodes.CsrCommonNameMismatch"/>.</summary>
+    public static bool TryRead(string base64, string registrationId, out CertificateRequest? request, out int errorCode, out string problem)
     {
         request = null;
         problem = "";
+        errorCode = DpsErrorCodes.MalformedRequest;
+        byte[] der;
         CertificateRequest loaded;
         try
         {
-            loaded = CertificateRequest.LoadSigningRequest(Convert.FromBase64String(base64), HashAlgorithmName.SHA256);
+            der = Convert.FromBase64String(base64);
+            loaded = CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.SkipSignatureValidation);
         }
         // NotSupportedException (and PlatformNotSupportedException): a key algorithm or curve this platform does not know, e.g. a mutated OID.
         catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException or NotSupportedException)
         {
-            problem = "The csr is not a base64 DER PKCS#10 request with a valid signature.";
+            problem = "The csr is not a base64 DER PKCS#10 request.";
+            return false;
+        }
+
+        if (KeyProblem(loaded.PublicKey) is { } weak)
+        {
+            errorCode = DpsErrorCodes.CsrKeyRejected;
+            problem = weak;
+            return false;
+        }
+
+        try
+        {
+            CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256);
+        }
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        {
+            errorCode = DpsErrorCodes.CsrSignatureInvalid;
+            problem = "The csr's signature does not verify with its public key.";
             return false;
         }
 
@@ -36,12 +66,40 @@ internal static class CsrReader
 
         if (!string.Equals(commonName, registrationId, StringComparison.OrdinalIgnoreCase))
         {
+            errorCode = DpsErrorCodes.CsrCommonNameMismatch;
             problem = "The csr's common name must be the registration id.";
             return false;
         }
 
         request = loaded;
         return true;
+    }
+
+    /// <summary>Why a public key is too weak to certify, or null: RSA under 2048 bits, or ECDSA off P-256/P-384/P-521.</summary>
+    private static string? KeyProblem(PublicKey key)
+    {
+        try
+        {
+            using var rsa = key.GetRSAPublicKey();
+            if (rsa is not null)
+            {
+                return rsa.KeySize >= 2048 ? null : $"The csr's RSA key has {rsa.KeySize} bits; at least 2048 are required.";
+            }
+
+            using var ecdsa = key.GetECDsaPublicKey();
+            if (ecdsa is not null)
+            {
+                var curve = ecdsa.ExportParameters(false).Curve;
+                return curve.IsNamed && curve.Oid.Value is "1.2.840.10045.3.1.7" or "1.3.132.0.34" or "1.3.132.0.35"
+                    ? null
+                    : "The csr's ECDSA key is not on P-256, P-384 or P-521.";
+            }
+        }
+        catch (CryptographicException)
+        {
+        }
+
+        return "The csr's key is neither RSA nor ECDSA on a NIST curve.";
     }
 
     /// <summary>The first single-valued CN of <paramref name="name"/> (null when there is none); false when the name does not

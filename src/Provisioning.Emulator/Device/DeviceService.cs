@@ -77,10 +77,10 @@ internal sealed class DeviceService(
 
         CertificateRequest? csr = null;
         if (body.Value?.Csr is { } csrText && request.ApiVersion == ApiVersions.Preview
-            && !CsrReader.TryRead(csrText, registrationId, out csr, out var csrProblem))
+            && !CsrReader.TryRead(csrText, registrationId, out csr, out var csrCode, out var csrProblem))
         {
             outcome.Identity!.Dispose();
-            return Error(DpsErrorCodes.MalformedRequest, csrProblem);
+            return Error(csrCode, csrProblem);
         }
 
         using var identity = outcome.Identity!;

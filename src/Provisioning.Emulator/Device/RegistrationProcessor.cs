@@ -19,9 +19,6 @@ namespace Provisioning.Emulator.Device;
 internal sealed class RegistrationProcessor(
     EmulatorStore store, DpsEmulatorOptions options, IReadOnlyList<LinkedHub> hubs, CustomAllocationClient webhook, EmulatorCertificateAuthority authority)
 {
-    /// <summary>How long a certificate issued for a device's CSR is valid.</summary>
-    private static readonly TimeSpan IssuedCertificateValidity = TimeSpan.FromDays(30);
-
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
     /// <summary>Registers the device; never throws for bad input (failures become a <c>failed</c> state).</summary>
@@ -116,7 +113,7 @@ internal sealed class RegistrationProcessor(
         if (csr is not null)
         {
             // The device connects to its hub with the issued certificate from now on.
-            using var issued = authority.IssueClientCertificate(csr, IssuedCertificateValidity);
+            using var issued = authority.IssueClientCertificate(csr, options.IssuedCertificateValidity);
             record.IssuedCertificateChain = [Convert.ToBase64String(issued.RawData), Convert.ToBase64String(authority.Certificate.RawData)];
             hubDevice = hubDevice with { Kind = HubCredentialKind.X509, PrimaryKey = null, SecondaryKey = null, Thumbprint = CertificateText.Sha256Thumbprint(issued) };
         }

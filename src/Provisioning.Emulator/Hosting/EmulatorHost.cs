@@ -12,7 +12,7 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--assignment-delay <ms>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--assignment-delay <ms>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>] [--issued-certificate-validity <seconds>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -53,6 +53,10 @@ internal static class EmulatorHost
                 case "--assignment-delay":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var delayMs);
                     options.AssignmentDelay = TimeSpan.FromMilliseconds(delayMs);
+                    break;
+                case "--issued-certificate-validity":
+                    ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var validity) && validity is > 0 and <= 3650 * 86400;
+                    options.IssuedCertificateValidity = TimeSpan.FromSeconds(ok ? validity : 1);
                     break;
                 case "--hub-port":
                     ok = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out hubPort) && hubPort is > 0 and <= 65535 - 64;

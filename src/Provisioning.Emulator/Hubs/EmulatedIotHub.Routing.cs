@@ -77,6 +77,10 @@ public sealed partial class EmulatedIotHub
                 HubLog.UnknownMethodResponse(_logger, HubHostName, device.DeviceId, methodRid);
             }
         }
+        else if (topic.StartsWith(IssueCertificatePrefix, StringComparison.Ordinal))
+        {
+            await IssueCertificateAsync(device, topic, System.Buffers.BuffersExtensions.ToArray(payload), e).ConfigureAwait(false);
+        }
         else
         {
             // Another device's topics, or no topic IoT Hub knows: the hub drops the connection.

@@ -24,6 +24,7 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
 {
     private const string DeviceItem = "hub.device";
     private const string ExpiryItem = "hub.expiry";
+    private const string CertificateNameItem = "hub.certificate-cn";
     private const string ConnectionItem = "hub.connection";
     private const string HubSenderPrefix = "$hub/";
 
@@ -241,6 +242,13 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
             {
                 return (MqttConnectReasonCode.NotAuthorized, "certificate thumbprint does not match");
             }
+
+            // An expired (or not yet valid) certificate is refused even when its thumbprint is the registered one.
+            var now = _options.TimeProvider.GetUtcNow();
+            if (now < certificate.NotBefore.ToUniversalTime() - _options.ClockSkew || now > certificate.NotAfter.ToUniversalTime() + _options.ClockSkew)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, "certificate expired or not yet valid");
+            }
         }
         else
         {
@@ -260,6 +268,11 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         e.SessionItems[DeviceItem] = device;
+        if (e.ClientCertificate is { } presented)
+        {
+            e.SessionItems[CertificateNameItem] = presented.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        }
+
         e.SessionItems[ConnectionItem] = new object();
         if (expiresAt is { } value)
         {

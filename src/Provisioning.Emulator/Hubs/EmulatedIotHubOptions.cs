@@ -57,6 +57,10 @@ public sealed class EmulatedIotHubOptions
     /// <summary>Logging; silent when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>Issues a certificate (DER chain, leaf first) for a device's renewal request (<c>$iothub/credentials</c>);
+    /// null for a hub without a certificate authority. DPS's linked hubs use the emulator's CA.</summary>
+    internal Func<System.Security.Cryptography.X509Certificates.CertificateRequest, IReadOnlyList<byte[]>>? CertificateIssuer { get; init; }
+
     internal void Validate()
     {
         ArgumentException.ThrowIfNullOrEmpty(HubHostName);

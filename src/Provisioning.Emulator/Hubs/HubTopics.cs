@@ -22,7 +22,8 @@ internal static class HubTopics
         filter == DeviceBound(deviceId) + "#"
         || filter == TwinResponsePrefix + "#"
         || filter == DesiredPrefix + "#"
-        || filter == MethodRequestPrefix + "#";
+        || filter == MethodRequestPrefix + "#"
+        || filter == "$iothub/credentials/res/#";
 
     /// <summary>Reads <c>$rid</c> (and other keys) from the <c>?…</c> part of a topic.</summary>
     public static string? QueryValue(string topic, string key)

@@ -15,6 +15,15 @@ internal static class DpsErrorCodes
     /// <summary>The registration id in the body, URL or certificate disagree.</summary>
     public const int RegistrationIdMismatch = 400004;
 
+    /// <summary>The csr's common name is not the registration id (the registration-id mismatch code, as for certificates).</summary>
+    public const int CsrCommonNameMismatch = RegistrationIdMismatch;
+
+    /// <summary>The csr's signature does not verify with the public key it carries (emulator code; the service's is not public).</summary>
+    public const int CsrSignatureInvalid = 400013;
+
+    /// <summary>The csr's key is weak: RSA under 2048 bits, or ECDSA off the NIST curves (emulator code; the service's is not public).</summary>
+    public const int CsrKeyRejected = 400014;
+
     /// <summary>A TPM enrollment exists but no TPM credential issuer is configured.</summary>
     public const int TpmNotSupported = 400005;
 

@@ -16,9 +16,10 @@ public sealed class FirstBootBed : IAsyncDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<FirstBootBed> StartAsync(int hubs = 1, bool webSockets = false)
+    public static async Task<FirstBootBed> StartAsync(int hubs = 1, bool webSockets = false, Action<DpsEmulatorOptions>? configure = null)
     {
         var options = new DpsEmulatorOptions { RetryAfter = TimeSpan.Zero, HubWebSockets = webSockets };
+        configure?.Invoke(options);
         for (var i = 1; i <= hubs; i++)
         {
             options.Hubs.Add(new LinkedHub($"hub{i}.firstboot.localhost"));

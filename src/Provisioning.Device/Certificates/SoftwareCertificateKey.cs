@@ -1,0 +1,246 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Provisioning.Device;
+
+/// <summary>
+/// A certificate key generated in memory, for devices without a TPM (symmetric-key and X.509 attestations). With a path it
+/// is stored there as PKCS#8 DER, written atomically and readable by its owner only (mode 0600, folder 0700 when created),
+/// so the certificate issued for it survives a reboot.
+/// </summary>
+public sealed class SoftwareCertificateKey : CertificateSigningKey
+{
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const int MaxKeyFileBytes = 16 * 1024;
+
+    private readonly AsymmetricAlgorithm _key;
+    private readonly byte[] _publicKey;
+
+    private SoftwareCertificateKey(AsymmetricAlgorithm key, CertificateKeyAlgorithm algorithm, string? path)
+    {
+        _key = key;
+        Algorithm = algorithm;
+        Path = path;
+        _publicKey = key.ExportSubjectPublicKeyInfo();
+    }
+
+    /// <inheritdoc />
+    public override CertificateKeyAlgorithm Algorithm { get; }
+
+    /// <inheritdoc />
+    public override CertificateKeyLocation Location => CertificateKeyLocation.Software;
+
+    /// <inheritdoc />
+    public override ReadOnlyMemory<byte> SubjectPublicKeyInfo => _publicKey;
+
+    /// <summary>The file the key is stored in, or <see langword="null"/> for a key that lives only in memory.</summary>
+    public string? Path { get; }
+
+    /// <summary>Generates a key that lives only in memory.</summary>
+    /// <param name="algorithm">The algorithm; default ECC P-256.</param>
+    public static SoftwareCertificateKey Create(CertificateKeyAlgorithm algorithm = CertificateKeyAlgorithm.EccP256)
+    {
+        Validate(algorithm, nameof(algorithm));
+        return new SoftwareCertificateKey(Generate(algorithm), algorithm, path: null);
+    }
+
+    /// <summary>Reads the key stored at <paramref name="path"/>, or generates one and stores it there (owner-only).</summary>
+    /// <param name="path">The key file, e.g. beside the registration cache.</param>
+    /// <param name="algorithm">The algorithm of a new key; a stored key of another algorithm is replaced by a new one.</param>
+    /// <param name="cancellationToken">Cancels the file operations.</param>
+    /// <exception cref="InvalidDataException">The file exists but does not hold a private key.</exception>
+    public static async Task<SoftwareCertificateKey> LoadOrCreateAsync(string path, CertificateKeyAlgorithm algorithm = CertificateKeyAlgorithm.EccP256, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Validate(algorithm, nameof(algorithm));
+        string full = System.IO.Path.GetFullPath(path);
+        if (await TryLoadAsync(full, cancellationToken).ConfigureAwait(false) is { } loaded)
+        {
+            if (loaded.Algorithm == algorithm)
+            {
+                return loaded;
+            }
+
+            loaded.Dispose();
+        }
+
+        var created = new SoftwareCertificateKey(Generate(algorithm), algorithm, full);
+        try
+        {
+            await created.SaveAsync(cancellationToken).ConfigureAwait(false);
+            return created;
+        }
+        catch
+        {
+            created.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Generates a new key of the same algorithm at the same path (renewal with a new key); stored before it is returned.</summary>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    internal async Task<SoftwareCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken)
+    {
+        var next = new SoftwareCertificateKey(Generate(Algorithm), Algorithm, Path);
+        if (Path is not null)
+        {
+            try
+            {
+                await next.SaveAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                next.Dispose();
+                throw;
+            }
+        }
+
+        return next;
+    }
+
+    internal override ValueTask<byte[]> SignHashAsync(ReadOnlyMemory<byte> sha256Digest, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] signature = _key switch
+        {
+            ECDsa ecdsa => ecdsa.SignHash(sha256Digest.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
+            RSA rsa => rsa.SignHash(sha256Digest.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            _ => throw new InvalidOperationException("Unknown key type."),
+        };
+        return ValueTask.FromResult(signature);
+    }
+
+    internal override X509Certificate2 AttachTo(X509Certificate2 certificate) => _key switch
+    {
+        ECDsa ecdsa => certificate.CopyWithPrivateKey(ecdsa),
+        RSA rsa => certificate.CopyWithPrivateKey(rsa),
+        _ => throw new InvalidOperationException("Unknown key type."),
+    };
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _key.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private static AsymmetricAlgorithm Generate(CertificateKeyAlgorithm algorithm) =>
+        algorithm == CertificateKeyAlgorithm.EccP256 ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(RsaBits(algorithm));
+
+    private static async Task<SoftwareCertificateKey?> TryLoadAsync(string path, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                return null;
+            }
+
+            if (info.Length > MaxKeyFileBytes)
+            {
+                throw new InvalidDataException($"The key file '{path}' is {info.Length} bytes, more than a private key.");
+            }
+
+            bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        try
+        {
+            return FromPkcs8(bytes, path);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
+
+    private static SoftwareCertificateKey FromPkcs8(byte[] pkcs8, string path)
+    {
+        // Try ECDSA, then RSA; a key of neither kind (or a P-256 key on another curve) is refused, never guessed at.
+        var ecdsa = ECDsa.Create();
+        try
+        {
+            ecdsa.ImportPkcs8PrivateKey(pkcs8, out int read);
+            if (read == pkcs8.Length && ecdsa.KeySize == 256 && ecdsa.ExportParameters(false).Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value)
+            {
+                return new SoftwareCertificateKey(ecdsa, CertificateKeyAlgorithm.EccP256, path);
+            }
+        }
+        catch (CryptographicException)
+        {
+        }
+
+        ecdsa.Dispose();
+        var rsa = RSA.Create();
+        try
+        {
+            rsa.ImportPkcs8PrivateKey(pkcs8, out int read);
+            if (read == pkcs8.Length && rsa.KeySize is 2048 or 3072)
+            {
+                return new SoftwareCertificateKey(rsa, rsa.KeySize == 2048 ? CertificateKeyAlgorithm.Rsa2048 : CertificateKeyAlgorithm.Rsa3072, path);
+            }
+        }
+        catch (CryptographicException)
+        {
+        }
+
+        rsa.Dispose();
+        throw new InvalidDataException($"The key file '{path}' does not hold a PKCS#8 ECC P-256, RSA-2048 or RSA-3072 private key.");
+    }
+
+    private async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        string directory = System.IO.Path.GetDirectoryName(Path)!;
+        if (!Directory.Exists(directory))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else
+            {
+                Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+            }
+        }
+
+        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, Options = FileOptions.Asynchronous };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        byte[] pkcs8 = _key.ExportPkcs8PrivateKey();
+        try
+        {
+            FileStream stream = new(temporary, options);
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.WriteAsync(pkcs8, cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, Path!, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
+    }
+}

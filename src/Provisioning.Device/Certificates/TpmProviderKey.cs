@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Provisioning.Device;
+
+/// <summary>Presents a TPM-resident key to TLS through OpenSSL's provider interface: Debian's <c>tpm2-openssl</c>
+/// provider, opened with <see cref="SafeEvpPKeyHandle.OpenKeyFromProvider"/> (.NET 9+), the key named by its persistent
+/// handle.</summary>
+/// <remarks>The provider reads its TCTI from <c>TPM2OPENSSL_TCTI</c> when it is first loaded in the process; when the
+/// variable is not set, it is set here from the key's transport spec before that first load. swtpm serves one connection
+/// at a time: the provider keeps its own, so close other connections to the same swtpm first.</remarks>
+internal static partial class TpmProviderKey
+{
+    internal const string ProviderName = "tpm2";
+    internal const string TctiVariable = "TPM2OPENSSL_TCTI";
+    private static readonly Lock Gate = new();
+
+    /// <summary>The provider's TCTI for a transport spec, or null for one the provider cannot reach (the software TPM).</summary>
+    public static string? TctiFor(string? spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            return null;
+        }
+
+        int colon = spec.IndexOf(':', StringComparison.Ordinal);
+        string kind = (colon < 0 ? spec : spec[..colon]).Trim().ToLowerInvariant();
+        string? rest = colon < 0 ? null : spec[(colon + 1)..];
+        switch (kind)
+        {
+            case "device":
+                return "device:" + (rest ?? "/dev/tpmrm0");
+            case "swtpm":
+            case "mssim":
+                int port = rest?.LastIndexOf(':') ?? -1;
+                return port <= 0 ? null : $"{kind}:host={rest![..port].Trim('[', ']')},port={rest[(port + 1)..]}";
+            default:
+                return null;
+        }
+    }
+
+    public static X509Certificate2 Attach(X509Certificate2 certificate, TpmCertificateKey key)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException(
+                "A TPM-resident certificate key is presented to TLS through OpenSSL's tpm2-openssl provider, on Linux only. On other platforms " +
+                "use a SoftwareCertificateKey for the hub connection (registration and CSR signing with the TPM key work everywhere).");
+        }
+
+        string tcti = key.ProviderTcti ?? throw new PlatformNotSupportedException(
+            $"The TPM transport '{key.TransportSpec ?? "(none)"}' cannot be reached by OpenSSL's tpm2-openssl provider (it reaches device, swtpm " +
+            "and mssim TPMs; the in-process software TPM has no TCTI). Open the key with the device's transport spec.");
+        SafeEvpPKeyHandle handle;
+        lock (Gate)
+        {
+            if (string.IsNullOrEmpty(GetNativeVariable(TctiVariable)))
+            {
+                SetNativeVariable(TctiVariable, tcti);
+            }
+
+            try
+            {
+                handle = SafeEvpPKeyHandle.OpenKeyFromProvider(ProviderName, key.ProviderKeyUri);
+            }
+            catch (CryptographicException ex)
+            {
+                bool installed = File.Exists("/usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so") || File.Exists("/usr/lib/aarch64-linux-gnu/ossl-modules/tpm2.so")
+                    || File.Exists("/usr/lib/arm-linux-gnueabihf/ossl-modules/tpm2.so") || File.Exists("/usr/lib64/ossl-modules/tpm2.so");
+                throw new PlatformNotSupportedException(
+                    installed
+                        ? $"OpenSSL's tpm2 provider could not open '{key.ProviderKeyUri}' through TCTI '{GetNativeVariable(TctiVariable)}': {ex.Message} " +
+                          "Check that the TPM is reachable and the key is persisted at that handle."
+                        : "OpenSSL's tpm2 provider is not installed: install the 'tpm2-openssl' package (Debian/Ubuntu: apt-get install tpm2-openssl), " +
+                          "which also needs libtss2-tcti-device0 / libtss2-tcti-swtpm0 / libtss2-tcti-mssim0 for the TPM's transport.",
+                    ex);
+            }
+        }
+
+        try
+        {
+            if (key.Algorithm == CertificateKeyAlgorithm.EccP256)
+            {
+                using var ecdsa = new ECDsaOpenSsl(handle);
+                return certificate.CopyWithPrivateKey(ecdsa);
+            }
+
+            using var rsa = new RSAOpenSsl(handle);
+            return certificate.CopyWithPrivateKey(rsa);
+        }
+        finally
+        {
+            handle.Dispose();
+        }
+    }
+
+    private static string? GetNativeVariable(string name) => Marshal.PtrToStringUTF8(GetEnv(name));
+
+    private static void SetNativeVariable(string name, string value)
+    {
+        if (SetEnv(name, value, 0) != 0)
+        {
+            throw new PlatformNotSupportedException($"Could not set {name} for OpenSSL's tpm2 provider; set it in the process environment.");
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr GetEnv(string name);
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+}
