@@ -88,7 +88,7 @@ public sealed class FileRegistrationCache : IRegistrationCache
             IssuedCertificateChain = wire.IssuedCertificateChain is { Count: > 0 and <= IssuedCertificateValidator.MaxChainLength } chain
                 ? chain
                 : wire.IssuedCertificateChain is { Count: > 0 }
-                    ? throw new InvalidDataException($"The registration cache '{Path}' holds an over-long certificate chain.")
+                    ? throw new InvalidDataException($"The registration cache '{path}' holds an over-long certificate chain.")
                     : [],
         };
     }
