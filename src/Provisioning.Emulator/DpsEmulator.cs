@@ -233,9 +233,33 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// Rewrites <c>&lt;data&gt;/emulator.json</c> (e.g. once the hubs set <see cref="LinkedHub.MqttAddress"/>); does nothing
     /// for an in-memory emulator.
     /// </summary>
-    public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
-        ? Task.CompletedTask
-        : File.WriteAllTextAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);
+    /// <remarks>The file holds the service key and the portal's access token: on Unix it is readable by its owner only.</remarks>
+    public async Task UpdateInfoFileAsync(CancellationToken cancellationToken = default)
+    {
+        if (_dataDirectory is null)
+        {
+            return;
+        }
+
+        var path = Path.Combine(_dataDirectory, InfoFileName);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Options = FileOptions.Asynchronous };
+        if (!OperatingSystem.IsWindows())
+        {
+            const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            options.UnixCreateMode = OwnerOnly;
+            if (File.Exists(path))
+            {
+                // A file left by an older run keeps its mode when truncated: narrow it before the secrets go in.
+                File.SetUnixFileMode(path, OwnerOnly);
+            }
+        }
+
+        var stream = new FileStream(path, options);
+        await using (stream.ConfigureAwait(false))
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(DescribeJson()), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Starts DPS over MQTT and WebSockets (dps-protocol.md §5) on the same device service, certificate and host name as HTTPS.</summary>
     private async Task StartMqttAsync(DeviceService service, DpsEmulatorOptions options, CancellationToken cancellationToken)
