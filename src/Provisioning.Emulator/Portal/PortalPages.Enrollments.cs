@@ -399,7 +399,7 @@ internal sealed partial class PortalPages
         }
 
         await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
-        await RedirectAsync(context, Referer(context, group ? "/groups" : "/enrollments"), $"'{id}' is {status}.", ("id", Referer(context, "").EndsWith("/view", StringComparison.Ordinal) ? id : null)).ConfigureAwait(false);
+        await RedirectAsync(context, Referer(form, group ? "/groups" : "/enrollments"), $"'{id}' is {status}.", ("id", Referer(form, "").EndsWith("/view", StringComparison.Ordinal) ? id : null)).ConfigureAwait(false);
     }
 
     private async Task DeleteEnrollmentAsync(HttpContext context, bool group)
@@ -413,8 +413,8 @@ internal sealed partial class PortalPages
     }
 
     /// <summary>The form's page (a hidden <c>back</c> field), so an action returns where it was started.</summary>
-    private static string Referer(HttpContext context, string fallback) =>
-        context.Request.Form["back"].ToString() is "/enrollments/view" or "/groups/view" ? context.Request.Form["back"].ToString() : fallback;
+    private static string Referer(IFormCollection form, string fallback) =>
+        form["back"].ToString() is "/enrollments/view" or "/groups/view" ? form["back"].ToString() : fallback;
 
     private Task EnrollmentAsync(HttpContext context, bool group)
     {
