@@ -46,6 +46,27 @@ public sealed partial class PortalSecurityTests
         Assert.Equal(0, hub.GetCloudToDeviceQueueLength("portal-no-such-device"));
     }
 
+    [Theory]
+    [InlineData("/enrollments/delete", "")]
+    [InlineData("/groups/delete", " ")]
+    [InlineData("/enrollments/status", "")]
+    [InlineData("/registrations/delete", "")]
+    public async Task EnrollmentAction_WithAnEmptyId_IsAnsweredWithAPage_NotAServerError(string path, string id)
+    {
+        using var client = Client();
+        var cookie = await CookieAsync(client);
+        var formToken = await FormTokenAsync(client, cookie);
+        using var request = new HttpRequestMessage(HttpMethod.Post, emulator.Origin + path)
+        {
+            Content = new FormUrlEncodedContent([new("_form", formToken), new("id", id), new("enabled", "false")]),
+        };
+        request.Headers.Add("Cookie", cookie);
+        request.Headers.Add("Origin", emulator.Origin);
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.True(response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.BadRequest, $"{path} answered {(int)response.StatusCode}");
+    }
+
     [Fact]
     public void InfoFile_WithTheAccessToken_IsReadableByItsOwnerOnly()
     {

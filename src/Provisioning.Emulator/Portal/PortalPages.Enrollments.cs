@@ -406,9 +406,9 @@ internal sealed partial class PortalPages
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         var id = form["id"].ToString();
-        var removed = group
+        var removed = !string.IsNullOrWhiteSpace(id) && (group
             ? await dps.Enrollments.RemoveGroupAsync(id, context.RequestAborted).ConfigureAwait(false)
-            : await dps.Enrollments.RemoveAsync(id, context.RequestAborted).ConfigureAwait(false);
+            : await dps.Enrollments.RemoveAsync(id, context.RequestAborted).ConfigureAwait(false));
         await RedirectAsync(context, group ? "/groups" : "/enrollments", removed ? $"Deleted '{id}'." : $"'{id}' was already gone.").ConfigureAwait(false);
     }
 
