@@ -246,6 +246,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
     /// Rewrites <c>&lt;data&gt;/emulator.json</c> (e.g. once the hubs set <see cref="LinkedHub.MqttAddress"/>); does nothing
     /// for an in-memory emulator.
     /// </summary>
+    /// <remarks>The file holds the service key and the portal's access token: it is written owner-only (0600 on Unix).</remarks>
     public Task UpdateInfoFileAsync(CancellationToken cancellationToken = default) => _dataDirectory is null
         ? Task.CompletedTask
         : DataFolder.WriteKeyFileAsync(Path.Combine(_dataDirectory, InfoFileName), DescribeJson(), cancellationToken);

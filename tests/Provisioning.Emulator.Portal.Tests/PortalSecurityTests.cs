@@ -156,9 +156,9 @@ public sealed partial class PortalSecurityTests(PortalBrowser browser, PortalEmu
 
     /// <summary>A client that trusts only the emulator's CA: the portal's certificate must chain to it and name localhost.</summary>
     /// <remarks><paramref name="anyName"/>: the chain is still checked, not the name (a test that sends another Host header).</remarks>
-    private HttpClient Client(bool anyName = false)
+    private HttpClient Client(bool anyName = false, X509Certificate2? authority = null)
     {
-        var ca = emulator.Dps.CertificateAuthority.Certificate;
+        var ca = authority ?? emulator.Dps.CertificateAuthority.Certificate;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,

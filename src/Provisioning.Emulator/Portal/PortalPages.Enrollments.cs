@@ -399,22 +399,22 @@ internal sealed partial class PortalPages
         }
 
         await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
-        await RedirectAsync(context, Referer(context, group ? "/groups" : "/enrollments"), $"'{id}' is {status}.", ("id", Referer(context, "").EndsWith("/view", StringComparison.Ordinal) ? id : null)).ConfigureAwait(false);
+        await RedirectAsync(context, Referer(form, group ? "/groups" : "/enrollments"), $"'{id}' is {status}.", ("id", Referer(form, "").EndsWith("/view", StringComparison.Ordinal) ? id : null)).ConfigureAwait(false);
     }
 
     private async Task DeleteEnrollmentAsync(HttpContext context, bool group)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         var id = form["id"].ToString();
-        var removed = group
+        var removed = !string.IsNullOrWhiteSpace(id) && (group
             ? await dps.Enrollments.RemoveGroupAsync(id, context.RequestAborted).ConfigureAwait(false)
-            : await dps.Enrollments.RemoveAsync(id, context.RequestAborted).ConfigureAwait(false);
+            : await dps.Enrollments.RemoveAsync(id, context.RequestAborted).ConfigureAwait(false));
         await RedirectAsync(context, group ? "/groups" : "/enrollments", removed ? $"Deleted '{id}'." : $"'{id}' was already gone.").ConfigureAwait(false);
     }
 
     /// <summary>The form's page (a hidden <c>back</c> field), so an action returns where it was started.</summary>
-    private static string Referer(HttpContext context, string fallback) =>
-        context.Request.Form["back"].ToString() is "/enrollments/view" or "/groups/view" ? context.Request.Form["back"].ToString() : fallback;
+    private static string Referer(IFormCollection form, string fallback) =>
+        form["back"].ToString() is "/enrollments/view" or "/groups/view" ? form["back"].ToString() : fallback;
 
     private Task EnrollmentAsync(HttpContext context, bool group)
     {

@@ -9,9 +9,8 @@ namespace Provisioning.Emulator.Portal;
 /// <summary>Fault rules: what the DPS endpoints answer instead of the truth (429, 500, 503, a dropped connection, a delay).</summary>
 internal sealed partial class PortalPages
 {
-    private Task FaultsAsync(HttpContext context, string? error)
+    private Task FaultsAsync(HttpContext context, IFormCollection? form, string? error)
     {
-        var form = context.Request.HasFormContentType ? context.Request.Form : null;
         string Value(string name, string fallback) => form is null || !form.ContainsKey(name) ? fallback : form[name].ToString();
         HtmlString Selected(string name, string value, string fallback) => Value(name, fallback) == value ? new HtmlString(" selected") : default;
 
@@ -82,7 +81,7 @@ internal sealed partial class PortalPages
             || !Enum.TryParse<DpsTransport>(form["transport"], out var transport) || !Enum.IsDefined(transport) || transport == DpsTransport.None
             || !Enum.TryParse<FaultKind>(form["kind"], out var kind) || !Enum.IsDefined(kind))
         {
-            await FaultsAsync(context, "Choose an endpoint, a transport and an answer.").ConfigureAwait(false);
+            await FaultsAsync(context, form, "Choose an endpoint, a transport and an answer.").ConfigureAwait(false);
             return;
         }
 
@@ -93,7 +92,7 @@ internal sealed partial class PortalPages
         var delay = double.TryParse(form["delay"], NumberStyles.Float, invariant, out var d) && d is >= 0 and <= 300 ? d : -1;
         if (after < 0 || probability < 0 || max is -1 || retryAfter < 0 || delay < 0)
         {
-            await FaultsAsync(context, "After is 0–1,000,000, probability 0–1, at most 1–1,000,000 (or empty), Retry-After 0–3,600 s, delay 0–300 s.").ConfigureAwait(false);
+            await FaultsAsync(context, form, "After is 0–1,000,000, probability 0–1, at most 1–1,000,000 (or empty), Retry-After 0–3,600 s, delay 0–300 s.").ConfigureAwait(false);
             return;
         }
 
@@ -107,7 +106,6 @@ internal sealed partial class PortalPages
             MaxFaults = max,
             RetryAfter = TimeSpan.FromSeconds(retryAfter),
             Delay = TimeSpan.FromSeconds(delay),
-            Seed = Environment.TickCount,
         });
         await RedirectAsync(context, "/faults", "Fault rule added.").ConfigureAwait(false);
     }

@@ -13,10 +13,22 @@ namespace Provisioning.Emulator.Portal;
 internal sealed partial class PortalPages
 {
     private const int RecentMessages = 50;
+
+    /// <summary>IoT Hub's limit on a cloud-to-device message.</summary>
+    private const int MaxCloudToDeviceBytes = 64 * 1024;
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
 
     private EmulatedIotHub? FindHub(Microsoft.Extensions.Primitives.StringValues name) =>
         dps.IotHubs.FirstOrDefault(h => string.Equals(h.HubHostName, name.ToString(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The hub and device a device form names, or null when either does not exist (an id typed into a crafted form).</summary>
+    private async Task<(EmulatedIotHub Hub, string Id)?> FormDeviceAsync(IFormCollection form, CancellationToken cancellationToken)
+    {
+        var id = form["id"].ToString();
+        return FindHub(form["hub"]) is { } hub && id.Length is > 0 and <= 128
+            && await dps.HubRegistry.FindAsync(hub.HubHostName, id, cancellationToken).ConfigureAwait(false) is not null
+            ? (hub, id) : null;
+    }
 
     private List<HubDevice> DevicesOf(EmulatedIotHub hub) => store.HubDevices.Values
         .Where(d => string.Equals(d.HubHostName, hub.HubHostName, StringComparison.OrdinalIgnoreCase))
@@ -149,8 +161,10 @@ internal sealed partial class PortalPages
 
     private async Task DeviceAsync(HttpContext context, string? error, Html? result)
     {
-        var query = context.Request.HasFormContentType ? null : context.Request.Query;
-        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        // A POST comes back here with its form (to show the error next to what was typed); a GET reads the query only.
+        var posted = HttpMethods.IsPost(context.Request.Method);
+        var query = posted ? null : context.Request.Query;
+        var form = posted ? await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false) : null;
         var hubName = form?["hub"] ?? query!["hub"];
         var id = (form?["id"] ?? query!["id"]).ToString();
         if (FindHub(hubName) is not { } hub || await dps.HubRegistry.FindAsync(hub.HubHostName, id, context.RequestAborted).ConfigureAwait(false) is not { } device)
@@ -218,13 +232,12 @@ internal sealed partial class PortalPages
     private async Task SendCloudToDeviceAsync(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        if (FindHub(form["hub"]) is not { } hub)
+        if (await FormDeviceAsync(form, context.RequestAborted).ConfigureAwait(false) is not ({ } hub, { } id))
         {
             await NotFoundAsync(context).ConfigureAwait(false);
             return;
         }
 
-        var id = form["id"].ToString();
         var properties = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var pair in form["properties"].ToString().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -238,13 +251,20 @@ internal sealed partial class PortalPages
             properties[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
         }
 
+        var bytes = Encoding.UTF8.GetBytes(form["body"].ToString());
+        if (bytes.Length > MaxCloudToDeviceBytes)
+        {
+            await DeviceAsync(context, $"A cloud-to-device message is at most {MaxCloudToDeviceBytes / 1024} KB.", null).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
-            var messageId = await hub.EnqueueCloudToDeviceAsync(id, new HubCloudMessage(Encoding.UTF8.GetBytes(form["body"].ToString())) { Properties = properties },
+            var messageId = await hub.EnqueueCloudToDeviceAsync(id, new HubCloudMessage(bytes) { Properties = properties },
                 context.RequestAborted).ConfigureAwait(false);
             await RedirectAsync(context, "/hubs/device", $"Message {messageId} queued for '{id}'{(hub.IsConnected(id) ? "" : " (offline: delivered when it connects)")}.", ("hub", hub.HubHostName), ("id", id)).ConfigureAwait(false);
         }
-        catch (HubCloudToDeviceException ex)
+        catch (Exception ex) when (ex is HubCloudToDeviceException or ArgumentException)
         {
             await DeviceAsync(context, ex.Message, null).ConfigureAwait(false);
         }
@@ -253,13 +273,12 @@ internal sealed partial class PortalPages
     private async Task InvokeMethodAsync(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        if (FindHub(form["hub"]) is not { } hub)
+        if (await FormDeviceAsync(form, context.RequestAborted).ConfigureAwait(false) is not ({ } hub, { } id))
         {
             await NotFoundAsync(context).ConfigureAwait(false);
             return;
         }
 
-        var id = form["id"].ToString();
         var method = form["method"].ToString().Trim();
         var payloadText = form["payload"].ToString() is { Length: > 0 } p ? p : "null";
         if (method.Length is 0 or > 100)
@@ -287,13 +306,12 @@ internal sealed partial class PortalPages
     private async Task UpdateTwinAsync(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        if (FindHub(form["hub"]) is not { } hub)
+        if (await FormDeviceAsync(form, context.RequestAborted).ConfigureAwait(false) is not ({ } hub, { } id))
         {
             await NotFoundAsync(context).ConfigureAwait(false);
             return;
         }
 
-        var id = form["id"].ToString();
         var wanted = PortalForms.ParseObject(form["desired"], "The desired properties", out var error) ?? (error is null ? [] : null);
         if (wanted is null)
         {
@@ -309,20 +327,29 @@ internal sealed partial class PortalPages
             return;
         }
 
-        var version = await hub.UpdateDesiredAsync(id, patch.ToJsonString(), context.RequestAborted).ConfigureAwait(false);
+        long version;
+        try
+        {
+            version = await hub.UpdateDesiredAsync(id, patch.ToJsonString(), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            await DeviceAsync(context, $"The hub refused the desired properties: {ex.Message}", null).ConfigureAwait(false);
+            return;
+        }
+
         await RedirectAsync(context, "/hubs/device", $"Desired properties saved (version {version}){(hub.IsConnected(id) ? ", patch sent to the device" : "; the device reads them when it connects")}.", ("hub", hub.HubHostName), ("id", id)).ConfigureAwait(false);
     }
 
     private async Task SetDeviceEnabledAsync(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        if (FindHub(form["hub"]) is not { } hub)
+        if (await FormDeviceAsync(form, context.RequestAborted).ConfigureAwait(false) is not ({ } hub, { } id))
         {
             await NotFoundAsync(context).ConfigureAwait(false);
             return;
         }
 
-        var id = form["id"].ToString();
         var enabled = form["enabled"] == "true";
         try
         {

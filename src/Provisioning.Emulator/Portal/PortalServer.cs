@@ -51,6 +51,10 @@ internal sealed class PortalServer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>The cookie's name, with the port: cookies do not tell ports apart, so two emulators on one machine would
+    /// otherwise overwrite each other's cookie and hand one's token to the other.</summary>
+    private string _cookieName = CookieName;
+
     /// <summary>The portal's address with its access token: what to open in a browser.</summary>
     public Uri Url { get; private set; } = null!;
 
@@ -70,7 +74,8 @@ internal sealed class PortalServer : IAsyncDisposable
         CryptographicOperations.ZeroMemory(tokenBytes);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(loggerFactory ?? NullLoggerFactory.Instance);
+        // Not ASP.NET Core's request log: its "Request starting" line carries the query string, i.e. the access token.
+        builder.Services.AddSingleton<ILoggerFactory>(new WithoutRequestLog(loggerFactory ?? NullLoggerFactory.Instance));
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -95,6 +100,7 @@ internal sealed class PortalServer : IAsyncDisposable
         var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         var host = address.Equals(IPAddress.Loopback) || address.Equals(IPAddress.Any) ? "localhost"
             : address.Equals(IPAddress.IPv6Loopback) ? "[::1]" : hosts.Last();
+        server._cookieName = $"{CookieName}-{bound.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         server.Origin = $"https://{host}:{bound.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         server.Url = new Uri($"{server.Origin}/?{TokenParameter}={token}");
         return server;
@@ -142,7 +148,7 @@ internal sealed class PortalServer : IAsyncDisposable
                 return;
             }
 
-            response.Cookies.Append(CookieName, offered.ToString(), new CookieOptions
+            response.Cookies.Append(_cookieName, offered.ToString(), new CookieOptions
             {
                 HttpOnly = true,
                 Secure = true,
@@ -157,7 +163,7 @@ internal sealed class PortalServer : IAsyncDisposable
             return;
         }
 
-        if (!request.Cookies.TryGetValue(CookieName, out var cookie) || !IsToken(cookie))
+        if (!request.Cookies.TryGetValue(_cookieName, out var cookie) || !IsToken(cookie))
         {
             PortalLog.Refused(_logger, request.Method, request.Path.Value ?? "", "no access token");
             await WriteRefusalAsync(context, 401, "Access token needed",
@@ -244,6 +250,24 @@ internal sealed class PortalServer : IAsyncDisposable
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync(PortalLayout.Refusal(title, message), context.RequestAborted);
+    }
+
+    /// <summary>The host's loggers, less those that write the request line (with <c>?token=…</c>): hosting's request log and
+    /// Kestrel's bad-request log.</summary>
+    private sealed class WithoutRequestLog(ILoggerFactory inner) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName.StartsWith("Microsoft.AspNetCore.Hosting", StringComparison.Ordinal)
+            || categoryName.StartsWith("Microsoft.AspNetCore.Server.Kestrel.BadRequests", StringComparison.Ordinal)
+                ? NullLogger.Instance
+                : inner.CreateLogger(categoryName);
+
+        public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+        // The factory is the host's: it is not the portal's to dispose.
+        public void Dispose()
+        {
+        }
     }
 
     private static string Base64Url(ReadOnlySpan<byte> bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
