@@ -56,6 +56,13 @@ public sealed class TpmAttestation : ProvisioningAttestation
         writer.WriteEndObject();
     }
 
+    internal override async ValueTask<(byte[] EndorsementKey, byte[] StorageRootKey)?> GetTpmPublicKeysAsync(CancellationToken cancellationToken)
+    {
+        _endorsementKey ??= await _tpm.GetEndorsementKeyAsync(cancellationToken).ConfigureAwait(false);
+        _storageRootKey ??= await _tpm.GetStorageRootKeyAsync(cancellationToken).ConfigureAwait(false);
+        return (_endorsementKey, _storageRootKey);
+    }
+
     internal override async ValueTask<bool> AnswerChallengeAsync(ReadOnlyMemory<byte> authenticationKey, CancellationToken cancellationToken)
     {
         await ActivateAsync(authenticationKey, "the challenge's authenticationKey", cancellationToken).ConfigureAwait(false);
