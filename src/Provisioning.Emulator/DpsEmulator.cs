@@ -177,12 +177,14 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartAmqpAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
                 await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
                 // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
                 await emulator.StopMqttAsync().ConfigureAwait(false);
+                await emulator.StopAmqpAsync().ConfigureAwait(false);
                 await emulator.StopHubsAsync().ConfigureAwait(false);
                 throw;
             }
@@ -220,6 +222,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             Hubs = Hubs.Select(h => new EmulatorInfoHub { HostName = h.HostName, Region = h.Region, MqttAddress = h.MqttAddress, WebSocketAddress = h.WebSocketAddress }).ToList(),
             MqttEndpoint = MqttEndpoint,
             WebSocketEndpoint = WebSocketEndpoint?.ToString(),
+            AmqpEndpoint = AmqpEndpoint,
+            AmqpWebSocketEndpoint = AmqpWebSocketEndpoint?.ToString(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -305,6 +309,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
         }
 
         await StopMqttAsync().ConfigureAwait(false);
+        await StopAmqpAsync().ConfigureAwait(false);
         await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);

@@ -20,6 +20,12 @@ public sealed class DpsEmulatorOptions
     /// <summary>The port of DPS over MQTT over WebSockets (<c>wss</c>); 0 lets the OS choose; null turns it off.</summary>
     public int? WebSocketPort { get; set; } = 0;
 
+    /// <summary>The port of DPS over AMQP (TLS, dps-protocol.md §6); 0 lets the OS choose; null turns it off.</summary>
+    public int? AmqpPort { get; set; } = 0;
+
+    /// <summary>The port of DPS over AMQP over WebSockets (<c>wss</c>, subprotocol <c>AMQPWSB10</c>); 0 lets the OS choose; null turns it off.</summary>
+    public int? AmqpWebSocketPort { get; set; } = 0;
+
     /// <summary>The host name in the global endpoint, the server certificate and the service connection string.</summary>
     public string HostName { get; set; } = "localhost";
 
@@ -82,6 +88,11 @@ public sealed class DpsEmulatorOptions
         if (MqttPort is < 0 or > 65535 || WebSocketPort is < 0 or > 65535)
         {
             throw new ArgumentOutOfRangeException(nameof(MqttPort), "The MQTT and WebSocket ports are 0–65535 (or null for off).");
+        }
+
+        if (AmqpPort is < 0 or > 65535 || AmqpWebSocketPort is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AmqpPort), "The AMQP and AMQP WebSocket ports are 0–65535 (or null for off).");
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);

@@ -85,6 +85,12 @@ internal sealed class EmulatorInfoFile
 
     /// <summary>DPS over MQTT over WebSockets: <c>wss://host:port/$iothub/websocket</c>.</summary>
     public string? WebSocketEndpoint { get; set; }
+
+    /// <summary>DPS over AMQP: <c>host:port</c> (dps-protocol.md §6).</summary>
+    public string? AmqpEndpoint { get; set; }
+
+    /// <summary>DPS over AMQP over WebSockets: <c>wss://host:port/$iothub/websocket</c>.</summary>
+    public string? AmqpWebSocketEndpoint { get; set; }
 }
 
 /// <summary>One hub in <c>emulator.json</c>.</summary>
