@@ -33,6 +33,7 @@ internal sealed partial class DpsAmqpEndpoint : IRuntimeProvider, IAsyncDisposab
 
     private static readonly AmqpVersion Version100 = new(1, 0, 0);
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromMilliseconds(500);
 
     private readonly DeviceService _service;
     private readonly DpsAmqpSasl _sasl;
@@ -127,19 +128,30 @@ internal sealed partial class DpsAmqpEndpoint : IRuntimeProvider, IAsyncDisposab
             var amqp = new AmqpTransportProvider();
             amqp.Versions.Add(Version100);
             settings.TransportProviders.Add(amqp);
-            connection = new AmqpConnection(amqpTransport, new ProtocolHeader(ProtocolId.Amqp, Version100), false, settings,
+            var server = new DpsServerConnection(amqpTransport, new ProtocolHeader(ProtocolId.Amqp, Version100), settings,
                 new AmqpConnectionSettings { ContainerId = "dps-emulator", MaxFrameSize = 64 * 1024, ChannelMax = 7, IdleTimeOut = 240_000 });
+            connection = server;
             connection.Extensions.Add(new DpsAmqpConnectionState(principal, accepted.ClientCertificate, accepted.Intermediates));
             var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Closed += (_, _) => closed.TrySetResult();
-            await connection.OpenAsync(handshake.Token).ConfigureAwait(false);
+            var open = connection.OpenAsync(handshake.Token);
+            _ = open.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (await Task.WhenAny(open, closed.Task, server.Faulted).ConfigureAwait(false) != open)
+            {
+                await EndFaultedAsync(server, accepted.Remote).ConfigureAwait(false);
+                return;
+            }
+
+            await open.ConfigureAwait(false);
             Interlocked.Increment(ref _connections);
             counted = true;
-            var doomed = connection;
-            using (_stopping.Token.Register(() => doomed.Abort()))
-            using (accepted.Closed.Register(() => doomed.Abort()))
+            using (_stopping.Token.Register(() => server.Abort()))
+            using (accepted.Closed.Register(() => server.Abort()))
             {
-                await closed.Task.ConfigureAwait(false);
+                if (await Task.WhenAny(closed.Task, server.Faulted).ConfigureAwait(false) != closed.Task)
+                {
+                    await EndFaultedAsync(server, accepted.Remote).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -157,6 +169,25 @@ internal sealed partial class DpsAmqpEndpoint : IRuntimeProvider, IAsyncDisposab
             connection?.Abort();
             transport.Abort();
         }
+    }
+
+    /// <summary>
+    /// A frame the library could not take (undecodable, over the frame size, out of order): it has sent a close with the
+    /// error; the device gets a moment to read it, then the socket closes rather than wait for the device's close.
+    /// </summary>
+    private async Task EndFaultedAsync(DpsServerConnection connection, string remote)
+    {
+        AmqpLog.ConnectionRefused(_logger, remote, connection.TerminalException?.Message ?? "a frame could not be read");
+        try
+        {
+            await Task.Delay(CloseGrace, TimeProvider.System, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: abort at once.
+        }
+
+        connection.Abort();
     }
 
     private static async Task<byte[]> ReadHeaderAsync(Stream stream, CancellationToken cancellationToken)
@@ -270,6 +301,28 @@ internal sealed partial class DpsAmqpEndpoint : IRuntimeProvider, IAsyncDisposab
         }
 
         return null;
+    }
+}
+
+/// <summary>A server connection that tells when a frame from the device could not be taken (the library then closes it).</summary>
+internal sealed class DpsServerConnection(TransportBase transport, ProtocolHeader header, AmqpSettings settings, AmqpConnectionSettings connectionSettings)
+    : AmqpConnection(transport, header, false, settings, connectionSettings)
+{
+    private readonly TaskCompletionSource _faulted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Faulted => _faulted.Task;
+
+    protected override void OnFrameBuffer(ByteBuffer buffer)
+    {
+        try
+        {
+            base.OnFrameBuffer(buffer);
+        }
+        catch
+        {
+            _faulted.TrySetResult();
+            throw;
+        }
     }
 }
 
