@@ -241,6 +241,42 @@ public sealed class AmqpIntegrationTests(SwtpmFixture swtpm) : IClassFixture<Swt
         Assert.Equal(500001, ex.ErrorCode);
     }
 
+    [Fact]
+    public async Task Register_OverWebSocketsWithAProxy_TunnelsThroughIt()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        SymmetricKeyPair keys = await session.Dps.Enrollments.AddSymmetricKeyAsync("amqp-proxied", cancellationToken: ct);
+        using var attestation = new SymmetricKeyAttestation("amqp-proxied", keys.PrimaryKey);
+        await using var proxy = new Mqtt.TunnelingProxy();
+        ProvisioningClientOptions options = session.CreateOptions();
+        // A bypass list that would skip localhost must not apply: the test needs the proxy for a loopback host.
+        options.Proxy = new WebProxy(proxy.Address) { BypassProxyOnLocal = false };
+        using var client = CreateClient(session, attestation, ProvisioningTransport.AmqpWebSockets, options);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+        Assert.Equal([$"CONNECT {session.Dps.AmqpWebSocketEndpoint!.Authority} HTTP/1.1"], proxy.ConnectLines);
+    }
+
+    [Fact]
+    public async Task Register_WhenTheWebSocketPathIsNotServed_FailsNonTransientWithTheStatus()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var session = await EmulatorSession.StartAsync();
+        using var attestation = new SymmetricKeyAttestation("amqp-nowhere", Convert.ToBase64String(new byte[32]));
+        ProvisioningClientOptions options = session.CreateOptions();
+        options.WebSocketPath = "/elsewhere";
+        using var client = CreateClient(session, attestation, ProvisioningTransport.AmqpWebSockets, options);
+
+        var ex = await Assert.ThrowsAsync<ProvisioningException>(() => client.RegisterAsync(cancellationToken: ct));
+
+        Assert.False(ex.IsTransient);
+        Assert.Equal(HttpStatusCode.NotFound, ex.StatusCode);
+        Assert.Contains("did not accept an AMQP WebSocket", ex.Message, StringComparison.Ordinal);
+    }
+
     private static async Task RegisterTpmAndVerifyAsync(TpmIdentity identity, ProvisioningTransport transport)
     {
         CancellationToken ct = TestContext.Current.CancellationToken;

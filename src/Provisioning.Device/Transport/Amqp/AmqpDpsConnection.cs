@@ -187,7 +187,21 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
         try
         {
             socket.Options.AddSubProtocol(WebSocketSubProtocol);
-            await socket.ConnectAsync(uri, invoker, cancellationToken).ConfigureAwait(false);
+            socket.Options.CollectHttpResponseDetails = true;
+            try
+            {
+                await socket.ConnectAsync(uri, invoker, cancellationToken).ConfigureAwait(false);
+            }
+            catch (WebSocketException ex) when (socket.HttpStatusCode is { } status && status != 0 && status != System.Net.HttpStatusCode.SwitchingProtocols)
+            {
+                // An HTTP answer that is not the upgrade: the status says whether trying again may help (§1.7).
+                throw new ProvisioningException(
+                    $"The server at {uri} did not accept an AMQP WebSocket: it answered {(int)status} ({status}).",
+                    DpsResponseReader.IsTransientStatus((int)status),
+                    statusCode: status,
+                    innerException: ex);
+            }
+
             if (socket.SubProtocol != WebSocketSubProtocol)
             {
                 throw new ProvisioningException(
