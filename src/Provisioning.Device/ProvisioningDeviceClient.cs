@@ -28,7 +28,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private readonly HttpProvisioningTransport? _http;
     private readonly MqttTransportFactory? _mqtt;
     private readonly AmqpTransportFactory? _amqp;
-    private readonly SemaphoreSlim _mqttGate = new(1, 1);
+    private readonly SemaphoreSlim _connectionGate = new(1, 1);
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -143,7 +143,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             _http?.Dispose();
             _mqtt?.Dispose();
             _amqp?.Dispose();
-            _mqttGate.Dispose();
+            _connectionGate.Dispose();
         }
     }
 
@@ -151,7 +151,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverMqttAsync(MqttTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per client id at a time: DPS would close the older of two.
-        await _mqttGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             MqttProvisioningTransport transport = factory.Create();
@@ -162,7 +162,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _mqttGate.Release();
+            _connectionGate.Release();
         }
     }
 
@@ -170,7 +170,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverAmqpAsync(AmqpTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per registration id at a time, as over MQTT.
-        await _mqttGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             AmqpProvisioningTransport transport = factory.Create();
@@ -181,7 +181,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _mqttGate.Release();
+            _connectionGate.Release();
         }
     }
 

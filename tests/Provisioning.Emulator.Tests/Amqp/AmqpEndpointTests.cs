@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
 using Microsoft.Azure.Amqp;
@@ -38,6 +39,34 @@ public sealed class AmqpEndpointTests
             using var assigned = JsonDocument.Parse(final);
             Assert.Equal("assigned", assigned.RootElement.GetProperty("status").GetString());
             Assert.Equal("amqp-cs-1", assigned.RootElement.GetProperty("registrationState").GetProperty("deviceId").GetString());
+        }
+        finally
+        {
+            await connection.CloseAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Register_X509AsTheCSharpSdkSpeaksIt_IsAssignedByTheTlsClientCertificateWithoutSasl()
+    {
+        await using var dps = await TestDps.StartAsync();
+        using var leaf = TestCertificates.SelfSigned("amqp-cs-x509");
+        await dps.Enrollments.AddX509Async("amqp-cs-x509", X509CertificateLoader.LoadCertificate(leaf.RawData), cancellationToken: TestContext.Current.CancellationToken);
+        var connection = await AmqpTestDevice.ConnectAsync(dps, sasl: null, clientCertificate: leaf);
+        try
+        {
+            var (receiver, sender) = await AmqpTestDevice.OpenLinksAsync(connection, $"{dps.IdScope}/registrations/amqp-cs-x509");
+
+            Assert.IsType<Accepted>(await AmqpTestDevice.SendAsync(sender, AmqpTestDevice.Register()));
+            var (json, _) = await AmqpTestDevice.ReceiveAsync(receiver);
+            using var accepted = JsonDocument.Parse(json);
+            var operationId = accepted.RootElement.GetProperty("operationId").GetString()!;
+            Assert.IsType<Accepted>(await AmqpTestDevice.SendAsync(sender, AmqpTestDevice.Status(operationId)));
+            var (final, _) = await AmqpTestDevice.ReceiveAsync(receiver);
+
+            using var assigned = JsonDocument.Parse(final);
+            Assert.Equal("assigned", assigned.RootElement.GetProperty("status").GetString());
+            Assert.Equal(leaf.Thumbprint, assigned.RootElement.GetProperty("registrationState").GetProperty("x509").GetProperty("certificateInfo").GetProperty("sha1Thumbprint").GetString(), StringComparer.OrdinalIgnoreCase);
         }
         finally
         {
