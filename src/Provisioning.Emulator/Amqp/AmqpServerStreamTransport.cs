@@ -67,10 +67,29 @@ internal sealed class AmqpServerStreamTransport(Stream stream, string local, str
         }
         else
         {
+            // One write for the frame's pieces: one TLS record (or WebSocket message) rather than one per piece.
             foreach (var buffer in args.ByteBufferList)
             {
-                await stream.WriteAsync(buffer.Buffer.AsMemory(buffer.Offset, buffer.Length)).ConfigureAwait(false);
                 total += buffer.Length;
+            }
+
+            var merged = System.Buffers.ArrayPool<byte>.Shared.Rent(total);
+            try
+            {
+                var offset = 0;
+                foreach (var buffer in args.ByteBufferList)
+                {
+                    buffer.Buffer.AsSpan(buffer.Offset, buffer.Length).CopyTo(merged.AsSpan(offset));
+                    offset += buffer.Length;
+                }
+
+                await stream.WriteAsync(merged.AsMemory(0, total)).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Frames may carry a SAS token or an activation blob.
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(merged.AsSpan(0, total));
+                System.Buffers.ArrayPool<byte>.Shared.Return(merged);
             }
         }
 

@@ -77,11 +77,30 @@ internal sealed class AmqpStreamTransport : TransportBase
         }
         else
         {
+            // One write for the frame's pieces: one TLS record (or WebSocket message) rather than one per piece.
             int total = 0;
             foreach (ByteBuffer buffer in args.ByteBufferList)
             {
-                await _stream.WriteAsync(buffer.Buffer.AsMemory(buffer.Offset, buffer.Length)).ConfigureAwait(false);
                 total += buffer.Length;
+            }
+
+            byte[] merged = System.Buffers.ArrayPool<byte>.Shared.Rent(total);
+            try
+            {
+                int offset = 0;
+                foreach (ByteBuffer buffer in args.ByteBufferList)
+                {
+                    buffer.Buffer.AsSpan(buffer.Offset, buffer.Length).CopyTo(merged.AsSpan(offset));
+                    offset += buffer.Length;
+                }
+
+                await _stream.WriteAsync(merged.AsMemory(0, total)).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Frames may carry a SAS token or an activation blob.
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(merged.AsSpan(0, total));
+                System.Buffers.ArrayPool<byte>.Shared.Return(merged);
             }
 
             args.BytesTransfered = total;
