@@ -14,9 +14,11 @@ internal static class DpsTransports
         {
             DpsTransport.Mqtt => ProvisioningTransport.Mqtt,
             DpsTransport.MqttWebSockets => ProvisioningTransport.MqttWebSockets,
+            DpsTransport.Amqp => ProvisioningTransport.Amqp,
+            DpsTransport.AmqpWebSockets => ProvisioningTransport.AmqpWebSockets,
             _ => ProvisioningTransport.Https,
         };
-        if (transport == DpsTransport.MqttWebSockets && Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.AbsolutePath.Length > 1)
+        if (transport is DpsTransport.MqttWebSockets or DpsTransport.AmqpWebSockets && Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.AbsolutePath.Length > 1)
         {
             options.WebSocketPath = url.AbsolutePath;
             return url.GetLeftPart(UriPartial.Authority);
@@ -31,6 +33,8 @@ internal static class DpsTransports
     {
         DpsTransport.Mqtt => dps.MqttEndpoint ?? throw new InvalidOperationException("the emulator serves no DPS MQTT endpoint"),
         DpsTransport.MqttWebSockets => dps.WebSocketEndpoint?.ToString() ?? throw new InvalidOperationException("the emulator serves no DPS WebSocket endpoint"),
+        DpsTransport.Amqp => dps.AmqpEndpoint ?? throw new InvalidOperationException("the emulator serves no DPS AMQP endpoint"),
+        DpsTransport.AmqpWebSockets => dps.AmqpWebSocketEndpoint?.ToString() ?? throw new InvalidOperationException("the emulator serves no DPS AMQP WebSocket endpoint"),
         _ => dps.GlobalEndpoint.ToString(),
     };
 }

@@ -16,6 +16,12 @@ internal enum DpsTransport
 
     /// <summary>MQTT over WebSockets (<c>wss</c>, port 443 on Azure).</summary>
     MqttWebSockets,
+
+    /// <summary>AMQP over TLS (port 5671 on Azure); TPM included, its challenge travels in SASL.</summary>
+    Amqp,
+
+    /// <summary>AMQP over WebSockets (<c>wss</c>, port 443 on Azure).</summary>
+    AmqpWebSockets,
 }
 
 /// <summary>FirstBoot's arguments. Parsing checks every combination up front, before any TPM or network is touched.</summary>
@@ -27,8 +33,9 @@ internal sealed class FirstBootOptions
           TPM attestation over HTTPS, one telemetry message. A second run boots from the registration cache.
 
           --attestation tpm|symmetric|x509   how the device proves its identity (default tpm)
-          --transport https|mqtt|mqtt-ws     the protocol to DPS (default https; mqtt-ws is MQTT over WebSockets;
-                                             DPS rejects TPM over MQTT)
+          --transport https|mqtt|mqtt-ws|amqp|amqp-ws
+                                             the protocol to DPS (default https; -ws is over WebSockets;
+                                             DPS rejects TPM over MQTT, takes it over HTTPS and AMQP)
           --tpm <spec>                       the TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>,
                                              mssim:<host>:<port>, unix:<path> (default: a software TPM in the state folder)
           --owner-auth <value>               the TPM's owner hierarchy password, if one was set (tpm2_changeauth -c o)
@@ -137,6 +144,8 @@ internal sealed class FirstBootOptions
     {
         DpsTransport.Mqtt => "mqtt",
         DpsTransport.MqttWebSockets => "mqtt-ws",
+        DpsTransport.Amqp => "amqp",
+        DpsTransport.AmqpWebSockets => "amqp-ws",
         _ => "https",
     };
 
@@ -179,7 +188,9 @@ internal sealed class FirstBootOptions
                         "https" or "http" => DpsTransport.Https,
                         "mqtt" => DpsTransport.Mqtt,
                         "mqtt-ws" or "mqtt-websockets" => DpsTransport.MqttWebSockets,
-                        _ => Fail(ref problem, $"--transport must be https, mqtt or mqtt-ws, not '{transport}'", options.Transport),
+                        "amqp" => DpsTransport.Amqp,
+                        "amqp-ws" or "amqp-websockets" => DpsTransport.AmqpWebSockets,
+                        _ => Fail(ref problem, $"--transport must be https, mqtt, mqtt-ws, amqp or amqp-ws, not '{transport}'", options.Transport),
                     };
                     break;
                 case "--tpm": options.Tpm = Value(); break;
@@ -263,7 +274,7 @@ internal sealed class FirstBootOptions
         }
 
         // DPS has no TPM over MQTT (dps-protocol.md §5): refuse before any TPM or network work.
-        if (Attestation == AttestationKind.Tpm && Transport != DpsTransport.Https)
+        if (Attestation == AttestationKind.Tpm && Transport is DpsTransport.Mqtt or DpsTransport.MqttWebSockets)
         {
             error = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT (its 401 challenge exists only over HTTPS and AMQP); use --transport https, or --attestation symmetric|x509 with mqtt";
         }

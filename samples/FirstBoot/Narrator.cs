@@ -44,6 +44,10 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
     {
         switch (state)
         {
+            case "Registering" when !_answeredChallenge && attestation == AttestationKind.Tpm && transport is DpsTransport.Amqp or DpsTransport.AmqpWebSockets:
+                // Over AMQP the challenge is inside the SASL exchange of the connection: the state machine sees no 401.
+                Step($"→ open AMQP to {idScope}/{registrationId}: SASL TPM with the EK and SRK; the challenge's key is activated in the TPM and a SAS signed by it answers");
+                break;
             case "Registering" when !_answeredChallenge:
                 Step(attestation switch
                 {
@@ -61,6 +65,10 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
             case "Activated":
                 _answeredChallenge = true;
                 Step("Key activation: ActivateCredential with the EK, Import and Load under the SRK, persisted at 0x81000100", at - _challengedAt);
+                break;
+            case "Polling" when transport is DpsTransport.Amqp or DpsTransport.AmqpWebSockets:
+                // Over AMQP the exchanges are messages on the registration's links, not HTTP requests: the state says it.
+                Step("  ← 'assigning' (a message on the AMQP receiver link); waiting the Retry-After, then polling the operation");
                 break;
             case "Polling" when transport != DpsTransport.Https:
                 // Over MQTT the exchanges are publishes on $dps/registrations/…, not HTTP requests: the state says it.

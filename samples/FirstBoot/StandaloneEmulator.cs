@@ -23,6 +23,10 @@ internal sealed class StandaloneEmulator
 
     public string? WebSocketEndpoint { get; init; }
 
+    public string? AmqpEndpoint { get; init; }
+
+    public string? AmqpWebSocketEndpoint { get; init; }
+
     /// <summary>Hub host name → <c>host:port</c> dialled.</summary>
     public required IReadOnlyDictionary<string, string> HubAddresses { get; init; }
 
@@ -71,6 +75,8 @@ internal sealed class StandaloneEmulator
             ServiceConnectionString = file.ServiceConnectionString,
             MqttEndpoint = file.MqttEndpoint,
             WebSocketEndpoint = file.WebSocketEndpoint,
+            AmqpEndpoint = file.AmqpEndpoint,
+            AmqpWebSocketEndpoint = file.AmqpWebSocketEndpoint,
             HubAddresses = hubs,
         };
     }
@@ -80,6 +86,8 @@ internal sealed class StandaloneEmulator
     {
         DpsTransport.Mqtt => MqttEndpoint ?? throw new ArgumentException("the emulator serves no DPS MQTT endpoint (it was started with --mqtt-port off)"),
         DpsTransport.MqttWebSockets => WebSocketEndpoint ?? throw new ArgumentException("the emulator serves no DPS WebSocket endpoint (it was started with --websocket-port off)"),
+        DpsTransport.Amqp => AmqpEndpoint ?? throw new ArgumentException("the emulator serves no DPS AMQP endpoint (it was started with --amqp-port off)"),
+        DpsTransport.AmqpWebSockets => AmqpWebSocketEndpoint ?? throw new ArgumentException("the emulator serves no DPS AMQP WebSocket endpoint (it was started with --amqp-websocket-port off)"),
         _ => GlobalEndpoint,
     };
 }
@@ -98,6 +106,10 @@ internal sealed class EmulatorFile
     public string? MqttEndpoint { get; set; }
 
     public string? WebSocketEndpoint { get; set; }
+
+    public string? AmqpEndpoint { get; set; }
+
+    public string? AmqpWebSocketEndpoint { get; set; }
 
     public List<EmulatorFileHub>? Hubs { get; set; }
 }

@@ -28,10 +28,10 @@ internal sealed class Fleet : IAsyncDisposable
         ClientOptions = new ProvisioningClientOptions
         {
             LoggerFactory = retries,
-            Transport = options.Mqtt ? ProvisioningTransport.Mqtt : ProvisioningTransport.Https,
+            Transport = options.Mqtt ? ProvisioningTransport.Mqtt : options.Amqp ? ProvisioningTransport.Amqp : ProvisioningTransport.Https,
         };
         ClientOptions.TrustEmulator(dps);
-        Endpoint = options.Mqtt ? dps.MqttEndpoint! : dps.GlobalEndpoint.ToString();
+        Endpoint = options.Mqtt ? dps.MqttEndpoint! : options.Amqp ? dps.AmqpEndpoint! : dps.GlobalEndpoint.ToString();
     }
 
     public FleetOptions Options { get; }
@@ -42,7 +42,7 @@ internal sealed class Fleet : IAsyncDisposable
 
     public ProvisioningClientOptions ClientOptions { get; }
 
-    /// <summary>Where devices dial DPS: the HTTPS endpoint, or the MQTT one (<c>host:port</c>).</summary>
+    /// <summary>Where devices dial DPS: the HTTPS endpoint, or the MQTT or AMQP one (<c>host:port</c>).</summary>
     public string Endpoint { get; }
 
     public RetryCounter Retries { get; }

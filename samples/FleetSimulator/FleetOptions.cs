@@ -9,14 +9,15 @@ internal sealed class FleetOptions
 {
     public const string Usage = """
         usage: FleetSimulator [--devices <n>] [--hubs <n>] [--allocation hashed|geoLatency|static|custom]
-                              [--attestation symmetric|tpm] [--transport https|mqtt] [--faults <rate>] [--concurrency <n>]
+                              [--attestation symmetric|tpm] [--transport https|mqtt|amqp] [--faults <rate>] [--concurrency <n>]
                               [--json] [--verbose]
           --devices      how many devices (default 100); each has its own identity
           --hubs         how many linked hubs (default 3)
           --allocation   the enrollment's allocation policy (default hashed); custom serves a webhook in-process
           --attestation  symmetric: one enrollment group, a derived key per device; tpm: one software TPM and one
                          individual enrollment (by EK) per device (default symmetric)
-          --transport    the protocol to DPS (default https; mqtt for symmetric key only, as DPS has no TPM over MQTT)
+          --transport    the protocol to DPS (default https; mqtt for symmetric key only, as DPS has no TPM over MQTT;
+                         amqp for both, the TPM challenge in SASL)
           --faults       the share of DPS requests answered 429, 503 or a dropped connection (default 0)
           --concurrency  devices in flight at once (default 32)
           --json         end standard output with one JSON line of figures
@@ -31,6 +32,9 @@ internal sealed class FleetOptions
     public bool Tpm { get; private set; }
 
     public bool Mqtt { get; private set; }
+
+    /// <summary>DPS over AMQP (dps-protocol.md §6).</summary>
+    public bool Amqp { get; private set; }
 
     public double Faults { get; private set; }
 
@@ -110,9 +114,10 @@ internal sealed class FleetOptions
                     options.Mqtt = transport switch
                     {
                         "mqtt" => true,
-                        "https" or "http" => false,
-                        _ => Invalid($"--transport must be https or mqtt, not '{transport}'", false),
+                        "https" or "http" or "amqp" => false,
+                        _ => Invalid($"--transport must be https, mqtt or amqp, not '{transport}'", false),
                     };
+                    options.Amqp = transport == "amqp";
                     break;
                 case "--faults":
                     var rate = Value();

@@ -30,7 +30,7 @@ internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutc
             ElapsedMs = (long)elapsed.TotalMilliseconds,
             Allocation = options.AllocationName,
             Attestation = options.Tpm ? "tpm" : "symmetric",
-            Transport = options.Mqtt ? "mqtt" : "https",
+            Transport = options.Mqtt ? "mqtt" : options.Amqp ? "amqp" : "https",
             WebhookCalls = webhookCalls,
         };
     }

@@ -32,14 +32,14 @@ public sealed class ProvisioningClientOptions
     public ProvisioningTransport Transport { get; set; } = ProvisioningTransport.Https;
 
     /// <summary>
-    /// The path of the WebSocket URI <c>wss://{host}:443{path}</c> for <see cref="ProvisioningTransport.MqttWebSockets"/>.
-    /// Default <see cref="DefaultWebSocketPath"/>.
+    /// The path of the WebSocket URI <c>wss://{host}:443{path}</c> for <see cref="ProvisioningTransport.MqttWebSockets"/> and
+    /// <see cref="ProvisioningTransport.AmqpWebSockets"/>. Default <see cref="DefaultWebSocketPath"/>.
     /// </summary>
     public string WebSocketPath { get; set; } = DefaultWebSocketPath;
 
     /// <summary>
-    /// The HTTP proxy for HTTPS and for MQTT over WebSockets, or <see langword="null"/> for the platform default
-    /// (environment variables). MQTT over TCP connects directly.
+    /// The HTTP proxy for HTTPS and for MQTT and AMQP over WebSockets, or <see langword="null"/> for the platform default
+    /// (environment variables). MQTT and AMQP over TCP connect directly.
     /// </summary>
     public IWebProxy? Proxy { get; set; }
 

@@ -4,14 +4,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Provisioning.Device.Diagnostics;
 using Provisioning.Device.Serialization;
 using Provisioning.Device.Transport;
+using Provisioning.Device.Transport.Amqp;
 using Provisioning.Device.Transport.Http;
 using Provisioning.Device.Transport.Mqtt;
 
 namespace Provisioning.Device;
 
 /// <summary>
-/// Registers a device with the Azure IoT Hub Device Provisioning Service over HTTPS or MQTT and returns the hub it was
-/// assigned to.
+/// Registers a device with the Azure IoT Hub Device Provisioning Service over HTTPS, MQTT or AMQP and returns the hub it
+/// was assigned to.
 /// </summary>
 /// <remarks>
 /// Over HTTPS, one client holds one connection pool, reused by the TPM challenge, the retries and the polls of every
@@ -26,7 +27,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
 
     private readonly HttpProvisioningTransport? _http;
     private readonly MqttTransportFactory? _mqtt;
-    private readonly SemaphoreSlim _mqttGate = new(1, 1);
+    private readonly AmqpTransportFactory? _amqp;
+    private readonly SemaphoreSlim _connectionGate = new(1, 1);
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -34,7 +36,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <summary>Creates a client.</summary>
     /// <param name="globalEndpoint">The DPS host (e.g. <see cref="DefaultGlobalEndpoint"/>), with an optional port, or an
     /// <c>https://</c> URI (HTTPS), <c>mqtts://</c> URI (MQTT, default port 8883) or <c>wss://</c> URI without a path
-    /// (MQTT over WebSockets, default port 443).</param>
+    /// (MQTT over WebSockets, default port 443); over AMQP, an <c>amqps://</c> URI (default port 5671) or a <c>wss://</c> URI
+    /// without a path (AMQP over WebSockets, default port 443).</param>
     /// <param name="idScope">The DPS ID scope, e.g. <c>0ne00000001</c>.</param>
     /// <param name="attestation">How the device proves its identity; the client does not dispose it.</param>
     /// <param name="options">Settings; default values when <see langword="null"/>. Read once, here.</param>
@@ -65,6 +68,10 @@ public sealed class ProvisioningDeviceClient : IDisposable
         {
             Uri endpoint = ParseEndpoint(globalEndpoint);
             _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options), endpoint, _options);
+        }
+        else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
+        {
+            _amqp = new AmqpTransportFactory(globalEndpoint, attestation, _options, _logger);
         }
         else
         {
@@ -111,7 +118,9 @@ public sealed class ProvisioningDeviceClient : IDisposable
 
         DeviceRegistrationResult result = _http is not null
             ? await new RegistrationStateMachine(_http, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken).ConfigureAwait(false)
-            : await RegisterOverMqttAsync(_mqtt!, request, cancellationToken).ConfigureAwait(false);
+            : _amqp is not null
+                ? await RegisterOverAmqpAsync(_amqp, request, cancellationToken).ConfigureAwait(false)
+                : await RegisterOverMqttAsync(_mqtt!, request, cancellationToken).ConfigureAwait(false);
         if (cache is not null && result.Status == ProvisioningRegistrationStatus.Assigned)
         {
             await SaveCachedAsync(cache, result, cancellationToken).ConfigureAwait(false);
@@ -133,7 +142,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
             _disposed = true;
             _http?.Dispose();
             _mqtt?.Dispose();
-            _mqttGate.Dispose();
+            _amqp?.Dispose();
+            _connectionGate.Dispose();
         }
     }
 
@@ -141,7 +151,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverMqttAsync(MqttTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per client id at a time: DPS would close the older of two.
-        await _mqttGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             MqttProvisioningTransport transport = factory.Create();
@@ -152,7 +162,26 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _mqttGate.Release();
+            _connectionGate.Release();
+        }
+    }
+
+    /// <summary>One registration on its own AMQP connection, closed however the registration ends.</summary>
+    private async Task<DeviceRegistrationResult> RegisterOverAmqpAsync(AmqpTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
+        // One connection per registration id at a time, as over MQTT.
+        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            AmqpProvisioningTransport transport = factory.Create();
+            await using (transport.ConfigureAwait(false))
+            {
+                return await new RegistrationStateMachine(transport, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _connectionGate.Release();
         }
     }
 

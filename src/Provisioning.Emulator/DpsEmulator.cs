@@ -187,6 +187,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);
                 await emulator.StartMqttAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
                 await emulator.StartPortalAsync(options, cancellationToken).ConfigureAwait(false);
+                await emulator.StartAmqpAsync(deviceService, options, cancellationToken).ConfigureAwait(false);
                 await emulator.UpdateInfoFileAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
@@ -194,6 +195,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
                 // The rest is released below; the hubs and the MQTT endpoint only the emulator knows.
                 await emulator.StopPortalAsync().ConfigureAwait(false);
                 await emulator.StopMqttAsync().ConfigureAwait(false);
+                await emulator.StopAmqpAsync().ConfigureAwait(false);
                 await emulator.StopHubsAsync().ConfigureAwait(false);
                 throw;
             }
@@ -239,6 +241,8 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             MqttEndpoint = MqttEndpoint,
             WebSocketEndpoint = WebSocketEndpoint?.ToString(),
             PortalUrl = PortalUrl?.ToString(),
+            AmqpEndpoint = AmqpEndpoint,
+            AmqpWebSocketEndpoint = AmqpWebSocketEndpoint?.ToString(),
         },
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<EmulatorInfoFile>)InfoJsonOptions.GetTypeInfo(typeof(EmulatorInfoFile)));
 
@@ -337,6 +341,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
 
         await StopPortalAsync().ConfigureAwait(false);
         await StopMqttAsync().ConfigureAwait(false);
+        await StopAmqpAsync().ConfigureAwait(false);
         await StopHubsAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);

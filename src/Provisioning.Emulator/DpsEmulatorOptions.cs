@@ -27,6 +27,11 @@ public sealed class DpsEmulatorOptions
     /// <summary>Where the portal listens: loopback by default. Anything else exposes enrollment control to that network
     /// (the access token still guards it).</summary>
     public System.Net.IPAddress PortalAddress { get; set; } = System.Net.IPAddress.Loopback;
+    /// <summary>The port of DPS over AMQP (TLS, dps-protocol.md §6); 0 lets the OS choose; null turns it off.</summary>
+    public int? AmqpPort { get; set; } = 0;
+
+    /// <summary>The port of DPS over AMQP over WebSockets (<c>wss</c>, subprotocol <c>AMQPWSB10</c>); 0 lets the OS choose; null turns it off.</summary>
+    public int? AmqpWebSocketPort { get; set; } = 0;
 
     /// <summary>The host name in the global endpoint, the server certificate and the service connection string.</summary>
     public string HostName { get; set; } = "localhost";
@@ -125,6 +130,12 @@ public sealed class DpsEmulatorOptions
         }
 
         ArgumentNullException.ThrowIfNull(PortalAddress);
+
+        if (AmqpPort is < 0 or > 65535 || AmqpWebSocketPort is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AmqpPort), "The AMQP and AMQP WebSocket ports are 0–65535 (or null for off).");
+        }
+
         ArgumentException.ThrowIfNullOrWhiteSpace(HostName);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfter, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(ClockSkew, TimeSpan.Zero);

@@ -26,6 +26,8 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
         GlobalEndpoint = dps.GlobalEndpoint.ToString();
         MqttEndpoint = dps.MqttEndpoint;
         WebSocketEndpoint = dps.WebSocketEndpoint?.ToString();
+        AmqpEndpoint = dps.AmqpEndpoint;
+        AmqpWebSocketEndpoint = dps.AmqpWebSocketEndpoint?.ToString();
         IdScope = dps.IdScope;
         CaCertificate = X509CertificateLoader.LoadCertificate(dps.CertificateAuthority.Certificate.RawData);
     }
@@ -37,6 +39,8 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
         GlobalEndpoint = info.GetProperty("globalEndpoint").GetString()!;
         MqttEndpoint = info.TryGetProperty("mqttEndpoint", out JsonElement mqtt) ? mqtt.GetString() : null;
         WebSocketEndpoint = info.TryGetProperty("webSocketEndpoint", out JsonElement ws) ? ws.GetString() : null;
+        AmqpEndpoint = info.TryGetProperty("amqpEndpoint", out JsonElement amqp) ? amqp.GetString() : null;
+        AmqpWebSocketEndpoint = info.TryGetProperty("amqpWebSocketEndpoint", out JsonElement amqpWs) ? amqpWs.GetString() : null;
         IdScope = info.GetProperty("idScope").GetString()!;
         CaCertificate = X509CertificateLoader.LoadCertificateFromFile(info.GetProperty("caCertificate").GetString()!);
         var connection = info.GetProperty("serviceConnectionString").GetString()!
@@ -57,6 +61,12 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
 
     /// <summary>DPS over MQTT over WebSockets (<c>wss://host:port/$iothub/websocket</c>), when the emulator serves it.</summary>
     public string? WebSocketEndpoint { get; }
+
+    /// <summary>DPS over AMQP as <c>host:port</c>, when the emulator serves it.</summary>
+    public string? AmqpEndpoint { get; }
+
+    /// <summary>DPS over AMQP over WebSockets (<c>wss://host:port/$iothub/websocket</c>), when the emulator serves it.</summary>
+    public string? AmqpWebSocketEndpoint { get; }
 
     public string IdScope { get; }
 
@@ -183,6 +193,11 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
             options.WebSocketPath = new Uri(WebSocketEndpoint!).AbsolutePath;
         }
 
+        if (transport == ProvisioningTransport.AmqpWebSockets)
+        {
+            options.WebSocketPath = new Uri(AmqpWebSocketEndpoint!).AbsolutePath;
+        }
+
         return options;
     }
 
@@ -191,6 +206,9 @@ internal sealed class BenchmarkEmulator : IAsyncDisposable
     {
         ProvisioningTransport.Mqtt => "mqtts://" + (MqttEndpoint ?? throw new InvalidOperationException("The emulator does not serve DPS over MQTT.")),
         ProvisioningTransport.MqttWebSockets => new Uri(WebSocketEndpoint ?? throw new InvalidOperationException("The emulator does not serve MQTT over WebSockets."))
+            .GetLeftPart(UriPartial.Authority),
+        ProvisioningTransport.Amqp => "amqps://" + (AmqpEndpoint ?? throw new InvalidOperationException("The emulator does not serve DPS over AMQP.")),
+        ProvisioningTransport.AmqpWebSockets => new Uri(AmqpWebSocketEndpoint ?? throw new InvalidOperationException("The emulator does not serve AMQP over WebSockets."))
             .GetLeftPart(UriPartial.Authority),
         _ => GlobalEndpoint,
     };

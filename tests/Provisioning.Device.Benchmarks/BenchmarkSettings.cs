@@ -4,7 +4,7 @@ namespace Provisioning.Device.Benchmarks;
 
 internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -19,11 +19,13 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
             "https" => ProvisioningTransport.Https,
             "mqtt" => ProvisioningTransport.Mqtt,
             "mqttws" => ProvisioningTransport.MqttWebSockets,
+            "amqp" => ProvisioningTransport.Amqp,
+            "amqpws" => ProvisioningTransport.AmqpWebSockets,
             _ => throw new ArgumentException(Usage),
         };
-        if (attestation == "tpm" && transport != ProvisioningTransport.Https)
+        if (attestation == "tpm" && transport is ProvisioningTransport.Mqtt or ProvisioningTransport.MqttWebSockets)
         {
-            throw new ArgumentException("TPM attestation works over HTTPS only (the service has no TPM over MQTT). " + Usage);
+            throw new ArgumentException("TPM attestation works over HTTPS and AMQP (the service has no TPM over MQTT). " + Usage);
         }
 
         string emulator = Value(args, "--emulator") ?? "inproc";

@@ -2,10 +2,11 @@
 // ProvisioningDeviceClient per device (as on real devices: its own connection pool and TLS handshake), and prints
 // registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's
 // time to assigned is from the time its HTTP exchanges took. --transport mqtt / mqttws register over the emulator's DPS
-// MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does.
+// MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does; --transport amqp /
+// amqpws over its DPS AMQP endpoint, one AMQP connection (TLS, SASL, session, two links) per registration.
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
-//       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws] [--emulator inproc|process]
+//       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process]
 //
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.

@@ -22,6 +22,7 @@ public sealed class FirstBootStandaloneEmulatorTests(StandaloneEmulatorProcess e
     [Theory]
     [InlineData("symmetric", "https")]
     [InlineData("x509", "mqtt-ws")]
+    [InlineData("symmetric", "amqp")]
     public async Task FirstBoot_WithEmulatorFileAndEnroll_EnrollsThroughTheServiceApi_EndsAssignedWithTelemetryAcknowledged(string attestation, string transport)
     {
         var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home,

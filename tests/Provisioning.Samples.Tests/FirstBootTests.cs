@@ -39,6 +39,26 @@ public sealed class FirstBootTests : IDisposable
         Assert.Equal("hub-record", run.Text("telemetryEvidence"));
     }
 
+    [Theory]
+    [InlineData("tpm", "amqp")]
+    [InlineData("symmetric", "amqp")]
+    [InlineData("x509", "amqp")]
+    [InlineData("tpm", "amqp-ws")]
+    [InlineData("symmetric", "amqp-ws")]
+    public async Task FirstBoot_OverAmqpAndAmqpOverWebSockets_EndsAssignedWithTelemetry(string attestation, string transport)
+    {
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, ["--attestation", attestation, "--transport", transport, "--json"]);
+
+        AssertAssigned(run, attestation, "dps", transport);
+        Assert.Contains("AMQP receiver link", run.Output, StringComparison.Ordinal);
+        if (attestation == "tpm")
+        {
+            Assert.Contains("SASL TPM", run.Output, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("hub-record", run.Text("telemetryEvidence"));
+    }
+
     [Fact]
     public async Task FirstBoot_WithNoArguments_RunsTheTpmHandshakeOnASoftwareTpmInTheHomeFolder()
     {

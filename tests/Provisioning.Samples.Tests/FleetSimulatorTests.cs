@@ -66,6 +66,20 @@ public sealed class FleetSimulatorTests : IDisposable
         Assert.Equal(0, run.Json.GetProperty("failed").GetInt32());
     }
 
+    [Theory]
+    [InlineData("symmetric", 50)]
+    [InlineData("tpm", 4)]
+    public async Task Fleet_OverAmqp_LosesNone(string attestation, int devices)
+    {
+        var run = await SampleProcess.RunAsync(SampleProcess.FleetSimulatorDll, _home,
+            ["--devices", devices.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hubs", "2", "--attestation", attestation, "--transport", "amqp", "--faults", "0.1", "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("amqp", run.Json.GetProperty("transport").GetString());
+        Assert.Equal(devices, run.Json.GetProperty("assigned").GetInt32());
+        Assert.Equal(0, run.Json.GetProperty("failed").GetInt32());
+    }
+
     [Fact]
     public async Task Fleet_WithTpm_GivesEachDeviceItsOwnTpm()
     {

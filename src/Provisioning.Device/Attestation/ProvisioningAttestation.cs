@@ -82,6 +82,13 @@ public abstract class ProvisioningAttestation : IDisposable
         ValueTask.FromResult(false);
 
     /// <summary>
+    /// The TPM's public EK and SRK (<c>TPM2B_PUBLIC</c> with their size prefix, dps-protocol.md §2.2) for the AMQP TPM SASL
+    /// exchange (§6), or <see langword="null"/> when this attestation is not a TPM's.
+    /// </summary>
+    internal virtual ValueTask<(byte[] EndorsementKey, byte[] StorageRootKey)?> GetTpmPublicKeysAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult<(byte[], byte[])?>(null);
+
+    /// <summary>
     /// Takes what an <c>assigned</c> result carries for the attestation (TPM: re-activates the hub key) before the
     /// result is returned to the caller.
     /// </summary>

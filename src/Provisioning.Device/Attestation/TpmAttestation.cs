@@ -48,12 +48,19 @@ public sealed class TpmAttestation : ProvisioningAttestation
 
     internal override async ValueTask WriteRequestBodyAsync(Utf8JsonWriter writer, CancellationToken cancellationToken)
     {
+        (byte[] endorsementKey, byte[] storageRootKey) = (await GetTpmPublicKeysAsync(cancellationToken).ConfigureAwait(false))!.Value;
+        writer.WriteStartObject("tpm");
+        writer.WriteBase64String("endorsementKey", endorsementKey);
+        writer.WriteBase64String("storageRootKey", storageRootKey);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The EK and SRK, read from the TPM once: public keys, kept for the body and the AMQP SASL init (§2.2, §6).</summary>
+    internal override async ValueTask<(byte[] EndorsementKey, byte[] StorageRootKey)?> GetTpmPublicKeysAsync(CancellationToken cancellationToken)
+    {
         _endorsementKey ??= await _tpm.GetEndorsementKeyAsync(cancellationToken).ConfigureAwait(false);
         _storageRootKey ??= await _tpm.GetStorageRootKeyAsync(cancellationToken).ConfigureAwait(false);
-        writer.WriteStartObject("tpm");
-        writer.WriteBase64String("endorsementKey", _endorsementKey);
-        writer.WriteBase64String("storageRootKey", _storageRootKey);
-        writer.WriteEndObject();
+        return (_endorsementKey, _storageRootKey);
     }
 
     internal override async ValueTask<bool> AnswerChallengeAsync(ReadOnlyMemory<byte> authenticationKey, CancellationToken cancellationToken)

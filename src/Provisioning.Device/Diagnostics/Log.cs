@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "The MQTT connection could not be closed cleanly: {Reason}")]
     public static partial void MqttDisconnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(8, LogLevel.Information, "The AMQP connection could not be closed cleanly: {Reason}")]
+    public static partial void AmqpCloseFailed(ILogger logger, string reason);
 }

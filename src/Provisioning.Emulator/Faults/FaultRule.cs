@@ -36,8 +36,11 @@ public enum DpsTransport
     /// <summary>The MQTT endpoint, over TCP and WebSockets (register and operation status only).</summary>
     Mqtt = 2,
 
+    /// <summary>The AMQP endpoint, over TCP and WebSockets (register and operation status only).</summary>
+    Amqp = 4,
+
     /// <summary>Every transport.</summary>
-    All = Https | Mqtt,
+    All = Https | Mqtt | Amqp,
 }
 
 /// <summary>What an injected fault does.</summary>
@@ -52,7 +55,7 @@ public enum FaultKind
     /// <summary>503 with a DPS error body and <c>Retry-After</c>.</summary>
     ServiceUnavailable,
 
-    /// <summary>The connection is dropped without an answer (over MQTT: the device's connection is closed).</summary>
+    /// <summary>The connection is dropped without an answer (over MQTT and AMQP: the device's connection is closed).</summary>
     DropConnection,
 
     /// <summary>The request is held for <see cref="FaultRule.Delay"/>, then served normally.</summary>

@@ -12,7 +12,7 @@ namespace Provisioning.Emulator.Hosting;
 /// </summary>
 internal static class EmulatorHost
 {
-    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--assignment-delay <ms>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>] [--issued-certificate-validity <seconds>]";
+    private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--assignment-delay <ms>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>] [--issued-certificate-validity <seconds>] [--amqp-port <n|off>] [--amqp-websocket-port <n|off>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -83,6 +83,19 @@ internal static class EmulatorHost
                 case "--portal-address":
                     ok = System.Net.IPAddress.TryParse(value, out var portalAddress);
                     options.PortalAddress = portalAddress ?? System.Net.IPAddress.Loopback;
+                    break;
+                case "--amqp-port" or "--amqp-websocket-port":
+                    int? amqpChosen = value == "off" ? null : int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var amqpPort) && amqpPort <= 65535 ? amqpPort : -1;
+                    ok = amqpChosen is not -1;
+                    if (args[i] == "--amqp-port")
+                    {
+                        options.AmqpPort = amqpChosen;
+                    }
+                    else
+                    {
+                        options.AmqpWebSocketPort = amqpChosen;
+                    }
+
                     break;
                 case "-h" or "--help":
                     await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);

@@ -88,6 +88,11 @@ internal sealed class EmulatorInfoFile
 
     /// <summary>The portal's address with its access token, when the portal is on.</summary>
     public string? PortalUrl { get; set; }
+    /// <summary>DPS over AMQP: <c>host:port</c> (dps-protocol.md §6).</summary>
+    public string? AmqpEndpoint { get; set; }
+
+    /// <summary>DPS over AMQP over WebSockets: <c>wss://host:port/$iothub/websocket</c>.</summary>
+    public string? AmqpWebSocketEndpoint { get; set; }
 }
 
 /// <summary>One hub in <c>emulator.json</c>.</summary>

@@ -298,7 +298,7 @@ public sealed class MqttRegistrationTests : IClassFixture<MqttPki>
     [Theory]
     [InlineData(ProvisioningTransport.Mqtt)]
     [InlineData(ProvisioningTransport.MqttWebSockets)]
-    public async Task Create_WithTpmOverMqtt_IsRefusedBeforeAnyConnectionSayingHttpsWorks(ProvisioningTransport transport)
+    public async Task Create_WithTpmOverMqtt_IsRefusedBeforeAnyConnectionSayingHttpsAndAmqpWork(ProvisioningTransport transport)
     {
         await using DpsMqttPeer peer = await DpsMqttPeer.StartAsync(_pki.Value.Server);
         using var attestation = new TpmAttestation(new FakeTpmDevice());
@@ -308,7 +308,7 @@ public sealed class MqttRegistrationTests : IClassFixture<MqttPki>
 
         Assert.Equal("attestation", ex.ParamName);
         Assert.Contains("TPM attestation is not supported over", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("ProvisioningTransport.Https, which supports TPM", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("ProvisioningTransport.Https or Amqp, which support TPM", ex.Message, StringComparison.Ordinal);
         Assert.Equal(0, peer.TcpConnections);
     }
 

@@ -40,7 +40,7 @@ internal sealed class MqttTransportFactory : IDisposable
             throw new ArgumentException(
                 $"TPM attestation is not supported over {transport}: the provisioning service has no TPM challenge over MQTT " +
                 "(the nonce challenge needs a multi-step exchange that MQTT 3.1.1 CONNECT does not offer). " +
-                $"Use {nameof(ProvisioningTransport)}.{nameof(ProvisioningTransport.Https)}, which supports TPM.",
+                $"Use {nameof(ProvisioningTransport)}.{nameof(ProvisioningTransport.Https)} or {nameof(ProvisioningTransport.Amqp)}, which support TPM.",
                 nameof(attestation));
         }
     }
