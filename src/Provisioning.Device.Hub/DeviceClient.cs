@@ -110,11 +110,14 @@ public sealed partial class DeviceClient : IAsyncDisposable
         activity?.SetTag("iothub.device_id", DeviceId);
         await RunAsync(async (session, token) =>
         {
+            HubDiagnostics.MessagesSent.Add(1);
             var result = await session.Client.PublishAsync(publish, token).ConfigureAwait(false);
             if (!result.IsSuccess)
             {
                 throw new HubException($"The hub did not accept the message ({result.ReasonCode}).", (int)result.ReasonCode, isTransient: false);
             }
+
+            HubDiagnostics.MessagesAcknowledged.Add(1);
 
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -233,6 +236,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
         }
 
         HubClientLog.StateChanged(_logger, DeviceId, state, reason);
+        HubDiagnostics.StateChanged(previous, state);
         try
         {
             ConnectionStateChanged?.Invoke(this, new ConnectionStateChangedEventArgs(state, reason, exception));

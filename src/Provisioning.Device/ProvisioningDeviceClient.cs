@@ -182,6 +182,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
 
         Log.Finished(_logger, registrationId, RegistrationState.Cached, 0, entry.AssignedHub, entry.DeviceId);
+        ProvisioningMetrics.RecordRegistration("cached", ProvisioningMetrics.AttestationName(Attestation), ProvisioningMetrics.TransportName(_options.Transport), duration: null);
         return new DeviceRegistrationResult
         {
             RegistrationId = registrationId,
