@@ -136,7 +136,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
         await _life.CancelAsync().ConfigureAwait(false);
         var disposed = NewReady();
         disposed.SetException(new ObjectDisposedException(nameof(DeviceClient)));
-        Interlocked.Exchange(ref _ready, disposed).TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+        Interlocked.Exchange(ref _ready, disposed).TrySetException((Exception?)Volatile.Read(ref _refusal) ?? new ObjectDisposedException(nameof(DeviceClient)));
         if (!fromCallback)
         {
             await AwaitBackgroundWorkAsync().ConfigureAwait(false);

@@ -34,4 +34,7 @@ internal static partial class HubClientLog
 
     [LoggerMessage(7, LogLevel.Debug, "Skipped desired properties version {Version}: version {Last} was already delivered")]
     public static partial void StaleDesired(ILogger logger, long version, long last);
+
+    [LoggerMessage(11, LogLevel.Warning, "Device {DeviceId} on {Hub}: {Reason} ({Error}); going back to DPS")]
+    public static partial void Reprovisioning(ILogger logger, string deviceId, string hub, string reason, string error);
 }

@@ -33,4 +33,12 @@ public sealed class HubException : Exception
 
     /// <summary>Whether trying again later may succeed.</summary>
     public bool IsTransient { get; }
+
+    /// <summary>The hub's refusal of the connection (CONNACK code), when this exception reports one; otherwise
+    /// <see langword="null"/>. Set on the exception <see cref="DeviceClient.OpenAsync"/> throws.</summary>
+    public HubRefusal? Refusal { get; init; }
+
+    /// <summary>Whether the hub refused this identity (unknown, disabled or bad credentials: CONNACK 2, 4 or 5), so only a new
+    /// registration with DPS can help.</summary>
+    public bool RequiresReprovisioning => Refusal?.RequiresReprovisioning == true;
 }
