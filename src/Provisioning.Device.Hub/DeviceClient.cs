@@ -37,6 +37,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
 
     private DeviceClient(string hubHostName, string deviceId, HubAuthentication authentication, DeviceClientOptions? options, bool ownsAuthentication)
     {
+        DeviceVersionCheck.EnsureMatching();
         ArgumentException.ThrowIfNullOrWhiteSpace(hubHostName);
         ArgumentException.ThrowIfNullOrWhiteSpace(deviceId);
         ArgumentNullException.ThrowIfNull(authentication);
