@@ -44,6 +44,7 @@ public sealed class DeviceConnection
     private readonly Lock _gate = new();
     private TaskCompletionSource<DeviceClient> _client = NewSource();
     private DeviceConnectionStatus _status = DeviceConnectionStatus.Starting;
+    private DeviceClient? _current;
 
     /// <summary>Where the service stands.</summary>
     public DeviceConnectionStatus Status
@@ -64,7 +65,7 @@ public sealed class DeviceConnection
         {
             lock (_gate)
             {
-                return _client.Task.IsCompletedSuccessfully ? _client.Task.Result : null;
+                return _current;
             }
         }
     }
@@ -108,6 +109,7 @@ public sealed class DeviceConnection
 
             LastError = error ?? LastError;
             _status = status;
+            _current = null;
         }
 
         StatusChanged?.Invoke(this, status);
@@ -118,6 +120,7 @@ public sealed class DeviceConnection
         lock (_gate)
         {
             _status = DeviceConnectionStatus.Connected;
+            _current = client;
             _client.TrySetResult(client);
         }
 
@@ -130,6 +133,7 @@ public sealed class DeviceConnection
         {
             LastError = error;
             _status = DeviceConnectionStatus.Failed;
+            _current = null;
             if (!_client.TrySetException(error))
             {
                 _client = NewSource();
@@ -152,6 +156,7 @@ public sealed class DeviceConnection
             }
 
             _status = DeviceConnectionStatus.Stopped;
+            _current = null;
             var stopped = new ObjectDisposedException(nameof(DeviceConnection), "The host stopped: the device connection is closed.");
             if (!_client.TrySetException(stopped))
             {
