@@ -61,4 +61,9 @@ public sealed class ConnectionStateChangedEventArgs(ConnectionState state, Conne
 /// <param name="HubHostName">The hub.</param>
 /// <param name="DeviceId">The device.</param>
 /// <param name="ConnectCode">The MQTT 3.1.1 CONNACK return code (2 identifier rejected, 4 bad credentials, 5 not authorized).</param>
-public sealed record HubRefusal(string HubHostName, string DeviceId, int ConnectCode);
+public sealed record HubRefusal(string HubHostName, string DeviceId, int ConnectCode)
+{
+    /// <summary>Whether the code says the hub does not accept this identity (2 identifier rejected, 4 bad credentials, 5 not
+    /// authorized), so the device must go back to DPS; 1 (protocol version) is not an identity problem.</summary>
+    public bool RequiresReprovisioning => ConnectCode is 2 or 4 or 5;
+}

@@ -7,6 +7,14 @@ public sealed partial class DeviceClient
 {
     private int _connections;
 
+    /// <summary>The refusal that ended the connection loop, if any: what waiters see, even when the client is disposed from the
+    /// reprovisioning hook.</summary>
+    private HubException? _refusal;
+
+    /// <summary>The <see cref="DeviceConnector"/>'s step on a refusal (removing the cache entry), run before the application's
+    /// <see cref="DeviceClientOptions.ReprovisionRequired"/>.</summary>
+    internal Func<HubRefusal, CancellationToken, ValueTask>? RefusalHook { get; set; }
+
     private async Task RunConnectionLoopAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
@@ -122,20 +130,49 @@ public sealed partial class DeviceClient
         return TimeSpan.FromTicks((long)((ceiling / 2.0) + (ceiling / 2.0 * jitter)));
     }
 
-    private async Task RefuseAsync(HubException refusal, CancellationToken cancellationToken)
+    /// <summary>The hub refused the device: the state becomes <see cref="ConnectionState.Refused"/>, the reprovisioning hook runs,
+    /// and only then do <see cref="OpenAsync"/> and the operations waiting for a connection fail, with an exception that carries
+    /// the refusal (so a caller that sees the exception knows the hook has run and whether to go back to DPS).</summary>
+    private async Task RefuseAsync(HubException cause, CancellationToken cancellationToken)
     {
-        SetState(ConnectionState.Refused, ConnectionChangeReason.Refused, refusal);
-        _ready.TrySetException(refusal);
-        if (_options.ReprovisionRequired is { } hook)
+        var refusal = new HubRefusal(HubHostName, DeviceId, cause.Status);
+        var error = new HubException(cause.Message + (refusal.RequiresReprovisioning ? " The device must register with DPS again." : string.Empty),
+            cause.Status, isTransient: false, cause)
         {
-            try
+            Refusal = refusal,
+        };
+        Volatile.Write(ref _refusal, error);
+        SetState(ConnectionState.Refused, ConnectionChangeReason.Refused, error);
+        try
+        {
+            if (RefusalHook is { } own)
             {
-                await hook(new HubRefusal(HubHostName, DeviceId, refusal.Status), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await own(refusal, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    HubClientLog.HandlerFailed(_logger, ex, nameof(DeviceConnector));
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+
+            if (_options.ReprovisionRequired is { } hook)
             {
-                HubClientLog.HandlerFailed(_logger, ex, nameof(DeviceClientOptions.ReprovisionRequired));
+                try
+                {
+                    await hook(refusal, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    HubClientLog.HandlerFailed(_logger, ex, nameof(DeviceClientOptions.ReprovisionRequired));
+                }
             }
+        }
+        finally
+        {
+            // After the hook, whatever it did: the waiters see the refusal only once it has been acted on.
+            Volatile.Read(ref _ready).TrySetException(error);
         }
     }
 }

@@ -3,6 +3,10 @@ namespace Provisioning.Device.Hub;
 /// <summary>The hand-off from provisioning: a client for the hub and device a registration assigned.</summary>
 public sealed partial class DeviceClient
 {
+    /// <summary>The registration this client was created from by <see cref="Create"/> or <see cref="DeviceConnector"/> (whether
+    /// it came from the cache, the operation id, the payload), or <see langword="null"/> for a client built from explicit facts.</summary>
+    public DeviceRegistrationResult? Registration { get; private init; }
+
     /// <summary>Creates a client for the hub and device id a registration assigned, authenticated by the attestation that
     /// registered: TPM and symmetric key sign the SAS tokens through it, X.509 presents its certificate.</summary>
     /// <param name="registration">An <see cref="ProvisioningRegistrationStatus.Assigned"/> result of
@@ -65,7 +69,10 @@ public sealed partial class DeviceClient
         var authentication = HubAuthentication.FromAttestation(attestation);
         try
         {
-            return new DeviceClient(registration.AssignedHub, registration.DeviceId, authentication, options, ownsAuthentication: true);
+            return new DeviceClient(registration.AssignedHub, registration.DeviceId, authentication, options, ownsAuthentication: true)
+            {
+                Registration = registration,
+            };
         }
         catch
         {

@@ -37,6 +37,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
 
     private DeviceClient(string hubHostName, string deviceId, HubAuthentication authentication, DeviceClientOptions? options, bool ownsAuthentication)
     {
+        DeviceVersionCheck.EnsureMatching();
         ArgumentException.ThrowIfNullOrWhiteSpace(hubHostName);
         ArgumentException.ThrowIfNullOrWhiteSpace(deviceId);
         ArgumentNullException.ThrowIfNull(authentication);
@@ -110,11 +111,14 @@ public sealed partial class DeviceClient : IAsyncDisposable
         activity?.SetTag("iothub.device_id", DeviceId);
         await RunAsync(async (session, token) =>
         {
+            HubDiagnostics.MessagesSent.Add(1);
             var result = await session.Client.PublishAsync(publish, token).ConfigureAwait(false);
             if (!result.IsSuccess)
             {
                 throw new HubException($"The hub did not accept the message ({result.ReasonCode}).", (int)result.ReasonCode, isTransient: false);
             }
+
+            HubDiagnostics.MessagesAcknowledged.Add(1);
 
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -133,7 +137,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
         await _life.CancelAsync().ConfigureAwait(false);
         var disposed = NewReady();
         disposed.SetException(new ObjectDisposedException(nameof(DeviceClient)));
-        Interlocked.Exchange(ref _ready, disposed).TrySetException(new ObjectDisposedException(nameof(DeviceClient)));
+        Interlocked.Exchange(ref _ready, disposed).TrySetException((Exception?)Volatile.Read(ref _refusal) ?? new ObjectDisposedException(nameof(DeviceClient)));
         if (!fromCallback)
         {
             await AwaitBackgroundWorkAsync().ConfigureAwait(false);
@@ -233,6 +237,7 @@ public sealed partial class DeviceClient : IAsyncDisposable
         }
 
         HubClientLog.StateChanged(_logger, DeviceId, state, reason);
+        HubDiagnostics.StateChanged(previous, state);
         try
         {
             ConnectionStateChanged?.Invoke(this, new ConnectionStateChangedEventArgs(state, reason, exception));

@@ -40,4 +40,6 @@ internal static partial class HubClientLog
 
     [LoggerMessage(21, LogLevel.Warning, "Device {DeviceId}: certificate renewal attempt {Attempt} failed: {Reason}")]
     public static partial void CertificateRenewalFailed(ILogger logger, string deviceId, int attempt, string reason);
+    [LoggerMessage(11, LogLevel.Warning, "Device {DeviceId} on {Hub}: {Reason} ({Error}); going back to DPS")]
+    public static partial void Reprovisioning(ILogger logger, string deviceId, string hub, string reason, string error);
 }

@@ -36,4 +36,11 @@ public sealed class HubException : Exception
 
     /// <summary>How long the hub asked the device to wait before trying again (<c>retryAfter</c> of a credentials error), if it did.</summary>
     public TimeSpan? RetryAfter { get; init; }
+    /// <summary>The hub's refusal of the connection (CONNACK code), when this exception reports one; otherwise
+    /// <see langword="null"/>. Set on the exception <see cref="DeviceClient.OpenAsync"/> throws.</summary>
+    public HubRefusal? Refusal { get; init; }
+
+    /// <summary>Whether the hub refused this identity (unknown, disabled or bad credentials: CONNACK 2, 4 or 5), so only a new
+    /// registration with DPS can help.</summary>
+    public bool RequiresReprovisioning => Refusal?.RequiresReprovisioning == true;
 }

@@ -48,6 +48,19 @@ public sealed class ProvisioningDeviceClient : IDisposable
     {
     }
 
+    /// <summary>Creates a client for an endpoint given as a URI: <c>https://</c> (HTTPS), <c>mqtts://</c> (MQTT) or <c>wss://</c>
+    /// (MQTT over WebSockets), matching <see cref="ProvisioningClientOptions.Transport"/>.</summary>
+    /// <param name="globalEndpoint">The DPS endpoint, e.g. <c>new Uri("https://global.azure-devices-provisioning.net/")</c> or an
+    /// emulator's <c>GlobalEndpoint</c>.</param>
+    /// <param name="idScope">The DPS ID scope, e.g. <c>0ne00000001</c>.</param>
+    /// <param name="attestation">How the device proves its identity; the client does not dispose it.</param>
+    /// <param name="options">Settings; default values when <see langword="null"/>. Read once, here.</param>
+    /// <exception cref="ArgumentException">As for the <see cref="string"/> endpoint; also a relative URI.</exception>
+    public ProvisioningDeviceClient(Uri globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options = null)
+        : this(EndpointText(globalEndpoint), idScope, attestation, options, handler: null)
+    {
+    }
+
     /// <summary>Creates a client over a given HTTP handler or MQTT connection (tests).</summary>
     internal ProvisioningDeviceClient(
         string globalEndpoint,
@@ -222,6 +235,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
 
         Log.Finished(_logger, registrationId, RegistrationState.Cached, 0, entry.AssignedHub, entry.DeviceId);
+        ProvisioningMetrics.RecordRegistration("cached", ProvisioningMetrics.AttestationName(Attestation), ProvisioningMetrics.TransportName(_options.Transport), duration: null);
         return new DeviceRegistrationResult
         {
             RegistrationId = registrationId,
@@ -257,6 +271,17 @@ public sealed class ProvisioningDeviceClient : IDisposable
         {
             Log.CacheFailed(_logger, ex.Message);
         }
+    }
+
+    private static string EndpointText(Uri globalEndpoint)
+    {
+        ArgumentNullException.ThrowIfNull(globalEndpoint);
+        if (!globalEndpoint.IsAbsoluteUri)
+        {
+            throw new ArgumentException("The global endpoint must be an absolute URI (https://, mqtts:// or wss://).", nameof(globalEndpoint));
+        }
+
+        return globalEndpoint.OriginalString;
     }
 
     private static Uri ParseEndpoint(string globalEndpoint)

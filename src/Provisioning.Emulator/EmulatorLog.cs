@@ -8,7 +8,7 @@ namespace Provisioning.Emulator;
 internal static partial class EmulatorLog
 {
     /// <summary>The emulator's activities (one per device registration), named like the assembly.</summary>
-    public static readonly ActivitySource ActivitySource = new("Provisioning.Emulator");
+    public static readonly ActivitySource ActivitySource = new(EmulatorTelemetry.ActivitySourceName);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "DPS emulator listening on {Endpoint} (ID scope {IdScope})")]
     public static partial void Started(ILogger logger, Uri endpoint, string idScope);

@@ -41,15 +41,23 @@ internal sealed partial class TpmCommands(TpmTransport transport, TimeProvider? 
         command.EndMessage();
         for (var attempt = 0; ; attempt++)
         {
+            var measured = TpmMetrics.Enabled;
+            var started = measured ? _time.GetTimestamp() : 0;
             var response = await transport.ExecuteAsync(command.WrittenMemory, cancellationToken).ConfigureAwait(false);
             var reader = new TpmReader(response);
             var header = TpmMessage.ReadHeader(ref reader, response.Length);
+            var retryable = header.Code != TpmResponseCode.Success && TpmResponseCode.IsRetryable(header.Code) && attempt < MaxRetries;
+            if (measured)
+            {
+                TpmMetrics.RecordCommand(code, header.Code == TpmResponseCode.Success ? "success" : retryable ? "retry" : "error", _time.GetElapsedTime(started));
+            }
+
             if (header.Code == TpmResponseCode.Success)
             {
                 return response;
             }
 
-            if (TpmResponseCode.IsRetryable(header.Code) && attempt < MaxRetries)
+            if (retryable)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20 << attempt), _time, cancellationToken).ConfigureAwait(false);
                 continue;

@@ -17,7 +17,7 @@ namespace Provisioning.Device.Tpm;
 /// </remarks>
 public sealed partial class TpmIdentity : IAsyncDisposable
 {
-    internal static readonly ActivitySource ActivitySource = new("Provisioning.Device.Tpm");
+    internal static readonly ActivitySource ActivitySource = new(TpmTelemetry.ActivitySourceName);
 
     private readonly TpmCommands _tpm;
     private readonly TpmTransport _transport;

@@ -5,7 +5,7 @@ using System.Text;
 namespace Provisioning.Device;
 
 /// <summary>Builds <c>SharedAccessSignature sr=…&amp;sig=…&amp;se=…[&amp;skn=…]</c> tokens: the one builder of DPS tokens and of the
-/// hub's device tokens (Provisioning.Device.Hub uses it through InternalsVisibleTo).</summary>
+/// hub's device tokens (Provisioning.Device.Hub compiles this file too, as a linked source).</summary>
 /// <remarks>
 /// dps-protocol.md §2.4, §3 and §8: <c>sr</c> is the URL-encoded resource (upper-case escapes, <c>%2F</c>), the string to
 /// sign is <c>sr + "\n" + se</c> (the encoded form), and the base64 HMAC-SHA256 is URL-encoded into <c>sig</c>.
@@ -15,9 +15,11 @@ internal static class SasToken
     /// <summary>The hub's device token resource before the outer encoding: <c>{hub}/devices/{UrlEncode(deviceId)}</c> (§8).</summary>
     public static string HubResource(string hubHostName, string deviceId) => $"{hubHostName}/devices/{Uri.EscapeDataString(deviceId)}";
 
+#if !PROVISIONING_HUB // compiled into Provisioning.Device.Hub too, where the attestation's signer is not visible
     public static ValueTask<string> CreateAsync(
         ProvisioningAttestation signer, string resource, DateTimeOffset expiresOn, string? keyName, CancellationToken cancellationToken) =>
         CreateAsync(signer.SignAsync, resource, expiresOn, keyName, cancellationToken);
+#endif
 
     /// <param name="sign">Returns HMAC-SHA256 of the data with the key; the result is zeroed here.</param>
     /// <param name="resource">The resource, unencoded.</param>

@@ -5,7 +5,7 @@ namespace Provisioning.Device.Diagnostics;
 /// <summary>The <see cref="ActivitySource"/> of the client: one span per registration.</summary>
 internal static class ProvisioningDiagnostics
 {
-    public const string SourceName = "Provisioning.Device";
+    public const string SourceName = ProvisioningTelemetry.ActivitySourceName;
 
     public const string RegisterActivityName = "Provisioning.Register";
 

@@ -79,6 +79,8 @@ internal sealed class RegistrationStateMachine
         }
         finally
         {
+            ProvisioningMetrics.RecordRegistration(
+                outcome, ProvisioningMetrics.AttestationName(_attestation), ProvisioningMetrics.TransportName(_options.Transport), time.GetElapsedTime(started));
             if (activity is not null)
             {
                 activity.SetTag(ProvisioningDiagnostics.RegistrationIdTag, _registrationId);
@@ -216,6 +218,7 @@ internal sealed class RegistrationStateMachine
                     : policy.GetBackoffDelay(retry, _options.NextRandom());
                 // The message, not just a status: over MQTT a 503 may be a refused CONNECT, which the message names.
                 Log.RetryScheduled(_logger, _registrationId, ex.Message, retry + 1, delay);
+                ProvisioningMetrics.RecordRetry(ProvisioningMetrics.AttestationName(_attestation), ProvisioningMetrics.TransportName(_options.Transport));
                 await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -26,8 +26,11 @@ internal readonly record struct DeviceRequest(
 internal sealed record DeviceResponse(int StatusCode, byte[] Body, TimeSpan? RetryAfter = null, int ErrorCode = 0)
 {
     /// <summary>The DPS error body of dps-protocol.md §1.7, with status <c>errorCode / 1000</c>.</summary>
-    public static DeviceResponse Error(int errorCode, string message, TimeProvider time, TimeSpan? retryAfter = null) =>
-        new(errorCode / 1000, JsonSerializer.SerializeToUtf8Bytes(ErrorBody(errorCode, message, time), EmulatorJsonContext.Default.DpsErrorBody), retryAfter, errorCode);
+    public static DeviceResponse Error(int errorCode, string message, TimeProvider time, TimeSpan? retryAfter = null)
+    {
+        EmulatorMetrics.Error(errorCode);
+        return new(errorCode / 1000, JsonSerializer.SerializeToUtf8Bytes(ErrorBody(errorCode, message, time), EmulatorJsonContext.Default.DpsErrorBody), retryAfter, errorCode);
+    }
 
     /// <summary>A JSON answer.</summary>
     public static DeviceResponse Json<T>(int statusCode, T value, JsonTypeInfo<T> typeInfo, TimeSpan? retryAfter = null) =>

@@ -98,6 +98,7 @@ internal sealed class DeviceService(
             return Error(DpsErrorCodes.TpmKeyRejected, ex.Message);
         }
 
+        EmulatorMetrics.Registered(record.Status, identity.AttestationType);
         activity?.SetTag("dps.status", record.Status);
         activity?.SetTag("dps.assigned_hub", record.AssignedHub);
         operations.Add(operationId, registrationId, RegistrationResults.FinalBody(operationId, record), Time.GetUtcNow() + options.AssignmentDelay + slowAssignment);

@@ -9,13 +9,18 @@ namespace Provisioning.Emulator.Hosting;
 /// The runnable host: <c>dotnet run --project src/Provisioning.Emulator -- [--port n] [--data dir] [--id-scope s] [--hubs n]
 /// [--hub-port n]</c>. Writes <c>&lt;data&gt;/emulator.json</c> (with each hub's <c>mqttAddress</c>), prints it once, and stops
 /// cleanly on Ctrl-C or SIGTERM. <c>--hub-port n</c> puts the hubs' MQTT endpoints on n, n+1, … (default: free ports).
+/// The same host is the <c>dps-emulator</c> .NET tool (<c>dotnet tool install -g Provisioning.Emulator.Tool</c>).
 /// </summary>
-internal static class EmulatorHost
+public static class EmulatorHost
 {
     private const string Usage = "usage: Provisioning.Emulator [--port <n>] [--data <dir>] [--id-scope <scope>] [--hubs <n>] [--seed <json>] [--retry-after <seconds>] [--assignment-delay <ms>] [--hub-port <n>] [--mqtt-port <n|off>] [--websocket-port <n|off>] [--portal-port <n|off>] [--portal-address <ip>] [--issued-certificate-validity <seconds>] [--amqp-port <n|off>] [--amqp-websocket-port <n|off>]";
 
+    /// <summary>Runs the emulator host with a command line until Ctrl-C or SIGTERM.</summary>
+    /// <param name="args">The command line (<c>--help</c> prints it).</param>
+    /// <returns>The exit code: 0 after a clean stop or <c>--help</c>, 2 for a bad argument.</returns>
     public static async Task<int> RunAsync(string[] args)
     {
+        ArgumentNullException.ThrowIfNull(args);
         var options = new DpsEmulatorOptions { DataDirectory = Path.Combine(Environment.CurrentDirectory, ".emulator"), HubWebSockets = true, PortalPort = 0 };
         var hubCount = 1;
         var explicitHubs = false;

@@ -24,11 +24,13 @@ internal sealed class MqttPacketSizeGuard
         Body,
     }
 
+#if !PROVISIONING_HUB // compiled into Provisioning.Device.Hub too, which refuses with its own exception
     /// <summary>A guard whose refusals are the provisioning client's (a non-transient <see cref="ProvisioningException"/>).</summary>
     public MqttPacketSizeGuard()
         : this(ProvisioningRefusal)
     {
     }
+#endif
 
     /// <summary>A guard whose refusals are made by <paramref name="refuse"/> from the reason.</summary>
     public MqttPacketSizeGuard(Func<string, Exception> refuse)
@@ -87,6 +89,8 @@ internal sealed class MqttPacketSizeGuard
         }
     }
 
+#if !PROVISIONING_HUB
     private static ProvisioningException ProvisioningRefusal(string why) =>
         new($"The provisioning service sent an MQTT packet that was refused: {why}.", isTransient: false);
+#endif
 }
