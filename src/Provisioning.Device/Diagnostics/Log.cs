@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "The MQTT connection could not be closed cleanly: {Reason}")]
     public static partial void MqttDisconnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(8, LogLevel.Warning, "The cached registration was discarded, DPS is asked instead: its {Problem}")]
+    public static partial void CacheInvalid(ILogger logger, string problem);
 }
