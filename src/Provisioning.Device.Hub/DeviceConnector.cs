@@ -45,6 +45,10 @@ public sealed class DeviceConnector
         _logger = _options.HubOptions.LoggerFactory?.CreateLogger<DeviceConnector>() ?? NullLogger<DeviceConnector>.Instance;
     }
 
+    /// <summary>Raised (on the connecting flow) after each registration, from the cache or from DPS, before its hub is dialled;
+    /// also for a <c>disabled</c> or <c>failed</c> outcome, just before <see cref="ConnectAsync"/> throws for it.</summary>
+    public event EventHandler<DeviceRegistrationResult>? Registered;
+
     /// <summary>Raised (on the connecting flow) each time the connector gives up an identity or a hub and goes back to DPS,
     /// before the backoff wait, if any.</summary>
     public event EventHandler<ReprovisioningEventArgs>? Reprovisioning;
@@ -79,6 +83,7 @@ public sealed class DeviceConnector
                 continue;
             }
 
+            Registered?.Invoke(this, registration);
             if (registration.Status != ProvisioningRegistrationStatus.Assigned)
             {
                 var detail = registration.ErrorCode is { } code ? string.Create(CultureInfo.InvariantCulture, $" (error {code}: {registration.ErrorMessage})") : string.Empty;
