@@ -7,7 +7,7 @@ namespace Provisioning.Device;
 /// again. Polls of one operation that stays <c>assigning</c> also never run faster than a floor: none before the first poll
 /// (so <c>Retry-After: 0</c> then <c>assigned</c> comes back in milliseconds), then <see cref="PollingFloor"/> doubling per poll
 /// up to <see cref="MaxPollingFloor"/>, each drawn uniformly in [half, all] of that value. With the defaults a service that
-/// answers <c>assigning</c> with <c>Retry-After: 0</c> forever gets about 30 polls a minute, never more than 60.</para>
+/// answers <c>assigning</c> with <c>Retry-After: 0</c> forever gets 21 to 36 polls a minute, never more than 60.</para>
 /// <para>Retries of a transient failure (408, 429, 5xx, network): exponential backoff with "equal jitter", a uniform delay in
 /// [c/2, c) where c = min(<see cref="MaxDelay"/>, <see cref="InitialDelay"/> × 2^retry), or the server's <c>Retry-After</c>
 /// when it is longer. A throttling storm that says <c>Retry-After: 0</c> still backs off.</para>
