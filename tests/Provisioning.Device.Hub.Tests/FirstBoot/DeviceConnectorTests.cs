@@ -122,6 +122,7 @@ public sealed class DeviceConnectorTests : IAsyncLifetime
         var reprovisioned = Assert.Single(events);
         Assert.Equal(ReprovisioningReason.HubUnreachable, reprovisioned.Reason);
         Assert.Contains("gone.firstboot.localhost did not accept a connection", reprovisioned.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("; last failure: ", reprovisioned.Error.Message, StringComparison.Ordinal);
         Assert.Contains(client.HubHostName, Bed.Dps.Hubs.Select(h => h.HostName));
         await Bed.SendAndReceiveAsync(client);
     }
@@ -166,6 +167,8 @@ public sealed class DeviceConnectorTests : IAsyncLifetime
         Assert.True(error.IsTransient);
         Assert.Null(error.Refusal);
         Assert.Contains("did not accept a connection", error.Message, StringComparison.Ordinal);
+        // Why, in the error: the hub's certificate names the other hub.
+        Assert.Contains("the hub certificate was refused: name mismatch", error.Message, StringComparison.Ordinal);
         Assert.Equal(3, events.Count);
         Assert.All(events, e => Assert.Equal(ReprovisioningReason.HubUnreachable, e.Reason));
         Assert.Equal([true, false, false], events.Select(e => e.Registration.IsFromCache));
