@@ -91,40 +91,24 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         var narrator = new Narrator(output, options.Attestation, options.Transport, idScope, identity.RegistrationId);
         var cachePath = Path.Combine(state, options.EmulatorFile is not null ? "standalone" : options.UsesRemoteDps ? "azure" : "emulator", options.AttestationName + "-registration.json");
+
         using var certificateKey = options.Csr is null ? null : await CertificateIssuance.OpenKeyAsync(options, identity, cachePath, cancellationToken).ConfigureAwait(false);
         if (certificateKey is not null)
         {
             output.WriteLine($"Certificate key for the CSR: {CertificateIssuance.Describe(certificateKey)}");
         }
 
-        var result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: options.Reprovision, cancellationToken, certificateKey).ConfigureAwait(false);
-        if (result is null)
+        // One hand-off owns the loop: the cache (or DPS), then the hub; a refused, invalid or unreachable cached identity goes back
+        // to DPS, and a freshly assigned hub that fails is tried again with backoff, three rounds at most for a sample.
+        var client = await ConnectAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, certificateKey, cancellationToken).ConfigureAwait(false);
+        if (client is null)
         {
             return;
         }
 
-        // A cached assignment the hub no longer honours (device deleted, moved, disabled) sends the device back to DPS once.
-        var (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
-        if (client is null && result.IsFromCache)
-        {
-            output.WriteLine($"The hub refused the cached identity ({refused}): back to DPS.");
-            result = await RegisterAsync(endpoint, idScope, identity, narrator, cachePath, extraRoot, dps, bypassCache: true, cancellationToken, certificateKey).ConfigureAwait(false);
-            if (result is null)
-            {
-                return;
-            }
-
-            (client, refused) = await ConnectAsync(result, identity, dps, extraRoot, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (client is null)
-        {
-            throw new HubException($"the hub {result.AssignedHub} refused device {result.DeviceId}: {refused}");
-        }
-
         await using (client.ConfigureAwait(false))
         {
-            await SendTelemetryAsync(client, result, dps, cancellationToken).ConfigureAwait(false);
+            await SendTelemetryAsync(client, client.Registration!, dps, cancellationToken).ConfigureAwait(false);
         }
 
         Report.Status = "assigned";
@@ -147,9 +131,9 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         return dps;
     }
 
-    /// <returns>The assigned result, or null when DPS answered failed or disabled (the report says so).</returns>
-    private async Task<DeviceRegistrationResult?> RegisterAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
-        X509Certificate2? extraRoot, DpsEmulator? dps, bool bypassCache, CancellationToken cancellationToken, CertificateSigningKey? certificateKey = null)
+    /// <returns>The connected client, or null when DPS answered failed or disabled (the report says so).</returns>
+    private async Task<DeviceClient?> ConnectAsync(string endpoint, string idScope, DeviceIdentity identity, Narrator narrator, string cachePath,
+        X509Certificate2? extraRoot, DpsEmulator? dps, CertificateSigningKey? certificateKey, CancellationToken cancellationToken)
     {
         using var observer = new RegistrationObserver(narrator.OnEvent, _clock, verbose);
         var clientOptions = new ProvisioningClientOptions
@@ -168,12 +152,68 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         }
 
         var dialled = DpsTransports.Apply(clientOptions, options.Transport, endpoint);
-        using var client = new ProvisioningDeviceClient(dialled, idScope, identity.Attestation, clientOptions);
-        var request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = bypassCache, CertificateSigningKey = certificateKey };
-        output.WriteLine(bypassCache ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
-        var started = _clock.Elapsed;
-        var result = await client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
-        var took = _clock.Elapsed - started;
+        using var provisioning = new ProvisioningDeviceClient(dialled, idScope, identity.Attestation, clientOptions);
+        var connector = new DeviceConnector(provisioning, new DeviceConnectorOptions
+        {
+            HubOptions = HubOptions(dps, extraRoot),
+            Request = new ProvisioningRegistrationRequest { JsonPayload = options.Payload, BypassCache = options.Reprovision, CertificateSigningKey = certificateKey },
+            HubUnreachableTimeout = HubTimeout,
+            MaxAttempts = 3,
+        });
+
+        output.WriteLine(options.Reprovision ? $"Registering with DPS at {endpoint} (the cache is ignored):" : $"Registration: the cache first, else DPS at {endpoint}:");
+        var roundStarted = _clock.Elapsed;
+        var connectStarted = _clock.Elapsed;
+        DeviceRegistrationResult? last = null;
+        connector.Registered += (_, result) =>
+        {
+            last = result;
+            OnRegistered(result, narrator, cachePath, _clock.Elapsed - roundStarted);
+            connectStarted = _clock.Elapsed;
+        };
+        connector.Reprovisioning += (_, e) =>
+        {
+            narrator.Flush();
+            var refusal = e.Error is HubException { Refusal: { } r } ? $"CONNACK {r.ConnectCode}: {e.Error.Message}" : e.Error.Message;
+            var source = e.Registration.IsFromCache ? "cached identity" : "identity DPS just assigned";
+            output.WriteLine(e.Reason switch
+            {
+                ReprovisioningReason.HubRefused => $"The hub refused the {source} ({refusal}): back to DPS{After(e.Delay)}.",
+                ReprovisioningReason.HubUnreachable => $"The hub of the {source} is unreachable ({refusal}): back to DPS{After(e.Delay)}.",
+                _ => $"The {source} is invalid ({refusal}): back to DPS{After(e.Delay)}.",
+            });
+            output.WriteLine($"Registering with DPS at {endpoint} (the cache is ignored):");
+            roundStarted = _clock.Elapsed + e.Delay;
+        };
+
+        DeviceClient client;
+        try
+        {
+            client = await connector.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProvisioningException) when (last is { Status: not ProvisioningRegistrationStatus.Assigned } refused)
+        {
+            Report.Status = refused.Status.ToString().ToLowerInvariant();
+            Report.Error = refused.ErrorCode is { } code ? $"DPS answered {Report.Status}: {code} {refused.ErrorMessage}" : $"DPS answered {Report.Status}";
+            output.WriteLine($"  {Report.Error}");
+            return null;
+        }
+        finally
+        {
+            narrator.Flush();
+        }
+
+        var credential = client.Registration is { CertificateSigningKey: { } key, IssuedCertificateChain.Count: > 0 }
+            ? $"issued certificate, {CertificateIssuance.Describe(key)}"
+            : identity.HubCredentialDescription;
+        output.WriteLine($"Connected to {client.HubHostName} as {client.DeviceId} over MQTT ({credential}) in {Narrator.Ms(_clock.Elapsed - connectStarted)}");
+        return client;
+
+        static string After(TimeSpan delay) => delay > TimeSpan.Zero ? $" in {Narrator.Ms(delay)}" : string.Empty;
+    }
+
+    private void OnRegistered(DeviceRegistrationResult result, Narrator narrator, string cachePath, TimeSpan took)
+    {
         narrator.Flush();
         Report.Source = result.IsFromCache ? "cache" : "dps";
         Report.AssignedHub = result.AssignedHub;
@@ -188,15 +228,12 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
         {
             narrator.Step($"Booting from the registration cache ({cachePath}): DPS was not contacted", took);
             narrator.Step($"cached assignment: hub {result.AssignedHub}, device {result.DeviceId}, registered {result.LastUpdatedDateTimeUtc:u}");
-            return result;
+            return;
         }
 
         if (result.Status != ProvisioningRegistrationStatus.Assigned)
         {
-            Report.Status = result.Status.ToString().ToLowerInvariant();
-            Report.Error = result.ErrorCode is { } code ? $"DPS answered {Report.Status}: {code} {result.ErrorMessage}" : $"DPS answered {Report.Status}";
-            output.WriteLine($"  {Report.Error}");
-            return null;
+            return;
         }
 
         narrator.Step($"Assigned: hub {result.AssignedHub}, device {result.DeviceId}, operation {result.OperationId}");
@@ -212,13 +249,10 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
 
         output.WriteLine($"Time to assigned: {Narrator.Ms(took)}.");
         Report.TimeToAssignedMs = (long)took.TotalMilliseconds;
-        return result;
     }
 
-    private async Task<(DeviceClient? Client, string? Refusal)> ConnectAsync(DeviceRegistrationResult result, DeviceIdentity identity, DpsEmulator? dps,
-        X509Certificate2? extraRoot, CancellationToken cancellationToken)
+    private DeviceClientOptions HubOptions(DpsEmulator? dps, X509Certificate2? extraRoot)
     {
-        var started = _clock.Elapsed;
         var hubOptions = new DeviceClientOptions { LoggerFactory = verbose is null ? null : new TextLoggerFactory(verbose) };
         if (dps is not null)
         {
@@ -235,34 +269,7 @@ internal sealed class FirstBootRun(FirstBootOptions options, TextWriter output, 
             hubOptions.HubAddresses[hub] = address;
         }
 
-        string? refusal = null;
-        hubOptions.ReprovisionRequired = (r, _) =>
-        {
-            refusal = $"CONNACK {r.ConnectCode}";
-            return ValueTask.CompletedTask;
-        };
-        // The attestation that registered signs the hub's tokens too (TPM: with the key activated on 'assigned').
-        var client = DeviceClient.Create(result, identity.Attestation, hubOptions);
-        try
-        {
-            await WithHubTimeoutAsync(ct => client.OpenAsync(ct), $"{result.AssignedHub} did not accept the connection", cancellationToken).ConfigureAwait(false);
-        }
-        catch (HubException ex) when (refusal is not null)
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            return (null, refusal + ": " + ex.Message);
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        var credential = result.CertificateSigningKey is { } key && result.IssuedCertificateChain.Count > 0
-            ? $"issued certificate, {CertificateIssuance.Describe(key)}"
-            : identity.HubCredentialDescription;
-        output.WriteLine($"Connected to {result.AssignedHub} as {result.DeviceId} over MQTT ({credential}) in {Narrator.Ms(_clock.Elapsed - started)}");
-        return (client, null);
+        return hubOptions;
     }
 
     private async Task SendTelemetryAsync(DeviceClient client, DeviceRegistrationResult result, DpsEmulator? dps, CancellationToken cancellationToken)

@@ -30,7 +30,12 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
 
     public void OnEvent(RegistrationEvent e)
     {
-        if (e.State is { } state)
+        if (e.Retry is { } retry)
+        {
+            Flush();
+            Step($"  … {retry}");
+        }
+        else if (e.State is { } state)
         {
             OnState(state, e.At);
         }
@@ -106,8 +111,9 @@ internal sealed class Narrator(TextWriter output, AttestationKind attestation, D
             (401, _) => "401 Unauthorized: refused",
             (202, _) => "202 Accepted: still 'assigning'",
             (200, _) => "200 OK: the operation has finished",
-            (null, _) => "no answer (network error): retrying",
-            ({ } other, _) => $"{other.ToString(CultureInfo.InvariantCulture)}: retrying if transient",
+            // Whether it is retried is told by the client's own retry event (OnRetry), never guessed here.
+            (null, _) => "no answer (network error)",
+            ({ } other, _) => $"{other.ToString(CultureInfo.InvariantCulture)}: failed",
         };
         Step($"  {request}");
         Step($"  ← {answer}", e.Duration);

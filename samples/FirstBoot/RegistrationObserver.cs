@@ -12,7 +12,8 @@ namespace Provisioning.Samples.FirstBoot;
 /// <param name="Status">The HTTP status of an exchange, or null when it failed without one.</param>
 /// <param name="Duration">How long the exchange took.</param>
 /// <param name="At">When it happened, on the stopwatch of the run.</param>
-internal sealed record RegistrationEvent(string? State, string? Method, string? Path, int? Status, TimeSpan Duration, TimeSpan At);
+/// <param name="Retry">For a retry the client scheduled: what failed and when it tries again (the only source of "retrying").</param>
+internal sealed record RegistrationEvent(string? State, string? Method, string? Path, int? Status, TimeSpan Duration, TimeSpan At, string? Retry = null);
 
 /// <summary>
 /// Watches a registration without any hook in the client: its state transitions through its logger (the
@@ -84,10 +85,21 @@ internal sealed class RegistrationObserver : ILoggerFactory
         {
             _copy?.Log(logLevel, eventId, state, exception, formatter);
             // The hub client has a StateChanged event of its own: only the provisioning client's states are registration steps.
-            if (eventId.Name == "StateChanged" && !category.StartsWith("Provisioning.Device.Hub", StringComparison.Ordinal) && state is IReadOnlyList<KeyValuePair<string, object?>> fields
-                && fields.FirstOrDefault(f => f.Key == "State").Value?.ToString() is { } name)
+            if (category.StartsWith("Provisioning.Device.Hub", StringComparison.Ordinal) || state is not IReadOnlyList<KeyValuePair<string, object?>> fields)
+            {
+                return;
+            }
+
+            if (eventId.Name == "StateChanged" && fields.FirstOrDefault(f => f.Key == "State").Value?.ToString() is { } name)
             {
                 owner._onEvent(new RegistrationEvent(name, null, null, null, TimeSpan.Zero, owner._clock.Elapsed));
+            }
+            else if (eventId.Name == "RetryScheduled")
+            {
+                var value = (string key) => fields.FirstOrDefault(f => f.Key == key).Value;
+                var delay = value("Delay") is TimeSpan d ? Narrator.Ms(d) : "?";
+                owner._onEvent(new RegistrationEvent(null, null, null, null, TimeSpan.Zero, owner._clock.Elapsed,
+                    $"transient failure ({value("Reason")}): retrying (retry {value("Retry")}) in {delay}"));
             }
         }
     }

@@ -32,6 +32,7 @@ internal sealed class Fleet : IAsyncDisposable
         };
         ClientOptions.TrustEmulator(dps);
         Endpoint = options.Mqtt ? dps.MqttEndpoint! : options.Amqp ? dps.AmqpEndpoint! : dps.GlobalEndpoint.ToString();
+        Requests = new RequestCounter(dps.GlobalEndpoint);
     }
 
     public FleetOptions Options { get; }
@@ -68,11 +69,15 @@ internal sealed class Fleet : IAsyncDisposable
 
         if (options.Faults > 0)
         {
-            // The rate is split over the three kinds of trouble a device meets: throttling, an unavailable service, a cut.
-            var share = options.Faults / 3;
-            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register, Kind = FaultKind.TooManyRequests, Probability = share, Seed = 1 });
-            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.OperationStatus, Kind = FaultKind.ServiceUnavailable, Probability = share, Seed = 2 });
-            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register | DpsEndpoint.OperationStatus, Kind = FaultKind.DropConnection, Probability = share, Seed = 3 });
+            // Every DPS request fails with probability --faults: half of the failures are the endpoint's own refusal (429 with
+            // Retry-After on registrations, 503 on polls), the other half a dropped connection. The emulator fires the first
+            // matching rule, so the drop rule's rate is what leaves the total at exactly --faults. Slow answers come on top.
+            var own = options.Faults / 2;
+            var drop = (options.Faults - own) / (1 - own);
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register, Kind = FaultKind.TooManyRequests, Probability = own, Seed = 1 });
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.OperationStatus, Kind = FaultKind.ServiceUnavailable, Probability = own, Seed = 2 });
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register | DpsEndpoint.OperationStatus, Kind = FaultKind.DropConnection, Probability = drop, Seed = 3 });
+            dpsOptions.Faults.Add(new FaultRule { Endpoint = DpsEndpoint.Register | DpsEndpoint.OperationStatus, Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(500), Probability = options.Faults / 2, Seed = 4 });
         }
 
         var retries = new RetryCounter(verbose);
@@ -130,13 +135,38 @@ internal sealed class Fleet : IAsyncDisposable
 
                 Interlocked.Increment(ref _finished);
             }).ConfigureAwait(false);
-        return new FleetResult(Options, [.. outcomes], clock.Elapsed, Retries.Retries, _webhook?.Calls);
+        return new FleetResult(Options, [.. outcomes], clock.Elapsed, Retries.Retries, _webhook?.Calls, Requests, await CountDuplicatesAsync([.. outcomes], cancellationToken).ConfigureAwait(false));
     }
 
     internal void OnAssigned() => Interlocked.Increment(ref _assigned);
 
+    /// <summary>The fleet's DPS requests over HTTPS, answered or not.</summary>
+    public RequestCounter Requests { get; }
+
+    /// <summary>Devices that exist more than once: a registration id that ended twice, or a device id known to more than one hub.</summary>
+    private async Task<int> CountDuplicatesAsync(IReadOnlyList<DeviceOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        var duplicates = outcomes.Count - outcomes.Select(o => o.RegistrationId).Distinct(StringComparer.Ordinal).Count();
+        foreach (var outcome in outcomes.Where(o => o.DeviceId is not null))
+        {
+            var hubs = 0;
+            foreach (var hub in Dps.Hubs)
+            {
+                if (await Dps.HubRegistry.FindAsync(hub.HostName, outcome.DeviceId!, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    hubs++;
+                }
+            }
+
+            duplicates += Math.Max(0, hubs - 1);
+        }
+
+        return duplicates;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        Requests.Dispose();
         await Dps.DisposeAsync().ConfigureAwait(false);
         if (_webhook is not null)
         {

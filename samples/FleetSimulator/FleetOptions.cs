@@ -18,7 +18,8 @@ internal sealed class FleetOptions
                          individual enrollment (by EK) per device (default symmetric)
           --transport    the protocol to DPS (default https; mqtt for symmetric key only, as DPS has no TPM over MQTT;
                          amqp for both, the TPM challenge in SASL)
-          --faults       the share of DPS requests answered 429, 503 or a dropped connection (default 0)
+          --faults       the share of DPS requests answered 429 (registrations), 503 (polls) or a dropped connection, half
+                         each (default 0); half that share of answers also comes 500 ms late
           --concurrency  devices in flight at once (default 32)
           --json         end standard output with one JSON line of figures
         """;

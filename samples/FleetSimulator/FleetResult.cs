@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 namespace Provisioning.Samples.FleetSimulator;
 
 /// <summary>The fleet's figures: where the devices went, how long registration took, what failed.</summary>
-internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutcome> outcomes, TimeSpan elapsed, long retries, int? webhookCalls)
+internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutcome> outcomes, TimeSpan elapsed, long retries, int? webhookCalls,
+    RequestCounter requests, int duplicates)
 {
     public IReadOnlyList<DeviceOutcome> Outcomes { get; } = outcomes;
 
@@ -26,6 +27,11 @@ internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutc
             P95Ms = Percentile(latencies, 0.95),
             P99Ms = Percentile(latencies, 0.99),
             Retries = retries,
+            Lost = Lost,
+            Duplicates = duplicates,
+            Requests = requests.Requests == 0 ? null : requests.Requests,
+            FailedRequests = requests.Requests == 0 ? null : requests.Failed,
+            RequestAmplification = requests.Amplification,
             RegistrationsPerSecond = Math.Round(assigned / elapsed.TotalSeconds, 1),
             ElapsedMs = (long)elapsed.TotalMilliseconds,
             Allocation = options.AllocationName,
@@ -51,7 +57,16 @@ internal sealed class FleetResult(FleetOptions options, IReadOnlyList<DeviceOutc
         output.WriteLine($"  {"assigned",-24} {report.Assigned,8}");
         output.WriteLine($"  {"telemetry delivered",-24} {report.TelemetryDelivered,8}");
         output.WriteLine($"  {"failures",-24} {report.Failed,8}");
+        output.WriteLine($"  {"lost",-24} {report.Lost,8}");
+        output.WriteLine($"  {"duplicate devices",-24} {report.Duplicates,8}");
         output.WriteLine($"  {"retries",-24} {report.Retries,8}");
+        if (report.Requests is { } total)
+        {
+            output.WriteLine($"  {"DPS requests",-24} {total,8}");
+            output.WriteLine($"  {"  answered by a fault",-24} {report.FailedRequests,8}");
+            output.WriteLine($"  {"request amplification",-24} {report.RequestAmplification?.ToString("0.000", CultureInfo.InvariantCulture),8}");
+        }
+
         output.WriteLine($"  {"latency p50",-24} {Ms(report.P50Ms),8}");
         output.WriteLine($"  {"latency p95",-24} {Ms(report.P95Ms),8}");
         output.WriteLine($"  {"latency p99",-24} {Ms(report.P99Ms),8}");
@@ -95,6 +110,21 @@ internal sealed class FleetReport
     public double P99Ms { get; init; }
 
     public long Retries { get; init; }
+
+    /// <summary>Devices not assigned, or whose telemetry the hub has no record of.</summary>
+    public int Lost { get; init; }
+
+    /// <summary>Devices that exist twice (a registration that ended twice, or a device id in two hubs).</summary>
+    public int Duplicates { get; init; }
+
+    /// <summary>DPS requests sent (HTTPS; absent over MQTT).</summary>
+    public long? Requests { get; init; }
+
+    /// <summary>Of those, the ones answered by a fault (429, 5xx, or no answer).</summary>
+    public long? FailedRequests { get; init; }
+
+    /// <summary>All DPS requests ÷ the answered ones: the traffic a fault-free run would send is the answered part.</summary>
+    public double? RequestAmplification { get; init; }
 
     public double RegistrationsPerSecond { get; init; }
 

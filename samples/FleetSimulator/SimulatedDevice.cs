@@ -9,7 +9,7 @@ using Provisioning.Emulator.Enrollments;
 namespace Provisioning.Samples.FleetSimulator;
 
 /// <summary>What happened to one device.</summary>
-internal sealed record DeviceOutcome(string RegistrationId, string? AssignedHub, TimeSpan Latency, bool TelemetryDelivered, string? Error)
+internal sealed record DeviceOutcome(string RegistrationId, string? AssignedHub, TimeSpan Latency, bool TelemetryDelivered, string? Error, string? DeviceId = null)
 {
     public bool Assigned => AssignedHub is not null;
 
@@ -55,31 +55,47 @@ internal sealed class SimulatedDevice(Fleet fleet, int index)
     private async Task<DeviceOutcome> RegisterAndSendAsync(string registrationId, ProvisioningAttestation attestation, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        DeviceRegistrationResult result;
-        using (var client = new ProvisioningDeviceClient(fleet.Endpoint, fleet.Dps.IdScope, attestation, fleet.ClientOptions))
+        TimeSpan? latency = null;
+        DeviceRegistrationResult? last = null;
+        using var provisioning = new ProvisioningDeviceClient(fleet.Endpoint, fleet.Dps.IdScope, attestation, fleet.ClientOptions);
+        // The library's one hand-off: registration, then the hub, back to DPS if the hub refuses or stays unreachable for a
+        // minute; a device that is not connected after three rounds is lost, not waited for.
+        var connector = new DeviceConnector(provisioning, new DeviceConnectorOptions
         {
-            result = await client.RegisterAsync(cancellationToken).ConfigureAwait(false);
+            HubOptions = new DeviceClientOptions().UseEmulatorHubs(fleet.Dps),
+            HubUnreachableTimeout = TimeSpan.FromMinutes(1),
+            MaxAttempts = 3,
+        });
+        connector.Registered += (_, result) =>
+        {
+            last = result;
+            if (result.Status == ProvisioningRegistrationStatus.Assigned && latency is null)
+            {
+                latency = clock.Elapsed;
+                fleet.OnAssigned();
+            }
+        };
+
+        DeviceClient device;
+        try
+        {
+            device = await connector.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProvisioningException) when (last is { Status: not ProvisioningRegistrationStatus.Assigned } refused)
+        {
+            return new DeviceOutcome(registrationId, null, clock.Elapsed, false, $"DPS answered {refused.Status}: {refused.ErrorCode} {refused.ErrorMessage}");
         }
 
-        var latency = clock.Elapsed;
-        if (result.Status != ProvisioningRegistrationStatus.Assigned)
-        {
-            return new DeviceOutcome(registrationId, null, latency, false, $"DPS answered {result.Status}: {result.ErrorCode} {result.ErrorMessage}");
-        }
-
-        fleet.OnAssigned();
-        var device = DeviceClient.Create(result, attestation, new DeviceClientOptions().UseEmulatorHubs(fleet.Dps));
+        var result = device.Registration!;
         await using (device.ConfigureAwait(false))
         {
-            // The hub client reconnects without end; a device that cannot reach its hub in a minute is lost, not waited for.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromMinutes(1));
-            await device.OpenAsync(timeout.Token).ConfigureAwait(false);
             await device.SendEventAsync(new HubMessage(Encoding.UTF8.GetBytes($$"""{"device":{{index}},"temperature":{{20 + (index % 10)}}}""")), timeout.Token).ConfigureAwait(false);
         }
 
         // The hub records a message before it acknowledges it: its count is the proof of delivery.
         var delivered = fleet.Dps.GetHub(result.AssignedHub!).GetTelemetryCount(result.DeviceId!) > 0;
-        return new DeviceOutcome(registrationId, result.AssignedHub, latency, delivered, delivered ? null : "the hub has no record of the message");
+        return new DeviceOutcome(registrationId, result.AssignedHub, latency ?? clock.Elapsed, delivered, delivered ? null : "the hub has no record of the message", result.DeviceId);
     }
 }

@@ -41,9 +41,14 @@ public sealed partial class DeviceClient : IAsyncDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(hubHostName);
         ArgumentException.ThrowIfNullOrWhiteSpace(deviceId);
         ArgumentNullException.ThrowIfNull(authentication);
-        if (deviceId.Contains('/', StringComparison.Ordinal) || deviceId.Contains('#', StringComparison.Ordinal) || deviceId.Contains('+', StringComparison.Ordinal))
+        if (IdentityRules.CheckDeviceId(deviceId) is { } idProblem)
         {
-            throw new ArgumentException("A device id may not contain '/', '#' or '+'.", nameof(deviceId));
+            throw new ArgumentException($"The device id is invalid ({idProblem}): it must be {IdentityRules.DeviceIdRule}.", nameof(deviceId));
+        }
+
+        if (IdentityRules.CheckHubHostName(hubHostName) is { } hubProblem)
+        {
+            throw new ArgumentException($"The hub host name is invalid ({hubProblem}): it must be {IdentityRules.HubRule}.", nameof(hubHostName));
         }
 
         _options = options ?? new DeviceClientOptions();

@@ -77,7 +77,9 @@ public sealed class DeviceClientOptions
     public string? ModelId { get; set; }
 
     /// <summary>Called once when the hub refuses the device (unauthorized, unknown or disabled); the client is then
-    /// <see cref="ConnectionState.Refused"/>. The first-boot flow goes back to DPS from here.</summary>
+    /// <see cref="ConnectionState.Refused"/>. It has finished before <see cref="DeviceClient.OpenAsync"/> (or an operation waiting
+    /// for a connection) fails with the refusal (<see cref="HubException.Refusal"/>). <see cref="DeviceConnector"/> goes back to
+    /// DPS by itself; this hook is for applications that run their own loop.</summary>
     public Func<HubRefusal, CancellationToken, ValueTask>? ReprovisionRequired { get; set; }
 
     /// <summary>Logging; silent when null.</summary>

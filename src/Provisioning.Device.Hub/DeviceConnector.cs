@@ -14,7 +14,8 @@ namespace Provisioning.Device.Hub;
 /// sends the device back to DPS (the entry stays, so a device whose DPS is down too still knows its hub next time). When DPS
 /// assigns a hub that then fails, the next round waits a backoff that doubles from <see cref="DeviceConnectorOptions.MinRetryDelay"/>
 /// to <see cref="DeviceConnectorOptions.MaxRetryDelay"/> with jitter, so a fleet whose hub is down does not hammer DPS; the same
-/// backoff paces transient DPS failures that outlasted the client's own retries.</para>
+/// backoff paces transient DPS failures that outlasted the client's own retries (waiting at least the <c>Retry-After</c> DPS
+/// asked for, up to <see cref="DeviceConnectorOptions.MaxRetryDelay"/>).</para>
 /// <para>The loop ends when a client is connected, when <see cref="DeviceConnectorOptions.MaxAttempts"/> rounds have failed, on a
 /// non-transient error (DPS refused the device, answered <c>disabled</c> or <c>failed</c>, or answered something invalid), or
 /// when the caller's token fires.</para>
@@ -45,6 +46,10 @@ public sealed class DeviceConnector
         _logger = _options.HubOptions.LoggerFactory?.CreateLogger<DeviceConnector>() ?? NullLogger<DeviceConnector>.Instance;
     }
 
+    /// <summary>Raised (on the connecting flow) after each registration, from the cache or from DPS, before its hub is dialled;
+    /// also for a <c>disabled</c> or <c>failed</c> outcome, just before <see cref="ConnectAsync"/> throws for it.</summary>
+    public event EventHandler<DeviceRegistrationResult>? Registered;
+
     /// <summary>Raised (on the connecting flow) each time the connector gives up an identity or a hub and goes back to DPS,
     /// before the backoff wait, if any.</summary>
     public event EventHandler<ReprovisioningEventArgs>? Reprovisioning;
@@ -74,11 +79,21 @@ public sealed class DeviceConnector
             }
             catch (ProvisioningException ex) when (ex.IsTransient && !IsLastAttempt(attempt))
             {
+                // DPS failed past the client's own retries (or asked for a wait beyond its deadline): back off, and wait at
+                // least what DPS asked for, up to MaxRetryDelay.
                 failures++;
-                await WaitAsync(failures, cancellationToken).ConfigureAwait(false);
+                var wait = Backoff(failures);
+                if (ex.RetryAfter is { } asked && asked > wait)
+                {
+                    wait = asked < options.MaxRetryDelay ? asked : options.MaxRetryDelay;
+                }
+
+                HubClientLog.RegistrationRetry(_logger, ex.Message, wait);
+                await Task.Delay(wait, options.HubOptions.TimeProvider, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
+            Registered?.Invoke(this, registration);
             if (registration.Status != ProvisioningRegistrationStatus.Assigned)
             {
                 var detail = registration.ErrorCode is { } code ? string.Create(CultureInfo.InvariantCulture, $" (error {code}: {registration.ErrorMessage})") : string.Empty;
@@ -134,6 +149,14 @@ public sealed class DeviceConnector
         }
 
         client.RefusalHook = (_, token) => InvalidateAsync(token);
+        Exception? lastFailure = null;
+        client.ConnectionStateChanged += (_, e) =>
+        {
+            if (e.Exception is not null)
+            {
+                Volatile.Write(ref lastFailure, e.Exception);
+            }
+        };
         using var unreachable = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         unreachable.CancelAfter(_options.HubUnreachableTimeout);
         try
@@ -151,7 +174,7 @@ public sealed class DeviceConnector
             await client.DisposeAsync().ConfigureAwait(false);
             var error = new HubException(
                 string.Create(CultureInfo.InvariantCulture,
-                    $"The hub {registration.AssignedHub} did not accept a connection from device '{registration.DeviceId}' within {_options.HubUnreachableTimeout.TotalSeconds:0.###} s."),
+                    $"The hub {registration.AssignedHub} did not accept a connection from device '{registration.DeviceId}' within {_options.HubUnreachableTimeout.TotalSeconds:0.###} s{LastFailure(Volatile.Read(ref lastFailure))}."),
                 0, isTransient: true, ex);
             return (null, error, ReprovisioningReason.HubUnreachable);
         }
@@ -160,6 +183,27 @@ public sealed class DeviceConnector
             await client.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The last connection failure in a few words: the messages from the outermost down, without repeats.</summary>
+    private static string LastFailure(Exception? failure)
+    {
+        if (failure is null)
+        {
+            return string.Empty;
+        }
+
+        var parts = new List<string>();
+        for (var e = failure; e is not null && parts.Count < 4; e = e.InnerException)
+        {
+            var text = e.Message.TrimEnd('.');
+            if (text.Length > 0 && !parts.Any(p => p.Contains(text, StringComparison.Ordinal)))
+            {
+                parts.Add(text);
+            }
+        }
+
+        return "; last failure: " + string.Join(": ", parts);
     }
 
     private async ValueTask InvalidateAsync(CancellationToken cancellationToken)
@@ -176,9 +220,6 @@ public sealed class DeviceConnector
     }
 
     private bool IsLastAttempt(int attempt) => _options.MaxAttempts is { } max && attempt >= max;
-
-    private Task WaitAsync(int failures, CancellationToken cancellationToken) =>
-        Task.Delay(Backoff(failures), _options.HubOptions.TimeProvider, cancellationToken);
 
     /// <summary>Doubling from <see cref="DeviceConnectorOptions.MinRetryDelay"/>, capped at <see cref="DeviceConnectorOptions.MaxRetryDelay"/>,
     /// with equal jitter (half fixed, half random).</summary>

@@ -42,4 +42,7 @@ internal static partial class HubClientLog
     public static partial void CertificateRenewalFailed(ILogger logger, string deviceId, int attempt, string reason);
     [LoggerMessage(11, LogLevel.Warning, "Device {DeviceId} on {Hub}: {Reason} ({Error}); going back to DPS")]
     public static partial void Reprovisioning(ILogger logger, string deviceId, string hub, string reason, string error);
+
+    [LoggerMessage(12, LogLevel.Warning, "The registration failed transiently ({Error}); registering again in {Delay}")]
+    public static partial void RegistrationRetry(ILogger logger, string error, TimeSpan delay);
 }

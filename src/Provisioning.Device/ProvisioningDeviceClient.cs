@@ -80,7 +80,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
         if (_options.Transport == ProvisioningTransport.Https)
         {
             Uri endpoint = ParseEndpoint(globalEndpoint);
-            _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options), endpoint, _options);
+            var tlsRefusals = new TlsRefusalRecorder();
+            _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
         }
         else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
         {
@@ -223,13 +224,33 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return null;
         }
 
+        // An entry that breaks the rules DPS answers are held to (written by an older version, edited, or a custom cache) is
+        // removed and DPS asked: a bad entry costs one registration, never the device.
+        string? problem = IdentityRules.CheckHubHostName(entry.AssignedHub) is { } hubProblem ? $"assignedHub breaks the rule ({hubProblem})"
+            : IdentityRules.CheckDeviceId(entry.DeviceId) is { } idProblem ? $"deviceId breaks the rule ({idProblem})"
+            : null;
+        if (problem is not null)
+        {
+            Log.CacheInvalid(_logger, problem);
+            try
+            {
+                await cache.InvalidateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.CacheFailed(_logger, ex.Message);
+            }
+
+            return null;
+        }
+
         if (request.CertificateSigningKey is { } key)
         {
             // A certificate the key no longer matches, or one expired or about to expire, costs one trip to the service.
             DateTimeOffset now = _options.TimeProvider.GetUtcNow();
-            if (IssuedCertificateValidator.Check(entry.IssuedCertificateChain, key, registrationId, now, _options.IssuedCertificateTrustedRoots) is { } problem)
+            if (IssuedCertificateValidator.Check(entry.IssuedCertificateChain, key, registrationId, now, _options.IssuedCertificateTrustedRoots) is { } certificateProblem)
             {
-                Log.CacheFailed(_logger, $"the cached certificate is not usable ({problem})");
+                Log.CacheFailed(_logger, $"the cached certificate is not usable ({certificateProblem})");
                 return null;
             }
         }
@@ -252,6 +273,12 @@ public sealed class ProvisioningDeviceClient : IDisposable
 
     private async ValueTask SaveCachedAsync(IRegistrationCache cache, DeviceRegistrationResult result, CancellationToken cancellationToken)
     {
+        // The reader already refused such answers; this keeps the cache's own promise whatever path produced the result.
+        if (IdentityRules.CheckHubHostName(result.AssignedHub) is not null || IdentityRules.CheckDeviceId(result.DeviceId) is not null)
+        {
+            return;
+        }
+
         try
         {
             await cache.SaveAsync(

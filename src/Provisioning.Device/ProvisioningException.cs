@@ -67,6 +67,11 @@ public sealed class ProvisioningException : Exception
     /// <summary>How long the service asked the client to wait, from its <c>Retry-After</c> header.</summary>
     public TimeSpan? RetryAfter { get; }
 
+    /// <summary>An answer that is well formed but names an identity no hub would accept: which field, why, and the rule.</summary>
+    internal static ProvisioningException Invalid(string operation, string field, string problem, string rule, HttpStatusCode? status = null) =>
+        new($"The provisioning service answered {operation} with an invalid {field} ({problem}); it must be {rule}. Nothing was cached.",
+            isTransient: false, statusCode: status);
+
     internal static ProvisioningException Malformed(string operation, string what, HttpStatusCode? status = null) =>
         new($"The provisioning service sent a malformed response to {operation}: {what}.", isTransient: false, statusCode: status);
 }

@@ -27,23 +27,30 @@ public sealed class MalformedResponseTests
         { "assigned without assignedHub", HttpStatusCode.OK, """{"operationId":"op","status":"assigned","registrationState":{"deviceId":"d"}}""", "assignedHub is missing" },
         { "assigned without deviceId", HttpStatusCode.OK, """{"operationId":"op","status":"assigned","registrationState":{"assignedHub":"h"}}""", "deviceId is missing" },
         { "unexpected success status", HttpStatusCode.NoContent, "", "unexpected status 204" },
-        { "assignedHub that is an IP address", HttpStatusCode.OK, Assigned("127.0.0.1", "d"), "assignedHub is not a DNS host name" },
-        { "assignedHub with a path", HttpStatusCode.OK, Assigned("hub.example.net/evil", "d"), "assignedHub is not a DNS host name" },
-        { "assignedHub with a port", HttpStatusCode.OK, Assigned("hub.example.net:8883", "d"), "assignedHub is not a DNS host name" },
-        { "assignedHub with a space", HttpStatusCode.OK, Assigned("hub example.net", "d"), "assignedHub is not a DNS host name" },
-        { "assignedHub with user info", HttpStatusCode.OK, Assigned("user@hub.example.net", "d"), "assignedHub is not a DNS host name" },
-        { "deviceId of 129 characters", HttpStatusCode.OK, Assigned("hub.example.net", new string('d', 129)), "deviceId is longer than 128" },
-        { "deviceId with a newline", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\nice"), "or holds control characters" },
-        { "deviceId with a NUL", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\u0000ice"), "or holds control characters" },
+        { "assignedHub that is an IP address", HttpStatusCode.OK, Assigned("127.0.0.1", "d"), "invalid registrationState.assignedHub (it is an IP address, not a host name); it must be a DNS host name" },
+        { "assignedHub with a path", HttpStatusCode.OK, Assigned("hub.example.net/evil", "d"), "invalid registrationState.assignedHub (character 16 is '/')" },
+        { "assignedHub with a port", HttpStatusCode.OK, Assigned("hub.example.net:8883", "d"), "invalid registrationState.assignedHub (character 16 is ':')" },
+        { "assignedHub with a space", HttpStatusCode.OK, Assigned("hub example.net", "d"), "invalid registrationState.assignedHub (character 4 is U+0020)" },
+        { "assignedHub with user info", HttpStatusCode.OK, Assigned("user@hub.example.net", "d"), "invalid registrationState.assignedHub (character 5 is '@')" },
+        { "deviceId of 129 characters", HttpStatusCode.OK, Assigned("hub.example.net", new string('d', 129)), "invalid registrationState.deviceId (it has 129 characters); it must be 1 to 128 characters" },
+        { "deviceId with a newline", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\nice"), "invalid registrationState.deviceId (character 4 is U+000A)" },
+        { "deviceId with a NUL", HttpStatusCode.OK, Assigned("hub.example.net", "dev\\u0000ice"), "invalid registrationState.deviceId (character 4 is U+0000)" },
+        { "deviceId with a path and a wildcard", HttpStatusCode.OK, Assigned("hub.example.net", "../../x/#"), "invalid registrationState.deviceId (character 3 is '/')" },
+        { "deviceId with an MQTT wildcard", HttpStatusCode.OK, Assigned("hub.example.net", "a+b"), "invalid registrationState.deviceId (character 2 is '+'); it must be 1 to 128 characters among ASCII letters" },
+        { "deviceId with a non-ASCII letter", HttpStatusCode.OK, Assigned("hub.example.net", "d\u00e9vice"), "invalid registrationState.deviceId (character 2 is U+00E9)" },
+        { "assignedHub with a hyphen-led label", HttpStatusCode.OK, Assigned("-hub.example.net", "d"), "invalid registrationState.assignedHub (a label starts or ends with a hyphen)" },
+        { "assignedHub with an empty label", HttpStatusCode.OK, Assigned("hub..example.net", "d"), "invalid registrationState.assignedHub (it has an empty label)" },
     };
 
     [Theory]
     [InlineData("single label", "hub")]
     [InlineData("azure name", "contoso.azure-devices.net")]
     [InlineData("128-character device id", "hub.example.net")]
+    [InlineData("every special character IoT Hub allows but + and #", "hub.example.net")]
     public async Task Register_WhenTheAssignmentIsWellFormed_ReturnsIt(string @case, string hub)
     {
-        string deviceId = @case.StartsWith("128", StringComparison.Ordinal) ? new string('d', 128) : "device-01";
+        string deviceId = @case.StartsWith("128", StringComparison.Ordinal) ? new string('d', 128)
+            : @case.StartsWith("every", StringComparison.Ordinal) ? "A-z:0.9%_*?!(),=@;$'" : "device-01";
         var handler = new ScriptedHttpHandler().ThenRespond(HttpStatusCode.OK, Assigned(hub, deviceId));
         using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
         using ProvisioningDeviceClient client = TestClients.Create(handler, attestation);

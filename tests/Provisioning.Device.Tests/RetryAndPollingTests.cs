@@ -49,8 +49,70 @@ public sealed class RetryAndPollingTests
 
         await RunAsync(time, handler);
 
-        Assert.Equal([S(0), S(0), S(0)], Offsets(time, handler));
+        // The first poll goes at once; the second of the same operation waits the pacing floor, 100 ms × (0.5 + 0.5 × jitter 0.5).
+        Assert.Equal([S(0), S(0), S(0.075)], Offsets(time, handler));
+        Assert.Equal([S(0.075)], time.Waits);
+    }
+
+    [Fact]
+    public async Task Register_WhenAssignedOnTheFirstPollAfterRetryAfterZero_NeverWaits()
+    {
+        var time = new SteppingTimeProvider();
+        var handler = new ScriptedHttpHandler { Clock = time }
+            .ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: "0")
+            .ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        DeviceRegistrationResult result = await RunAsync(time, handler);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Empty(time.Waits);
+        Assert.Equal([S(0), S(0)], Offsets(time, handler));
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(0.999)]
+    public async Task Register_WhenTheServiceSaysAssigningWithRetryAfterZeroForever_PollsAtMost60TimesAMinute(double jitter)
+    {
+        var time = new SteppingTimeProvider();
+        // 300 answers of "assigning, Retry-After: 0" span well over a minute of paced polls; only then "assigned".
+        var handler = new ScriptedHttpHandler { Clock = time };
+        for (int i = 0; i < 300; i++)
+        {
+            handler.ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: "0");
+        }
+
+        handler.ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        await RunAsync(time, handler, TestClients.Options(time, jitter));
+
+        Assert.True(handler.Requests[^1].At!.Value - time.Start > S(60), "the script ended within the minute");
+        int inAMinute = handler.Requests.Count(r => r.At!.Value - time.Start < S(60));
+        Assert.InRange(inAMinute, 10, 60);
+        // The floor grows, with jitter, and never drops: each wait is at least half the last one's ceiling.
+        TimeSpan[] gaps = [.. Offsets(time, handler).Zip(Offsets(time, handler).Skip(1), (a, b) => b - a)];
+        Assert.Equal(S(0), gaps[0]);
+        Assert.All(gaps.Skip(1), g => Assert.True(g >= TimeSpan.FromMilliseconds(50), $"a poll came {g} after the last"));
+        Assert.True(gaps[^1] >= S(2), $"the floor stopped growing at {gaps[^1]}");
+    }
+
+    [Fact]
+    public async Task Register_When429StormSaysRetryAfterZero_StillBacksOffWithJitter()
+    {
+        var time = new SteppingTimeProvider();
+        var handler = new ScriptedHttpHandler { Clock = time };
+        for (int i = 0; i < 4; i++)
+        {
+            handler.ThenRespond(HttpStatusCode.TooManyRequests, Dps.Error(429001, "Throttled."), retryAfter: "0");
+        }
+
+        handler.ThenRespond(HttpStatusCode.OK, Dps.Assigned());
+
+        await RunAsync(time, handler);
+
+        // Equal jitter 0.5 of ceilings 0.5 s, 1 s, 2 s, 4 s: the server's 0 is never shorter than the backoff.
+        Assert.Equal([S(0.375), S(0.75), S(1.5), S(3)], time.Waits);
     }
 
     [Fact]
@@ -69,7 +131,7 @@ public sealed class RetryAndPollingTests
     }
 
     [Fact]
-    public async Task Register_WhenServiceAnswers503_BacksOffExponentiallyWithFullJitter()
+    public async Task Register_WhenServiceAnswers503_BacksOffExponentiallyWithEqualJitter()
     {
         var time = new SteppingTimeProvider();
         var handler = new ScriptedHttpHandler { Clock = time }
@@ -81,8 +143,8 @@ public sealed class RetryAndPollingTests
 
         await RunAsync(time, handler);
 
-        // Jitter 0.5 of ceilings 0.5 s, 1 s, 2 s.
-        Assert.Equal([S(0.25), S(0.5), S(1)], time.Waits);
+        // Equal jitter 0.5 of ceilings 0.5 s, 1 s, 2 s: between half and all of each.
+        Assert.Equal([S(0.375), S(0.75), S(1.5)], time.Waits);
         Assert.Equal(4, handler.Requests.Count(r => r.Method == HttpMethod.Put));
     }
 
@@ -174,7 +236,7 @@ public sealed class RetryAndPollingTests
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Single(handler.Requests, r => r.Method == HttpMethod.Put);
         Assert.All(handler.Requests.Skip(1), r => Assert.EndsWith("/operations/op-7?api-version=2019-03-31", r.Uri.ToString(), StringComparison.Ordinal));
-        Assert.Equal([S(1), S(0.25), S(0.5)], time.Waits);
+        Assert.Equal([S(1), S(0.375), S(0.75)], time.Waits);
     }
 
     [Fact]
@@ -191,7 +253,7 @@ public sealed class RetryAndPollingTests
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
         Assert.Equal(2, handler.Requests.Count);
-        Assert.Equal(S(10), handler.Requests[1].At - time.Start - S(0.25));
+        Assert.Equal(S(10), handler.Requests[1].At - time.Start - S(0.375));
     }
 
     [Fact]
@@ -243,8 +305,8 @@ public sealed class RetryAndPollingTests
         var time = new SteppingTimeProvider();
         ProvisioningClientOptions options = TestClients.Options(time);
         options.RegistrationTimeout = S(30);
-        var handler = new ScriptedHttpHandler { Clock = time }
-            .ThenRespond(HttpStatusCode.Accepted, Dps.Assigning(), retryAfter: "60");
+        // A request that never ends: the deadline, not a Retry-After (which would end it at once, see below), stops it.
+        var handler = new ScriptedHttpHandler { Clock = time }.ThenHang();
 
         ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => RunAsync(time, handler, options));
 

@@ -85,5 +85,19 @@ public sealed class FirstBootStandaloneEmulatorTests(StandaloneEmulatorProcess e
         Assert.Contains("the emulator host writes <data>/emulator.json", run.Text("error"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task FirstBoot_WhenDpsRefusesTheDevice_SaysWhatFailedAndNeverRetrying()
+    {
+        // Not enrolled: DPS refuses it (401), which is not transient, so nothing is retried and the output must not say so.
+        var run = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home,
+            ["--emulator", emulator.InfoFile, "--attestation", "symmetric", "--registration-id", "never-enrolled-11", "--symmetric-key", Convert.ToBase64String(new byte[32]), "--json"]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("error", run.Text("status"));
+        Assert.Contains("401", run.Text("error"), StringComparison.Ordinal);
+        Assert.DoesNotContain("retrying", run.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("retry", run.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
     public void Dispose() => Directory.Delete(_home, recursive: true);
 }

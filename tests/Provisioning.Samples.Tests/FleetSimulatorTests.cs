@@ -56,6 +56,24 @@ public sealed class FleetSimulatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Fleet_WithAFifthOfRequestsFailing_LosesNoneDuplicatesNone_AndSendsFewExtraRequests()
+    {
+        var run = await SampleProcess.RunAsync(SampleProcess.FleetSimulatorDll, _home, ["--devices", "200", "--hubs", "2", "--faults", "0.2", "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var json = run.Json;
+        Assert.Equal(200, json.GetProperty("assigned").GetInt32());
+        Assert.Equal(0, json.GetProperty("lost").GetInt32());
+        Assert.Equal(0, json.GetProperty("duplicates").GetInt32());
+        // A fifth of the requests fail, so 1.25 is the floor (each answered request costs 1 ÷ 0.8); retries of a retry are fine,
+        // a storm is not.
+        var amplification = json.GetProperty("requestAmplification").GetDouble();
+        Assert.InRange(amplification, 1.1, 1.3);
+        Assert.True(json.GetProperty("failedRequests").GetInt64() > 0, run.ToString());
+        Assert.Contains("request amplification", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Fleet_OverMqtt_LosesNone()
     {
         var run = await SampleProcess.RunAsync(SampleProcess.FleetSimulatorDll, _home, ["--devices", "50", "--hubs", "2", "--transport", "mqtt", "--json"]);

@@ -30,12 +30,30 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await socket.ConnectAsync(Resolve(hubHostName, MqttPort), cancellationToken).ConfigureAwait(false);
-            var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
+            var target = Resolve(hubHostName, MqttPort);
             try
             {
-                await tls.AuthenticateAsClientAsync(TlsOptions(), cancellationToken).ConfigureAwait(false);
+                await socket.ConnectAsync(target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                // Say where and what: the hub name, the address dialled and the socket error.
+                throw new IOException(string.Create(CultureInfo.InvariantCulture,
+                    $"Could not connect to the hub {hubHostName} at {target}: {ex.SocketErrorCode} ({ex.NativeErrorCode}, {ex.Message})."), ex);
+            }
+
+            var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
+            string? refusal = null;
+            try
+            {
+                await tls.AuthenticateAsClientAsync(TlsOptions(reason => refusal = reason), cancellationToken).ConfigureAwait(false);
                 return tls;
+            }
+            catch (System.Security.Authentication.AuthenticationException ex) when (refusal is not null)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+                throw new System.Security.Authentication.AuthenticationException(
+                    $"The TLS handshake with the hub {hubHostName} at {target} failed: the hub certificate was refused: {refusal}.", ex);
             }
             catch
             {
@@ -93,14 +111,14 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
         }
     }
 
-    private SslClientAuthenticationOptions TlsOptions()
+    private SslClientAuthenticationOptions TlsOptions(Action<string>? onRefused = null)
     {
         // The system store plus the configured roots (the emulator's CA), checked as for DPS; validation stays on.
         return new SslClientAuthenticationOptions
         {
             TargetHost = hubHostName,
             ClientCertificateContext = authentication.ClientCertificate,
-            RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates),
+            RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, onRefused),
         };
     }
 

@@ -70,7 +70,7 @@ public abstract class CertificateSigningKey : IDisposable
     /// <summary>A copy of <paramref name="certificate"/> (which must carry this key's public key) bound to the private key,
     /// usable as a TLS client certificate.</summary>
     /// <exception cref="PlatformNotSupportedException">This platform cannot present the key to TLS.</exception>
-    internal abstract X509Certificate2 AttachTo(X509Certificate2 certificate);
+    public abstract X509Certificate2 AttachTo(X509Certificate2 certificate);
 
     /// <inheritdoc />
     public void Dispose()

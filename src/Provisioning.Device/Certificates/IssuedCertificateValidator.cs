@@ -10,9 +10,10 @@ namespace Provisioning.Device;
 /// for client authentication, and chain by signature through the rest to a root: one of the configured trusted roots, or,
 /// when none is configured, the chain's own last certificate, which must then be a self-signed CA.
 /// </remarks>
-internal static class IssuedCertificateValidator
+public static class IssuedCertificateValidator
 {
-    internal const int MaxChainLength = 8;
+    /// <summary>The most certificates an issued chain may hold (leaf, intermediates, root).</summary>
+    public const int MaxChainLength = 8;
     private const int MaxCertificateBytes = 16 * 1024;
     private const string ClientAuthenticationOid = "1.3.6.1.5.5.7.3.2";
 

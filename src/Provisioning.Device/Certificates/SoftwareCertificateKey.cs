@@ -80,7 +80,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
 
     /// <summary>Generates a new key of the same algorithm at the same path (renewal with a new key); stored before it is returned.</summary>
     /// <param name="cancellationToken">Cancels the write.</param>
-    internal async Task<SoftwareCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken)
+    public async Task<SoftwareCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken)
     {
         var next = new SoftwareCertificateKey(Generate(Algorithm), Algorithm, Path);
         if (Path is not null)
@@ -111,7 +111,8 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         return ValueTask.FromResult(signature);
     }
 
-    internal override X509Certificate2 AttachTo(X509Certificate2 certificate) => _key switch
+    /// <inheritdoc />
+    public override X509Certificate2 AttachTo(X509Certificate2 certificate) => _key switch
     {
         ECDsa ecdsa => certificate.CopyWithPrivateKey(ecdsa),
         RSA rsa => certificate.CopyWithPrivateKey(rsa),

@@ -84,13 +84,14 @@ public sealed class TpmCertificateKey : CertificateSigningKey
     }
 
     /// <summary>A new key of the same algorithm at the same handle (renewal with a new key); this one's key is evicted.</summary>
-    internal Task<TpmCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken) =>
+    public Task<TpmCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken) =>
         OpenAsync(_tpm, Algorithm, Handle, TransportSpec, replace: true, cancellationToken);
 
     internal override async ValueTask<byte[]> SignHashAsync(ReadOnlyMemory<byte> sha256Digest, CancellationToken cancellationToken) =>
         await _tpm.SignWithCertificateKeyAsync(Handle, sha256Digest, cancellationToken).ConfigureAwait(false);
 
-    internal override X509Certificate2 AttachTo(X509Certificate2 certificate) => TpmProviderKey.Attach(certificate, this);
+    /// <inheritdoc />
+    public override X509Certificate2 AttachTo(X509Certificate2 certificate) => TpmProviderKey.Attach(certificate, this);
 
     /// <summary>The DER SubjectPublicKeyInfo of an RSA or ECC P-256 TPM public area.</summary>
     internal static byte[] ToSubjectPublicKeyInfo(TpmPublic key)

@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "The AMQP connection could not be closed cleanly: {Reason}")]
     public static partial void AmqpCloseFailed(ILogger logger, string reason);
+
+    [LoggerMessage(9, LogLevel.Warning, "The cached registration was discarded, DPS is asked instead: its {Problem}")]
+    public static partial void CacheInvalid(ILogger logger, string problem);
 }

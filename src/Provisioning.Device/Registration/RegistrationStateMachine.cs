@@ -27,6 +27,7 @@ internal sealed class RegistrationStateMachine
     private string _registrationId = "(unknown)";
     private RegistrationState _state;
     private int _attempts;
+    private long _deadline = long.MaxValue;
 
     public RegistrationStateMachine(
         IProvisioningTransport transport, ProvisioningAttestation attestation, string idScope, ProvisioningClientOptions options, ILogger logger)
@@ -42,6 +43,11 @@ internal sealed class RegistrationStateMachine
     {
         TimeProvider time = _options.TimeProvider;
         long started = time.GetTimestamp();
+        if (_options.RegistrationTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _deadline = started + (long)(_options.RegistrationTimeout.TotalSeconds * time.TimestampFrequency);
+        }
+
         using Activity? activity = ProvisioningDiagnostics.Source.StartActivity(ProvisioningDiagnostics.RegisterActivityName, ActivityKind.Client);
         using CancellationTokenSource? deadline = _options.RegistrationTimeout == Timeout.InfiniteTimeSpan
             ? null
@@ -145,6 +151,8 @@ internal sealed class RegistrationStateMachine
         }
 
         DpsOperation operation = reply.Operation!;
+        string? polledOperation = null;
+        int polls = 0;
         while (!operation.IsFinal)
         {
             if (_state != RegistrationState.Polling)
@@ -152,10 +160,16 @@ internal sealed class RegistrationStateMachine
                 Enter(RegistrationState.Polling);
             }
 
+            // Polls of one operation that stays assigning never run faster than a floor that grows (jittered) with each poll:
+            // the first poll after Retry-After 0 still goes at once, a server asking for 0 forever cannot make it a storm.
+            polls = operation.OperationId == polledOperation ? polls + 1 : 0;
+            polledOperation = operation.OperationId;
+            ProvisioningRetryPolicy policy = _options.RetryPolicy;
             TimeSpan wait = reply.RetryAfter is { } retryAfter
-                ? _options.RetryPolicy.GetServerDelay(retryAfter)
-                : _options.RetryPolicy.GetPollingDelay(_options.NextRandom());
-            await Task.Delay(wait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                ? ServerDelay(retryAfter, "the next status poll")
+                : policy.GetPollingDelay(_options.NextRandom());
+            TimeSpan floor = policy.GetPollingFloor(polls, _options.NextRandom());
+            await Task.Delay(wait > floor ? wait : floor, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             string operationId = operation.OperationId;
             reply = await SendWithRetriesAsync(ct => _transport.GetOperationStatusAsync(context, operationId, ct), cancellationToken).ConfigureAwait(false);
             operation = reply.Operation ?? throw ProvisioningException.Malformed("the status poll", "a TPM challenge arrived for a status poll");
@@ -213,15 +227,56 @@ internal sealed class RegistrationStateMachine
             }
             catch (ProvisioningException ex) when (ex.IsTransient && retry < policy.MaxRetries)
             {
-                TimeSpan delay = ex.RetryAfter is { } retryAfter
-                    ? policy.GetServerDelay(retryAfter)
-                    : policy.GetBackoffDelay(retry, _options.NextRandom());
+                // The server's Retry-After when it sent one, but never less than the jittered backoff: a 429 or 503 storm
+                // answering "Retry-After: 0" still backs off.
+                TimeSpan backoff = policy.GetBackoffDelay(retry, _options.NextRandom());
+                TimeSpan delay = ex.RetryAfter is { } retryAfter && ServerDelay(retryAfter, "a retry", ex) is var server && server > backoff
+                    ? server
+                    : backoff;
                 // The message, not just a status: over MQTT a 503 may be a refused CONNECT, which the message names.
                 Log.RetryScheduled(_logger, _registrationId, ex.Message, retry + 1, delay);
                 ProvisioningMetrics.RecordRetry(ProvisioningMetrics.AttestationName(_attestation), ProvisioningMetrics.TransportName(_options.Transport));
                 await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The server's wait, capped at <see cref="ProvisioningRetryPolicy.MaxRetryAfter"/>; a wait that reaches past the
+    /// registration deadline ends the registration now, saying what the server asked for, instead of a silent wait and a
+    /// timeout that does not say why.</summary>
+    private TimeSpan ServerDelay(TimeSpan retryAfter, string before, ProvisioningException? cause = null)
+    {
+        if (_deadline != long.MaxValue)
+        {
+            TimeProvider time = _options.TimeProvider;
+            long now = time.GetTimestamp();
+            TimeSpan left = now >= _deadline ? TimeSpan.Zero : TimeSpan.FromSeconds((_deadline - now) / (double)time.TimestampFrequency);
+            if (retryAfter > left)
+            {
+                throw new ProvisioningException(
+                    $"The provisioning service asked to wait {Describe(retryAfter)} (Retry-After) before {before}" +
+                    (cause is null ? string.Empty : $" after: {cause.Message.TrimEnd('.')}") +
+                    $"; only {Describe(left)} of the {Describe(_options.RegistrationTimeout)} registration deadline is left, so the " +
+                    "registration stops now. Try again after the wait the service asked for.",
+                    isTransient: true,
+                    statusCode: cause?.StatusCode,
+                    errorCode: cause?.ErrorCode,
+                    trackingId: cause?.TrackingId,
+                    retryAfter: retryAfter,
+                    innerException: cause);
+            }
+        }
+
+        return _options.RetryPolicy.GetServerDelay(retryAfter);
+    }
+
+    /// <summary>"99999 s (27 h 46 min)": the seconds, and hours or minutes when that helps a reader.</summary>
+    internal static string Describe(TimeSpan wait)
+    {
+        string seconds = wait.TotalSeconds.ToString(wait.TotalSeconds >= 10 ? "0" : "0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";
+        return wait.TotalHours >= 1 ? $"{seconds} ({(int)wait.TotalHours} h {wait.Minutes} min)"
+            : wait.TotalMinutes >= 1 ? $"{seconds} ({(int)wait.TotalMinutes} min {wait.Seconds} s)"
+            : seconds;
     }
 
     private void Enter(RegistrationState state)

@@ -12,12 +12,6 @@ internal static class DpsResponseReader
     /// <summary>The largest response body accepted; anything bigger is malformed.</summary>
     public const int MaxBodyBytes = 96 * 1024;
 
-    /// <summary>IoT Hub's limit on a device id.</summary>
-    public const int MaxDeviceIdLength = 128;
-
-    /// <summary>The longest DNS name (RFC 1035 §2.3.4).</summary>
-    private const int MaxHostNameLength = 253;
-
     /// <summary>Turns a status and body into a reply, or throws the error they describe.</summary>
     /// <param name="status">The HTTP status, or the status of an MQTT response topic (§5).</param>
     /// <param name="body">The body.</param>
@@ -69,9 +63,9 @@ internal static class DpsResponseReader
             }
 
             // The hub becomes a TLS target host, a dialled endpoint and part of the MQTT username (§8): only a DNS name will do.
-            if (state.AssignedHub.Length > MaxHostNameLength || Uri.CheckHostName(state.AssignedHub) != UriHostNameType.Dns)
+            if (IdentityRules.CheckHubHostName(state.AssignedHub) is { } hubProblem)
             {
-                throw ProvisioningException.Malformed(operation, "registrationState.assignedHub is not a DNS host name", status);
+                throw ProvisioningException.Invalid(operation, "registrationState.assignedHub", hubProblem, IdentityRules.HubRule, status);
             }
 
             if (string.IsNullOrEmpty(state.DeviceId))
@@ -79,10 +73,10 @@ internal static class DpsResponseReader
                 throw ProvisioningException.Malformed(operation, "registrationState.deviceId is missing from an assigned result", status);
             }
 
-            if (state.DeviceId.Length > MaxDeviceIdLength || state.DeviceId.Any(char.IsControl))
+            // The device id goes into the MQTT client id, username and topics, and into the cache: IoT Hub's rule, less wildcards.
+            if (IdentityRules.CheckDeviceId(state.DeviceId) is { } idProblem)
             {
-                throw ProvisioningException.Malformed(
-                    operation, $"registrationState.deviceId is longer than {MaxDeviceIdLength} characters or holds control characters", status);
+                throw ProvisioningException.Invalid(operation, "registrationState.deviceId", idProblem, IdentityRules.DeviceIdRule, status);
             }
         }
 

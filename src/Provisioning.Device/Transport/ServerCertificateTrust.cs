@@ -17,21 +17,110 @@ internal static class ServerCertificateTrust
 
     /// <summary>The validation callback for <paramref name="extraRoots"/> (copied now), or <see langword="null"/> when there are
     /// none, leaving the system's validation alone.</summary>
-    public static RemoteCertificateValidationCallback? CreateCallback(X509Certificate2Collection extraRoots)
+    public static RemoteCertificateValidationCallback? CreateCallback(X509Certificate2Collection extraRoots) => CreateCallback(extraRoots, onRefused: null);
+
+    /// <summary>The validation callback for <paramref name="extraRoots"/> (copied now). When <paramref name="onRefused"/> is set, the
+    /// callback always runs (the same decision as the system's, or the extra roots') and reports why it refused a certificate, and
+    /// whose, so that a failed handshake can say so; otherwise it is <see langword="null"/> when there are no extra roots.</summary>
+    public static RemoteCertificateValidationCallback? CreateCallback(X509Certificate2Collection extraRoots, Action<string>? onRefused)
     {
         ArgumentNullException.ThrowIfNull(extraRoots);
-        if (extraRoots.Count == 0)
+        if (extraRoots.Count == 0 && onRefused is null)
         {
             return null;
         }
 
         var roots = new X509Certificate2Collection();
         roots.AddRange(extraRoots);
-        return (_, certificate, chain, errors) => IsTrusted(roots, certificate, chain, errors);
+        return (_, certificate, chain, errors) =>
+        {
+            string? reason = null;
+            bool trusted = roots.Count == 0 ? errors == SslPolicyErrors.None : IsTrusted(roots, certificate, chain, errors, out reason);
+            if (!trusted && onRefused is not null)
+            {
+                onRefused(Describe(certificate, chain, errors, reason));
+            }
+
+            return trusted;
+        };
     }
 
-    internal static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    internal static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        IsTrusted(roots, certificate, chain, errors, out _);
+
+    /// <summary>Why a certificate was refused, and whose it is: "untrusted root" (no trusted root), "name mismatch", "expired or not
+    /// yet valid" with its validity, "not valid for server authentication", "revoked", and the subject and issuer.</summary>
+    internal static string Describe(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, string? customReason)
     {
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            return "the server sent no certificate";
+        }
+
+        var reasons = new List<string>();
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            reasons.Add("name mismatch (the certificate does not name the host dialled)");
+        }
+
+        if (customReason is not null)
+        {
+            reasons.Add(customReason);
+        }
+        else if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            reasons.Add(ChainReason(chain?.ChainStatus ?? [], certificate));
+        }
+
+        string subject = certificate.Subject.Length > 0 ? certificate.Subject : "(empty subject)";
+        return $"{string.Join("; ", reasons)}; certificate subject '{subject}', issuer '{certificate.Issuer}'";
+    }
+
+    private static string ChainReason(X509ChainStatus[] statuses, X509Certificate certificate)
+    {
+        X509ChainStatusFlags flags = X509ChainStatusFlags.NoError;
+        foreach (X509ChainStatus status in statuses)
+        {
+            flags |= status.Status;
+        }
+
+        var reasons = new List<string>();
+        if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
+        {
+            reasons.Add("untrusted root (the chain does not end at a trusted root; add the CA to TrustedRootCertificates if it is yours)");
+        }
+
+        if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
+        {
+            string validity = certificate is X509Certificate2 leaf
+                ? $" (valid {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u})"
+                : string.Empty;
+            reasons.Add("expired or not yet valid" + validity);
+        }
+
+        if ((flags & X509ChainStatusFlags.NotValidForUsage) != 0)
+        {
+            reasons.Add("not valid for server authentication");
+        }
+
+        if ((flags & X509ChainStatusFlags.Revoked) != 0)
+        {
+            reasons.Add("revoked");
+        }
+
+        X509ChainStatusFlags named = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain | X509ChainStatusFlags.NotTimeValid
+            | X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.Revoked;
+        if ((flags & ~named) != 0 || reasons.Count == 0)
+        {
+            reasons.Add($"chain errors: {flags & ~named}");
+        }
+
+        return string.Join(", ", reasons);
+    }
+
+    private static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, out string? reason)
+    {
+        reason = null;
         if (errors == SslPolicyErrors.None)
         {
             return true;
@@ -54,6 +143,12 @@ internal static class ServerCertificateTrust
             custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
         }
 
-        return custom.Build(leaf);
+        if (custom.Build(leaf))
+        {
+            return true;
+        }
+
+        reason = ChainReason(custom.ChainStatus, leaf);
+        return false;
     }
 }

@@ -98,13 +98,13 @@ public sealed class FirstBootTests : IAsyncLifetime
     public async Task FirstBoot_DeviceIdThatNeedsEscaping_SignsTheEncodedResource()
     {
         var keys = await Bed.Dps.Enrollments.AddSymmetricKeyAsync("sym-first-escaped",
-            new EnrollmentSettings { DeviceId = "room 1:temp@floor" }, Ct);
+            new EnrollmentSettings { DeviceId = "room(1):temp@floor;x=$y" }, Ct);
         using var attestation = new SymmetricKeyAttestation("sym-first-escaped", keys.PrimaryKey);
 
         var (result, received) = await Bed.FirstBootAsync(attestation);
 
-        Assert.Equal("room 1:temp@floor", result.DeviceId);
-        Assert.Equal("room 1:temp@floor", received.DeviceId);
+        Assert.Equal("room(1):temp@floor;x=$y", result.DeviceId);
+        Assert.Equal("room(1):temp@floor;x=$y", received.DeviceId);
         await FirstBootBed.AssertSignsWithAsync(attestation, result, Convert.FromBase64String(keys.PrimaryKey));
     }
 

@@ -62,7 +62,14 @@ public sealed class TestPki : IDisposable
         return signed.CopyWithPrivateKey(key);
     }
 
-    private static X509Certificate2 CreateLeaf(string subject, string? dnsName, X509Certificate2 issuer, bool serverAuth)
+    /// <summary>A localhost server certificate under the root that expired five minutes ago.</summary>
+    public X509Certificate2 IssueExpiredServer() =>
+        CreateLeaf("CN=expired.localhost", "localhost", Root, serverAuth: true, NotBefore, DateTimeOffset.UtcNow.AddMinutes(-5));
+
+    private static X509Certificate2 CreateLeaf(string subject, string? dnsName, X509Certificate2 issuer, bool serverAuth) =>
+        CreateLeaf(subject, dnsName, issuer, serverAuth, NotBefore, NotAfter);
+
+    private static X509Certificate2 CreateLeaf(string subject, string? dnsName, X509Certificate2 issuer, bool serverAuth, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
@@ -76,7 +83,7 @@ public sealed class TestPki : IDisposable
             request.CertificateExtensions.Add(san.Build());
         }
 
-        using X509Certificate2 signed = request.Create(issuer, NotBefore, NotAfter, RandomNumberGenerator.GetBytes(8));
+        using X509Certificate2 signed = request.Create(issuer, notBefore, notAfter, RandomNumberGenerator.GetBytes(8));
         return signed.CopyWithPrivateKey(key);
     }
 }

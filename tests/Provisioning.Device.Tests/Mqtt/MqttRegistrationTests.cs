@@ -147,8 +147,8 @@ public sealed class MqttRegistrationTests : IClassFixture<MqttPki>
         DeviceRegistrationResult result = await time.RunAsync(client.RegisterAsync(Ct));
 
         Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
-        // Full jitter of the first retry: 0.5 × 500 ms with the tests' fixed random value.
-        Assert.Equal([TimeSpan.FromMilliseconds(250)], time.Waits);
+        // Equal jitter of the first retry: (0.5 + 0.5 × 0.5) × 500 ms with the tests' fixed random value.
+        Assert.Equal([TimeSpan.FromMilliseconds(375)], time.Waits);
     }
 
     [Fact]

@@ -15,9 +15,11 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
     private readonly TimeSpan _requestTimeout;
     private readonly TimeProvider _time;
     private readonly string _userAgent;
+    private readonly TlsRefusalRecorder? _tlsRefusals;
 
-    public HttpProvisioningTransport(HttpMessageHandler handler, Uri endpoint, ProvisioningClientOptions options)
+    public HttpProvisioningTransport(HttpMessageHandler handler, Uri endpoint, ProvisioningClientOptions options, TlsRefusalRecorder? tlsRefusals = null)
     {
+        _tlsRefusals = tlsRefusals;
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _endpoint = endpoint;
         _requestTimeout = options.RequestTimeout;
@@ -61,6 +63,11 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         try
         {
             using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            if ((int)response.StatusCode is >= 300 and < 400)
+            {
+                throw Redirect(response, operation);
+            }
+
             TimeSpan? retryAfter = RetryAfterHeader.Read(response.Headers, _time.GetUtcNow());
             byte[] buffer = ArrayPool<byte>.Shared.Rent(DpsResponseReader.MaxBodyBytes + 1);
             int length = 0;
@@ -79,20 +86,89 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ProvisioningException($"{Capitalize(operation)} timed out after {_requestTimeout.TotalSeconds:0.###} s.", isTransient: true, innerException: ex);
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} to {uri.Host}:{uri.Port} timed out after {_requestTimeout.TotalSeconds:0.###} s (no answer; connecting included).",
+                isTransient: true,
+                innerException: ex);
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
         {
-            throw new ProvisioningException($"{Capitalize(operation)} failed: the TLS handshake with the provisioning service failed ({ex.Message}).", isTransient: false, innerException: ex);
+            // The reason our certificate check gave, when it refused; otherwise the handshake's own words (a protocol failure).
+            string why = _tlsRefusals?.Take() is { } refusal
+                ? "the server certificate was refused: " + refusal
+                : Innermost(ex);
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: the TLS handshake with {uri.Host}:{uri.Port} failed: {why}.", isTransient: false, innerException: ex);
         }
         catch (HttpRequestException ex)
         {
-            throw new ProvisioningException($"{Capitalize(operation)} failed: {ex.HttpRequestError} ({ex.Message}).", isTransient: true, innerException: ex);
+            throw new ProvisioningException($"{Capitalize(operation)} failed: {DescribeNetworkFailure(ex, uri, ex.HttpRequestError)}.", isTransient: true, innerException: ex);
         }
         catch (IOException ex)
         {
-            throw new ProvisioningException($"{Capitalize(operation)} failed: the connection broke while reading the answer ({ex.Message}).", isTransient: true, innerException: ex);
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: the connection broke while reading the answer: {DescribeNetworkFailure(ex, uri, null)}.", isTransient: true, innerException: ex);
         }
+    }
+
+    /// <summary>A 3xx: DPS never redirects, so it is not followed; the error names the host it pointed to.</summary>
+    private static ProvisioningException Redirect(HttpResponseMessage response, string operation)
+    {
+        Uri? location = response.Headers.Location;
+        string target = location is null ? "no Location"
+            : location.IsAbsoluteUri ? $"host '{location.Host}'"
+            : "a relative location on the same host";
+        return new ProvisioningException(
+            $"The provisioning service answered {operation} with the redirect {(int)response.StatusCode} ({response.StatusCode}) to {target}. " +
+            "DPS never redirects, so it was not followed and nothing was sent there; check the global endpoint (a proxy or captive portal may be answering).",
+            isTransient: false,
+            statusCode: response.StatusCode);
+    }
+
+    /// <summary>Says what the network did, where: host and port, and the socket error when there is one.</summary>
+    internal static string DescribeNetworkFailure(Exception ex, Uri uri, HttpRequestError? error)
+    {
+        string where = $"{uri.Host}:{uri.Port}";
+        for (Exception? inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                string what = socket.SocketErrorCode switch
+                {
+                    System.Net.Sockets.SocketError.ConnectionRefused => "connection refused (nothing listens there, or a firewall rejects it)",
+                    System.Net.Sockets.SocketError.ConnectionReset => "connection reset by the peer",
+                    System.Net.Sockets.SocketError.ConnectionAborted => "connection aborted",
+                    System.Net.Sockets.SocketError.TimedOut => "connection timed out",
+                    System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData or System.Net.Sockets.SocketError.TryAgain => "host name not resolved",
+                    System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostUnreachable => "network or host unreachable",
+                    _ => "socket failure",
+                };
+                return $"{what}, {where} (socket error {socket.SocketErrorCode}, {socket.NativeErrorCode})";
+            }
+        }
+
+        string kind = error switch
+        {
+            HttpRequestError.ResponseEnded => "the server closed the connection before a complete answer",
+            HttpRequestError.ConnectionError => "the connection failed",
+            HttpRequestError.InvalidResponse => "the server's answer is not valid HTTP",
+            HttpRequestError.ProxyTunnelError => "the proxy refused the tunnel",
+            HttpRequestError.NameResolutionError => "host name not resolved",
+            _ when ex is IOException => "the connection closed",
+            _ => $"{error ?? HttpRequestError.Unknown}",
+        };
+        return $"{kind}, {where} ({Innermost(ex)})";
+    }
+
+    private static string Innermost(Exception ex)
+    {
+        Exception inner = ex;
+        while (inner.InnerException is not null)
+        {
+            inner = inner.InnerException;
+        }
+
+        return inner.Message.TrimEnd('.');
     }
 
     private static async ValueTask<int> ReadBodyAsync(HttpContent content, byte[] buffer, string operation, HttpStatusCode status, CancellationToken cancellationToken)

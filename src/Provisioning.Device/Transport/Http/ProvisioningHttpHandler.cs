@@ -9,10 +9,16 @@ namespace Provisioning.Device.Transport.Http;
 /// </remarks>
 internal static class ProvisioningHttpHandler
 {
-    public static SocketsHttpHandler Create(ProvisioningAttestation attestation, ProvisioningClientOptions options)
+    /// <param name="attestation">The attestation (its client certificate, for X.509).</param>
+    /// <param name="options">The client's options.</param>
+    /// <param name="tlsRefusals">Where the server-certificate check reports why it refused a certificate.</param>
+    public static SocketsHttpHandler Create(ProvisioningAttestation attestation, ProvisioningClientOptions options, TlsRefusalRecorder? tlsRefusals = null)
     {
         var handler = new SocketsHttpHandler
         {
+            // DPS never redirects (dps-protocol.md §1): a 3xx is an error naming where it pointed, never followed, so neither
+            // the body nor any header is sent anywhere but the endpoint the device was given.
+            AllowAutoRedirect = false,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         };
@@ -33,8 +39,19 @@ internal static class ProvisioningHttpHandler
             handler.SslOptions.ClientCertificateContext = context;
         }
 
-        handler.SslOptions.RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates);
+        handler.SslOptions.RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, tlsRefusals is null ? null : tlsRefusals.Record);
 
         return handler;
     }
+}
+
+/// <summary>The last reason the server-certificate check gave for refusing a certificate, so that the failed request can say why
+/// (the handshake's own exception does not). Connections are made apart from requests, so the reason is handed over here.</summary>
+internal sealed class TlsRefusalRecorder
+{
+    private string? _last;
+
+    public void Record(string reason) => Volatile.Write(ref _last, reason);
+
+    public string? Take() => Interlocked.Exchange(ref _last, null);
 }
