@@ -66,15 +66,15 @@ public sealed class FileRegistrationCache : IRegistrationCache
         }
 
         // The entry is used without asking DPS (the hub becomes a TLS target, the device id part of the MQTT identity): it is
-        // held to the rules a DPS answer is held to (DpsResponseReader), so a tampered file cannot aim the device elsewhere.
-        if (hub.Length > 253 || Uri.CheckHostName(hub) != UriHostNameType.Dns)
+        // held to the rules a DPS answer is held to (IdentityRules), so a tampered file cannot aim the device elsewhere.
+        if (IdentityRules.CheckHubHostName(hub) is { } hubProblem)
         {
-            throw new InvalidDataException($"The registration cache '{path}' holds an assigned hub that is not a DNS host name.");
+            throw new InvalidDataException($"The registration cache '{path}' holds an assigned hub that breaks the rule: {hubProblem}.");
         }
 
-        if (deviceId.Length > Transport.DpsResponseReader.MaxDeviceIdLength || deviceId.Any(char.IsControl))
+        if (IdentityRules.CheckDeviceId(deviceId) is { } idProblem)
         {
-            throw new InvalidDataException($"The registration cache '{path}' holds a device id that is too long or has control characters.");
+            throw new InvalidDataException($"The registration cache '{path}' holds a device id that breaks the rule: {idProblem}.");
         }
 
         return new CachedRegistration

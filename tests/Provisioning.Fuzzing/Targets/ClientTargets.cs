@@ -101,12 +101,14 @@ internal static class ClientTargets
 
         // The entry is used without asking DPS: the hub becomes a TLS target and the device id part of the MQTT identity,
         // so the cache must hold them to the rules DPS answers are held to.
-        if (Uri.CheckHostName(entry.AssignedHub) != UriHostNameType.Dns || entry.AssignedHub.Length > 253)
+        // An oracle written apart from IdentityRules (which both client packages compile in): the rules as documented.
+        if (entry.AssignedHub.Length > 253 || Uri.CheckHostName(entry.AssignedHub) != UriHostNameType.Dns
+            || entry.AssignedHub.Split('.').Any(label => label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-' || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')))
         {
             throw new FuzzInvariantException("The cache accepted an assigned hub that is not a DNS host name.");
         }
 
-        if (entry.DeviceId.Length > DpsResponseReader.MaxDeviceIdLength || entry.DeviceId.Any(char.IsControl))
+        if (entry.DeviceId.Length is 0 or > 128 || !entry.DeviceId.All(c => char.IsAsciiLetterOrDigit(c) || "-:.%_*?!(),=@;$'".Contains(c, StringComparison.Ordinal)))
         {
             throw new FuzzInvariantException("The cache accepted a device id DPS itself would be refused for.");
         }
