@@ -233,8 +233,11 @@ public sealed class DeviceConnector
 
     private static ProvisioningRegistrationRequest WithBypass(ProvisioningRegistrationRequest template, bool bypassCache) => new()
     {
+        // Everything the caller asked for travels, only the cache choice is the connector's.
         ApiVersion = template.ApiVersion,
         JsonPayload = template.JsonPayload,
+        ModelId = template.ModelId,
+        CertificateSigningKey = template.CertificateSigningKey,
         BypassCache = bypassCache,
     };
 }

@@ -20,7 +20,8 @@ public sealed class PortalEmulator : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Directory.CreateDirectory(DataDirectory);
+        // The emulator refuses a data folder others can open (it holds every key): owner-only, as it would create it itself.
+        Directory.CreateDirectory(DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var options = new DpsEmulatorOptions
         {
             DataDirectory = DataDirectory,

@@ -69,12 +69,12 @@ public sealed class FileRegistrationCache : IRegistrationCache
         // held to the rules a DPS answer is held to (IdentityRules), so a tampered file cannot aim the device elsewhere.
         if (IdentityRules.CheckHubHostName(hub) is { } hubProblem)
         {
-            throw new InvalidDataException($"The registration cache '{path}' holds an assigned hub that breaks the rule: {hubProblem}.");
+            throw new InvalidDataException($"The registration cache '{path}' is invalid: assignedHub breaks the rule ({hubProblem}).");
         }
 
         if (IdentityRules.CheckDeviceId(deviceId) is { } idProblem)
         {
-            throw new InvalidDataException($"The registration cache '{path}' holds a device id that breaks the rule: {idProblem}.");
+            throw new InvalidDataException($"The registration cache '{path}' is invalid: deviceId breaks the rule ({idProblem}).");
         }
 
         return new CachedRegistration

@@ -51,7 +51,7 @@ internal static class CsrReader
         {
             CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256);
         }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NotSupportedException)
         {
             errorCode = DpsErrorCodes.CsrSignatureInvalid;
             problem = "The csr's signature does not verify with its public key.";
@@ -95,8 +95,10 @@ internal static class CsrReader
                     : "The csr's ECDSA key is not on P-256, P-384 or P-521.";
             }
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or NotSupportedException)
         {
+            // A key this platform cannot import (an unknown algorithm or curve OID) is refused like any other unusable key.
+            return "The csr's key is neither RSA nor ECDSA on a NIST curve.";
         }
 
         return "The csr's key is neither RSA nor ECDSA on a NIST curve.";
