@@ -48,7 +48,10 @@ public sealed partial class DeviceClient
             var issued = HubAuthentication.FromIssuedCertificate(registration);
             try
             {
-                return new DeviceClient(registration.AssignedHub, registration.DeviceId, issued, options, ownsAuthentication: true);
+                return new DeviceClient(registration.AssignedHub, registration.DeviceId, issued, options, ownsAuthentication: true)
+                {
+                    Registration = registration,
+                };
             }
             catch
             {

@@ -96,6 +96,13 @@ internal static class RequestBody
 
         try
         {
+            // An escaped lone surrogate ("\udc00") is valid JSON syntax but no text: kept inside a JsonElement (a twin, a
+            // payload) it would fail where it is stored or written back, so it is refused here.
+            if (!EscapesAreText(body))
+            {
+                return new(default, DpsErrorCodes.MalformedRequest, "The request body has an escaped string that is not valid UTF-16 text.");
+            }
+
             var value = JsonSerializer.Deserialize(body, typeInfo);
             return value is null
                 ? new(default, DpsErrorCodes.MalformedRequest, "The request body must be a JSON object.")
@@ -105,6 +112,27 @@ internal static class RequestBody
         {
             return new(default, DpsErrorCodes.MalformedRequest, "The request body is not valid JSON for this operation.");
         }
+    }
+
+    private static bool EscapesAreText(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                try
+                {
+                    _ = reader.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     private static Parsed<T> TooLarge<T>() => new(default, DpsErrorCodes.PayloadTooLarge, "The request body exceeds 96 KB.");

@@ -64,6 +64,8 @@ public sealed class MqttOversizedConnackTests : IClassFixture<MqttPki>
         Assert.Equal(1, Volatile.Read(ref connections));
         await stop.CancelAsync();
         listener.Stop();
-        await Assert.ThrowsAnyAsync<Exception>(() => server);
+        // The fake server ends either way: the client's hang-up ends its read (0 bytes or a reset), or the stop cancels it.
+        Exception? ended = await Record.ExceptionAsync(() => server);
+        Assert.True(ended is null or OperationCanceledException or IOException or ObjectDisposedException, ended?.ToString());
     }
 }
