@@ -21,7 +21,14 @@ public sealed class PortalEmulator : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         // The emulator refuses a data folder others can open (it holds every key): owner-only, as it would create it itself.
-        Directory.CreateDirectory(DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(DataDirectory);
+        }
+        else
+        {
+            Directory.CreateDirectory(DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var options = new DpsEmulatorOptions
         {
             DataDirectory = DataDirectory,
