@@ -204,7 +204,7 @@ public sealed partial class PortalWalkthroughTests(PortalBrowser browser, Portal
 
         var row = page.Locator("tr:has(code:text-is(\"portal-not-enrolled\"))");
         await Expect(row).ToContainTextAsync("401");
-        await Expect(row).ToContainTextAsync("not enrolled");
+        await Expect(row).ToContainTextAsync("no individual enrollment");
         await Artifacts.ScreenshotAsync(page, "13-refused-requests");
     }
 

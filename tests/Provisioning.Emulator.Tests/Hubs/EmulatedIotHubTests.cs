@@ -26,13 +26,15 @@ public sealed class EmulatedIotHubTests : IAsyncLifetime
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var ca = new CertificateRequest("CN=Hub Test Root", caKey, HashAlgorithmName.SHA256);
         ca.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        _root = ca.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        // One clock reading: certificates keep whole seconds, so a later reading could put the leaf's end past the root's.
+        var now = DateTimeOffset.UtcNow;
+        _root = ca.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
         using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={Hub}", serverKey, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(Hub);
         request.CertificateExtensions.Add(san.Build());
-        using var issued = request.Create(_root, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        using var issued = request.Create(_root, now.AddHours(-1), now.AddHours(23), [1, 2, 3, 4]);
         using var withKey = issued.CopyWithPrivateKey(serverKey);
         _server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
         await _registry.UpsertAsync(new HubDevice(Hub, "dev-a", HubCredentialKind.SymmetricKey, _key, null, null, true, null), Ct);
