@@ -172,12 +172,47 @@ internal static class ServerCertificateTrust
             custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
         }
 
-        if (custom.Build(leaf))
+        try
         {
-            return true;
+            if (custom.Build(leaf))
+            {
+                return true;
+            }
+
+            reason = ChainReason(custom.ChainStatus, leaf);
+            return false;
+        }
+        finally
+        {
+            DisposeElements(custom, leaf, roots);
+        }
+    }
+
+    /// <summary>Frees the certificate objects a chain build created for its elements (X509Chain.Dispose does not), so that their
+    /// native handles are not left to the finalizer; never the caller's leaf or roots.</summary>
+    private static void DisposeElements(X509Chain chain, X509Certificate2 leaf, X509Certificate2Collection roots)
+    {
+        foreach (X509ChainElement element in chain.ChainElements)
+        {
+            X509Certificate2 created = element.Certificate;
+            if (!ReferenceEquals(created, leaf) && !Holds(roots, created) && !Holds(chain.ChainPolicy.ExtraStore, created))
+            {
+                created.Dispose();
+            }
+        }
+    }
+
+    // By reference: X509Certificate2Collection.Contains compares issuer and serial number, not the object.
+    private static bool Holds(X509Certificate2Collection collection, X509Certificate2 certificate)
+    {
+        foreach (X509Certificate2 held in collection)
+        {
+            if (ReferenceEquals(held, certificate))
+            {
+                return true;
+            }
         }
 
-        reason = ChainReason(custom.ChainStatus, leaf);
         return false;
     }
 
@@ -188,14 +223,21 @@ internal static class ServerCertificateTrust
         // As SslStream's own validation by default (SslClientAuthenticationOptions.CertificateRevocationCheckMode is NoCheck).
         system.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         system.ChainPolicy.ExtraStore.AddRange(customChain.ChainPolicy.ExtraStore);
-        if (system.Build(leaf))
+        try
         {
-            reason = null;
-            return true;
-        }
+            if (system.Build(leaf))
+            {
+                reason = null;
+                return true;
+            }
 
-        // Said of the chain to the extra roots, as before: the roots the caller named are the ones that matter to them.
-        reason = ChainReason(customChain.ChainStatus, leaf);
-        return false;
+            // Said of the chain to the extra roots, as before: the roots the caller named are the ones that matter to them.
+            reason = ChainReason(customChain.ChainStatus, leaf);
+            return false;
+        }
+        finally
+        {
+            DisposeElements(system, leaf, customChain.ChainPolicy.CustomTrustStore);
+        }
     }
 }
