@@ -25,6 +25,7 @@ public sealed class HttpHandlerTests
         Assert.Equal(TimeSpan.FromSeconds(7), handler.ConnectTimeout);
         Assert.Same(attestation.ClientCertificateContext, handler.SslOptions.ClientCertificateContext);
         Assert.Null(handler.SslOptions.RemoteCertificateValidationCallback);
+        Assert.Null(handler.SslOptions.CertificateChainPolicy); // no extra roots: the system's validation, untouched
     }
 
     [Fact]
@@ -39,6 +40,12 @@ public sealed class HttpHandlerTests
 
         Assert.NotNull(handler.SslOptions.RemoteCertificateValidationCallback);
         Assert.Null(handler.SslOptions.ClientCertificateContext);
+        // The handshake builds its one chain against the extra roots, for server authentication, never switched off.
+        X509ChainPolicy policy = Assert.IsType<X509ChainPolicy>(handler.SslOptions.CertificateChainPolicy);
+        Assert.Equal(X509ChainTrustMode.CustomRootTrust, policy.TrustMode);
+        Assert.Equal(pki.PublicRoot.Thumbprint, Assert.Single(policy.CustomTrustStore).Thumbprint);
+        Assert.Equal("1.3.6.1.5.5.7.3.1", Assert.Single(policy.ApplicationPolicy.Cast<Oid>()).Value);
+        Assert.Equal(X509VerificationFlags.NoFlag, policy.VerificationFlags);
         var roots = new X509Certificate2Collection { pki.PublicRoot };
         Assert.True(ServerCertificateTrust.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors));
         Assert.False(ServerCertificateTrust.IsTrusted(roots, pki.Server, null, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch));

@@ -225,17 +225,17 @@ internal static class DpsResponseReader
         }
     }
 
+    // Case-insensitive without an upper-cased copy per answer (OrdinalIgnoreCase folds as ToUpperInvariant does).
     private static ProvisioningRegistrationStatus ParseStatus(string? value, string field, string operation, HttpStatusCode status) =>
-        value?.ToUpperInvariant() switch
-        {
-            null => throw ProvisioningException.Malformed(operation, $"{field} is missing", status),
-            "UNASSIGNED" => ProvisioningRegistrationStatus.Unassigned,
-            "ASSIGNING" => ProvisioningRegistrationStatus.Assigning,
-            "ASSIGNED" => ProvisioningRegistrationStatus.Assigned,
-            "FAILED" => ProvisioningRegistrationStatus.Failed,
-            "DISABLED" or "BLACKLISTED" => ProvisioningRegistrationStatus.Disabled,
-            _ => throw ProvisioningException.Malformed(operation, $"{field} '{Truncate(value)}' is not a known registration status", status),
-        };
+        value is null ? throw ProvisioningException.Malformed(operation, $"{field} is missing", status)
+        : Is(value, "assigning") ? ProvisioningRegistrationStatus.Assigning
+        : Is(value, "assigned") ? ProvisioningRegistrationStatus.Assigned
+        : Is(value, "unassigned") ? ProvisioningRegistrationStatus.Unassigned
+        : Is(value, "failed") ? ProvisioningRegistrationStatus.Failed
+        : Is(value, "disabled") || Is(value, "blacklisted") ? ProvisioningRegistrationStatus.Disabled
+        : throw ProvisioningException.Malformed(operation, $"{field} '{Truncate(value)}' is not a known registration status", status);
+
+    private static bool Is(string value, string expected) => string.Equals(value, expected, StringComparison.OrdinalIgnoreCase);
 
     private static ProvisioningRegistrationSubstatus ParseSubstatus(string? value) =>
         value?.ToUpperInvariant() switch

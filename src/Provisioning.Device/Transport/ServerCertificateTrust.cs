@@ -48,6 +48,28 @@ internal static class ServerCertificateTrust
     internal static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
         IsTrusted(roots, certificate, chain, errors, out _);
 
+    /// <summary>The chain policy that lets the TLS stack build the one chain against <paramref name="extraRoots"/> (copied now) itself,
+    /// so that the callback of <see cref="CreateCallback(X509Certificate2Collection, Action{string}?)"/> need not build it again:
+    /// custom root trust, the serverAuth EKU, no revocation lists (as for the extra roots today). The system store is then tried by the
+    /// callback only when the extra roots do not vouch for the certificate. <see langword="null"/> when there are no extra roots.</summary>
+    public static X509ChainPolicy? CreateChainPolicy(X509Certificate2Collection extraRoots)
+    {
+        ArgumentNullException.ThrowIfNull(extraRoots);
+        if (extraRoots.Count == 0)
+        {
+            return null;
+        }
+
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.AddRange(extraRoots);
+        policy.ApplicationPolicy.Add(ServerAuthentication);
+        return policy;
+    }
+
     /// <summary>Why a certificate was refused, and whose it is: "untrusted root" (no trusted root), "name mismatch", "expired or not
     /// yet valid" with its validity, "not valid for server authentication", "revoked", and the subject and issuer.</summary>
     internal static string Describe(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, string? customReason)
@@ -132,6 +154,13 @@ internal static class ServerCertificateTrust
             return false;
         }
 
+        if (chain?.ChainPolicy.TrustMode == X509ChainTrustMode.CustomRootTrust)
+        {
+            // The TLS stack already built the chain against the extra roots (CreateChainPolicy) and it failed: the system store,
+            // as the system's own validation would have used it, is the other way to be trusted.
+            return IsTrustedBySystem(leaf, chain, out reason);
+        }
+
         using var custom = new X509Chain();
         custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         custom.ChainPolicy.CustomTrustStore.AddRange(roots);
@@ -143,12 +172,72 @@ internal static class ServerCertificateTrust
             custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
         }
 
-        if (custom.Build(leaf))
+        try
         {
-            return true;
+            if (custom.Build(leaf))
+            {
+                return true;
+            }
+
+            reason = ChainReason(custom.ChainStatus, leaf);
+            return false;
+        }
+        finally
+        {
+            DisposeElements(custom, leaf, roots);
+        }
+    }
+
+    /// <summary>Frees the certificate objects a chain build created for its elements (X509Chain.Dispose does not), so that their
+    /// native handles are not left to the finalizer; never the caller's leaf or roots.</summary>
+    private static void DisposeElements(X509Chain chain, X509Certificate2 leaf, X509Certificate2Collection roots)
+    {
+        foreach (X509ChainElement element in chain.ChainElements)
+        {
+            X509Certificate2 created = element.Certificate;
+            if (!ReferenceEquals(created, leaf) && !Holds(roots, created) && !Holds(chain.ChainPolicy.ExtraStore, created))
+            {
+                created.Dispose();
+            }
+        }
+    }
+
+    // By reference: X509Certificate2Collection.Contains compares issuer and serial number, not the object.
+    private static bool Holds(X509Certificate2Collection collection, X509Certificate2 certificate)
+    {
+        foreach (X509Certificate2 held in collection)
+        {
+            if (ReferenceEquals(held, certificate))
+            {
+                return true;
+            }
         }
 
-        reason = ChainReason(custom.ChainStatus, leaf);
         return false;
+    }
+
+    private static bool IsTrustedBySystem(X509Certificate2 leaf, X509Chain customChain, out string? reason)
+    {
+        using var system = new X509Chain();
+        system.ChainPolicy.ApplicationPolicy.Add(ServerAuthentication);
+        // As SslStream's own validation by default (SslClientAuthenticationOptions.CertificateRevocationCheckMode is NoCheck).
+        system.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        system.ChainPolicy.ExtraStore.AddRange(customChain.ChainPolicy.ExtraStore);
+        try
+        {
+            if (system.Build(leaf))
+            {
+                reason = null;
+                return true;
+            }
+
+            // Said of the chain to the extra roots, as before: the roots the caller named are the ones that matter to them.
+            reason = ChainReason(customChain.ChainStatus, leaf);
+            return false;
+        }
+        finally
+        {
+            DisposeElements(system, leaf, customChain.ChainPolicy.CustomTrustStore);
+        }
     }
 }

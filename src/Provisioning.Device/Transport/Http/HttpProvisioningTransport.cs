@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 
 namespace Provisioning.Device.Transport.Http;
@@ -8,7 +7,7 @@ namespace Provisioning.Device.Transport.Http;
 /// <summary>DPS over HTTPS (dps-protocol.md §1): PUT register, GET operation status, the TPM 401 challenge.</summary>
 internal sealed class HttpProvisioningTransport : IProvisioningTransport
 {
-    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json") { CharSet = "utf-8" };
+    private const string JsonContentType = "application/json; charset=utf-8";
 
     private readonly HttpClient _http;
     private readonly Uri _endpoint;
@@ -45,7 +44,8 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
     {
         using var request = new HttpRequestMessage(method, uri);
         request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        // Constant header values go out as given: no header objects parsed and rendered again for every request.
+        request.Headers.TryAddWithoutValidation("Accept", "application/json");
         if (context.Authorization is { } authorization)
         {
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
@@ -54,7 +54,7 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         if (method == HttpMethod.Put)
         {
             request.Content = new ByteArrayContent(context.Body);
-            request.Content.Headers.ContentType = JsonContentType;
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", JsonContentType);
         }
 
         using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);

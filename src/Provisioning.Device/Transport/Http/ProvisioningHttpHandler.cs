@@ -40,6 +40,9 @@ internal static class ProvisioningHttpHandler
         }
 
         handler.SslOptions.RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, tlsRefusals is null ? null : tlsRefusals.Record);
+        // With extra roots, the handshake builds its one chain against them (the callback then builds none unless they fail);
+        // otherwise the system's chain (one build, as before).
+        handler.SslOptions.CertificateChainPolicy = ServerCertificateTrust.CreateChainPolicy(options.TrustedRootCertificates);
 
         return handler;
     }
