@@ -146,7 +146,7 @@ internal sealed class FirstBootOptions
         options.Payload = result.GetValue(syntax.Payload);
         options.Message = result.GetValue(syntax.Message);
         options.Reprovision = result.GetValue(syntax.Reprovision);
-        options.Csr = result.GetResult(syntax.Csr) is null ? null : result.GetValue(syntax.Csr);
+        options.Csr = result.GetResult(syntax.Csr) is { } csr ? CsrAlgorithm(csr.Tokens.Count == 0 ? "ecc" : csr.Tokens[^1].Value) : null;
         options.KeyLocation = result.GetValue(syntax.KeyLocation);
         options.StateDirectory = result.GetValue(syntax.State);
         options.Verbose = result.GetValue(syntax.Verbose);
@@ -290,6 +290,15 @@ internal sealed class FirstBootOptions
 
         return null;
     }
+
+    /// <summary><c>--csr</c>'s value (case-insensitive), or null if it names no algorithm.</summary>
+    private static Provisioning.Device.CertificateKeyAlgorithm? CsrAlgorithm(string text) => text.ToLowerInvariant() switch
+    {
+        "ecc" => Provisioning.Device.CertificateKeyAlgorithm.EccP256,
+        "rsa" or "rsa2048" => Provisioning.Device.CertificateKeyAlgorithm.Rsa2048,
+        "rsa3072" => Provisioning.Device.CertificateKeyAlgorithm.Rsa3072,
+        _ => null,
+    };
 
     private static string Text(ArgumentResult argument) => argument.Tokens.Count > 0 ? argument.Tokens[^1].Value : string.Empty;
 
@@ -449,15 +458,13 @@ internal sealed class FirstBootOptions
             CustomParser = argument =>
             {
                 var text = argument.Tokens.Count == 0 ? "ecc" : Text(argument);
-                switch (text.ToLowerInvariant())
+                var algorithm = CsrAlgorithm(text);
+                if (algorithm is null)
                 {
-                    case "ecc": return Provisioning.Device.CertificateKeyAlgorithm.EccP256;
-                    case "rsa" or "rsa2048": return Provisioning.Device.CertificateKeyAlgorithm.Rsa2048;
-                    case "rsa3072": return Provisioning.Device.CertificateKeyAlgorithm.Rsa3072;
-                    default:
-                        argument.AddError($"--csr takes ecc, rsa or rsa3072, not '{text}'");
-                        return null;
+                    argument.AddError($"--csr takes ecc, rsa or rsa3072, not '{text}'");
                 }
+
+                return algorithm;
             },
         };
 
