@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+
 namespace Provisioning.Samples.FirstBoot;
 
 /// <summary>How the device proves its identity.</summary>
@@ -27,47 +30,10 @@ internal enum DpsTransport
 /// <summary>FirstBoot's arguments. Parsing checks every combination up front, before any TPM or network is touched.</summary>
 internal sealed class FirstBootOptions
 {
-    public const string Usage = """
-        usage: FirstBoot [options]
-          With no options: an embedded DPS emulator with two hubs, a software TPM in ~/.provisioning-device/firstboot,
-          TPM attestation over HTTPS, one telemetry message. A second run boots from the registration cache.
+    private static readonly Lazy<string> HelpText = new(() => Render(["--help"]));
 
-          --attestation tpm|symmetric|x509   how the device proves its identity (default tpm)
-          --transport https|mqtt|mqtt-ws|amqp|amqp-ws
-                                             the protocol to DPS (default https; -ws is over WebSockets;
-                                             DPS rejects TPM over MQTT, takes it over HTTPS and AMQP)
-          --tpm <spec>                       the TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>,
-                                             mssim:<host>:<port>, unix:<path> (default: a software TPM in the state folder)
-          --owner-auth <value>               the TPM's owner hierarchy password, if one was set (tpm2_changeauth -c o)
-          --endorsement-auth <value>         the TPM's endorsement hierarchy password, if one was set (tpm2_changeauth -c e)
-                                             <value>: str:<text>, hex:<hex>, file:<path> or env:<NAME>; never printed
-          --tpm-timeout <seconds>            how long a quick TPM command may take (default 25; key generation gets 5 min)
-          --payload <json>                   JSON sent with the registration (DPS 'payload', seen by custom allocation)
-          --message <json>                   the telemetry body (default a small reading)
-          --reprovision                      ignore the registration cache and ask DPS again
-          --csr [ecc|rsa|rsa3072]            ask DPS for a certificate (api 2025-07-01-preview): the registration carries a
-                                             CSR (default ECC P-256) and the hub is reached with the issued certificate
-          --key-location tpm|software        where the certificate key lives (default: the TPM for a device or swtpm TPM,
-                                             else a key file beside the registration cache, owner-only)
-          --state <dir>                      the state folder (default ~/.provisioning-device/firstboot)
-          --json                             end standard output with one JSON line describing the outcome
-          --verbose                          client logs, and stack traces with errors
-
-          A real Azure DPS instead of the emulator:
-          --global-endpoint <host>           e.g. global.azure-devices-provisioning.net
-          --id-scope <scope>                 the DPS ID scope, e.g. 0ne00000001
-          --registration-id <id>             symmetric key; for tpm the EK-derived id is the default
-          --symmetric-key <base64>           an individual enrollment's primary key
-          --group-key <base64>               an enrollment group's primary key (the device key is derived)
-          --certificate <pfx|pem>            the device certificate with its private key (x509; a PEM holds both)
-          --trusted-ca <pem>                 an extra root trusted for DPS and hub TLS (a private CA)
-          --hub-address <hub>=<host:port>    dial that hub at host:port, keeping its name for TLS (repeatable)
-
-          An emulator run on its own (dotnet run --project src/Provisioning.Emulator -- --data <dir>):
-          --emulator <emulator.json>         its endpoint, ID scope, CA and hub addresses, from the file it writes
-          --enroll                           enroll this device first through its service API (FirstBoot makes and keeps
-                                             the credentials, as with the embedded emulator)
-        """;
+    /// <summary>The help text (System.CommandLine's).</summary>
+    public static string Usage => HelpText.Value;
 
     public AttestationKind Attestation { get; private set; } = AttestationKind.Tpm;
 
@@ -150,120 +116,83 @@ internal sealed class FirstBootOptions
     };
 
     /// <summary>Parses; a problem is reported in <paramref name="error"/> (one line, no usage).</summary>
+    /// <remarks>System.CommandLine (no reflection binding: AOT and trim clean); what it reports is reworded so that no
+    /// secret (a misplaced password or key) is ever echoed.</remarks>
     public static FirstBootOptions Parse(string[] args, out string? error)
     {
         // --json holds even when another argument is wrong: the report of that mistake is a JSON line too.
         var options = new FirstBootOptions { Json = args.Contains("--json") };
-        string? problem = null;
-        for (var i = 0; i < args.Length && problem is null; i++)
+        var syntax = new Syntax();
+        var result = syntax.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (result.Action is System.CommandLine.Help.HelpAction)
         {
-            var name = args[i];
-            string? Value()
+            options.Help = true;
+            error = null;
+            return options;
+        }
+
+        if (result.Errors.Count > 0)
+        {
+            error = Describe(result.Errors[0], args);
+            return options;
+        }
+
+        options.Attestation = result.GetValue(syntax.Attestation);
+        options.Transport = result.GetValue(syntax.Transport);
+        options.Tpm = result.GetValue(syntax.Tpm);
+        options.OwnerAuth = result.GetValue(syntax.OwnerAuth);
+        options.EndorsementAuth = result.GetValue(syntax.EndorsementAuth);
+        options.TpmTimeout = result.GetValue(syntax.TpmTimeout);
+        options.Payload = result.GetValue(syntax.Payload);
+        options.Message = result.GetValue(syntax.Message);
+        options.Reprovision = result.GetValue(syntax.Reprovision);
+        options.Csr = result.GetResult(syntax.Csr) is { } csr ? CsrAlgorithm(csr.Tokens.Count == 0 ? "ecc" : csr.Tokens[^1].Value) : null;
+        options.KeyLocation = result.GetValue(syntax.KeyLocation);
+        options.StateDirectory = result.GetValue(syntax.State);
+        options.Verbose = result.GetValue(syntax.Verbose);
+        options.GlobalEndpoint = result.GetValue(syntax.GlobalEndpoint);
+        options.IdScope = result.GetValue(syntax.IdScope);
+        options.RegistrationId = result.GetValue(syntax.RegistrationId);
+        options.SymmetricKey = result.GetValue(syntax.SymmetricKey);
+        options.GroupKey = result.GetValue(syntax.GroupKey);
+        options.Certificate = result.GetValue(syntax.Certificate);
+        options.TrustedCa = result.GetValue(syntax.TrustedCa);
+        foreach (var mapping in result.GetValue(syntax.HubAddress) ?? [])
+        {
+            var eq = mapping.IndexOf('=', StringComparison.Ordinal);
+            options.HubAddresses[mapping[..eq]] = mapping[(eq + 1)..];
+        }
+
+        options.EmulatorFile = result.GetValue(syntax.Emulator);
+        options.Enroll = result.GetValue(syntax.Enroll);
+        error = null;
+        return options.Check(ref error);
+    }
+
+    /// <summary>
+    /// A parse error without echoing what might be a misplaced secret: a bare token (not an option name, not the value of an
+    /// option that holds no secret) is named by its position only.
+    /// </summary>
+    private static string Describe(System.CommandLine.Parsing.ParseError error, string[] args)
+    {
+        var message = error.Message;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var safe = args[i].StartsWith('-') || (i > 0 && Syntax.PublicValues.Contains(args[i - 1]));
+            if (!safe)
             {
-                if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                {
-                    return args[++i];
-                }
-
-                problem = $"{name} needs a value";
-                return null;
-            }
-
-            switch (name)
-            {
-                case "--attestation":
-                    var attestation = Value();
-                    options.Attestation = attestation switch
-                    {
-                        "tpm" => AttestationKind.Tpm,
-                        "symmetric" or "symmetric-key" => AttestationKind.Symmetric,
-                        "x509" => AttestationKind.X509,
-                        _ => Fail(ref problem, $"--attestation must be tpm, symmetric or x509, not '{attestation}'", options.Attestation),
-                    };
-                    break;
-                case "--transport":
-                    var transport = Value();
-                    options.Transport = transport switch
-                    {
-                        "https" or "http" => DpsTransport.Https,
-                        "mqtt" => DpsTransport.Mqtt,
-                        "mqtt-ws" or "mqtt-websockets" => DpsTransport.MqttWebSockets,
-                        "amqp" => DpsTransport.Amqp,
-                        "amqp-ws" or "amqp-websockets" => DpsTransport.AmqpWebSockets,
-                        _ => Fail(ref problem, $"--transport must be https, mqtt, mqtt-ws, amqp or amqp-ws, not '{transport}'", options.Transport),
-                    };
-                    break;
-                case "--tpm": options.Tpm = Value(); break;
-                case "--owner-auth": options.OwnerAuth = Value(); break;
-                case "--endorsement-auth": options.EndorsementAuth = Value(); break;
-                case "--tpm-timeout":
-                    var seconds = Value();
-                    if (seconds is not null)
-                    {
-                        options.TpmTimeout = double.TryParse(seconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 && s <= 86_400
-                            ? TimeSpan.FromSeconds(s)
-                            : Fail<TimeSpan?>(ref problem, $"--tpm-timeout takes a number of seconds above 0 (at most 86400), not '{seconds}'", null);
-                    }
-
-                    break;
-                case "--payload": options.Payload = Value(); break;
-                case "--message": options.Message = Value(); break;
-                case "--state": options.StateDirectory = Value(); break;
-                case "--global-endpoint": options.GlobalEndpoint = Value(); break;
-                case "--id-scope": options.IdScope = Value(); break;
-                case "--registration-id": options.RegistrationId = Value(); break;
-                case "--symmetric-key": options.SymmetricKey = Value(); break;
-                case "--group-key": options.GroupKey = Value(); break;
-                case "--certificate": options.Certificate = Value(); break;
-                case "--trusted-ca": options.TrustedCa = Value(); break;
-                case "--hub-address":
-                    var mapping = Value();
-                    if (mapping is not null)
-                    {
-                        var eq = mapping.IndexOf('=', StringComparison.Ordinal);
-                        if (eq <= 0 || eq == mapping.Length - 1 || !mapping.AsSpan(eq + 1).Contains(':'))
-                        {
-                            problem = $"--hub-address takes <hub host name>=<host:port>, not '{mapping}'";
-                        }
-                        else
-                        {
-                            options.HubAddresses[mapping[..eq]] = mapping[(eq + 1)..];
-                        }
-                    }
-
-                    break;
-                case "--emulator": options.EmulatorFile = Value(); break;
-                case "--enroll": options.Enroll = true; break;
-                case "--reprovision": options.Reprovision = true; break;
-                case "--csr":
-                    // The algorithm is optional: "--csr" alone means ECC P-256.
-                    var algorithm = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "ecc";
-                    options.Csr = algorithm.ToLowerInvariant() switch
-                    {
-                        "ecc" => Provisioning.Device.CertificateKeyAlgorithm.EccP256,
-                        "rsa" or "rsa2048" => Provisioning.Device.CertificateKeyAlgorithm.Rsa2048,
-                        "rsa3072" => Provisioning.Device.CertificateKeyAlgorithm.Rsa3072,
-                        _ => Fail(ref problem, $"--csr takes ecc, rsa or rsa3072, not '{algorithm}'", options.Csr),
-                    };
-                    break;
-                case "--key-location":
-                    var location = Value();
-                    options.KeyLocation = location?.ToLowerInvariant() switch
-                    {
-                        "tpm" => Provisioning.Device.CertificateKeyLocation.Tpm,
-                        "software" => Provisioning.Device.CertificateKeyLocation.Software,
-                        _ => Fail(ref problem, $"--key-location must be tpm or software, not '{location}'", options.KeyLocation),
-                    };
-                    break;
-                case "--json": options.Json = true; break;
-                case "--verbose" or "-v": options.Verbose = true; break;
-                case "--help" or "-h": options.Help = true; break;
-                default: problem = $"unexpected argument '{name}'"; break;
+                message = message.Replace($"'{args[i]}'", $"at position {i + 1}", StringComparison.Ordinal);
             }
         }
 
-        error = problem;
-        return options.Check(ref error);
+        return message.TrimEnd('.');
+    }
+
+    private static string Render(string[] args)
+    {
+        var output = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        new Syntax().Root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        return output.ToString().TrimEnd();
     }
 
     private FirstBootOptions Check(ref string? error)
@@ -362,10 +291,271 @@ internal sealed class FirstBootOptions
         return null;
     }
 
-    private static T Fail<T>(ref string? error, string message, T current)
+    /// <summary><c>--csr</c>'s value (case-insensitive), or null if it names no algorithm.</summary>
+    private static Provisioning.Device.CertificateKeyAlgorithm? CsrAlgorithm(string text) => text.ToLowerInvariant() switch
     {
-        error ??= message;
-        return current;
+        "ecc" => Provisioning.Device.CertificateKeyAlgorithm.EccP256,
+        "rsa" or "rsa2048" => Provisioning.Device.CertificateKeyAlgorithm.Rsa2048,
+        "rsa3072" => Provisioning.Device.CertificateKeyAlgorithm.Rsa3072,
+        _ => null,
+    };
+
+    private static string Text(ArgumentResult argument) => argument.Tokens.Count > 0 ? argument.Tokens[^1].Value : string.Empty;
+
+    /// <summary>A value option; a value that looks like an option name (<c>--payload --x</c>) is a missing value.</summary>
+    private static Option<string?> Value(string name, string helpName, string description)
+    {
+        var option = new Option<string?>(name) { Description = description, HelpName = helpName };
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Any(t => t.Value.StartsWith("--", StringComparison.Ordinal)))
+            {
+                result.AddError($"{name} needs a value");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>A value out of a fixed set; <paramref name="names"/> maps each accepted spelling (lower case when
+    /// <paramref name="ignoreCase"/>) to its value.</summary>
+    private static Option<T> Choice<T>(string name, string helpName, string description, IReadOnlyDictionary<string, T> names, bool ignoreCase, string problem)
+    {
+        return new Option<T>(name)
+        {
+            Description = description,
+            HelpName = helpName,
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                if (names.TryGetValue(ignoreCase ? text.ToLowerInvariant() : text, out var value))
+                {
+                    return value;
+                }
+
+                argument.AddError($"{problem}, not '{text}'");
+                return default!;
+            },
+        };
+    }
+
+    /// <summary>The command: one root, no verbs; every option of the former hand-written parser, same names and values.</summary>
+    private sealed class Syntax
+    {
+        public Syntax()
+        {
+            Option[] all =
+            [
+                Attestation, Transport, Tpm, OwnerAuth, EndorsementAuth, TpmTimeout, Payload, Message, Reprovision, Csr, KeyLocation,
+                State, Json, Verbose, GlobalEndpoint, IdScope, RegistrationId, SymmetricKey, GroupKey, Certificate, TrustedCa,
+                HubAddress, Emulator, Enroll,
+            ];
+            foreach (var option in all)
+            {
+                Root.Options.Add(option);
+            }
+
+            // Runnable as is: the program acts on the parse result itself.
+            Root.SetAction(_ => 0);
+        }
+
+        /// <summary>Options whose values hold no secret, so a parse error may quote them.</summary>
+        public static HashSet<string> PublicValues { get; } = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "--attestation", "--transport", "--tpm", "--tpm-timeout", "--csr", "--key-location", "--state", "--global-endpoint",
+            "--id-scope", "--registration-id", "--certificate", "--trusted-ca", "--hub-address", "--emulator",
+        };
+
+        public RootCommand Root { get; } = new(
+            "A device's first boot. With no options: an embedded DPS emulator with two hubs, a software TPM in "
+            + "~/.provisioning-device/firstboot, TPM attestation over HTTPS, one telemetry message. A second run boots from the "
+            + "registration cache. A real Azure DPS instead of the emulator: --global-endpoint and --id-scope (with "
+            + "--registration-id, --symmetric-key, --group-key, --certificate, --trusted-ca, --hub-address as needed). An emulator "
+            + "run on its own (dotnet run --project src/Provisioning.Emulator -- --data <dir>): --emulator <emulator.json>, and "
+            + "--enroll.");
+
+        public Option<AttestationKind> Attestation { get; } = Choice(
+            "--attestation",
+            "tpm|symmetric|x509",
+            "How the device proves its identity (default tpm).",
+            new Dictionary<string, AttestationKind>
+            {
+                ["tpm"] = AttestationKind.Tpm,
+                ["symmetric"] = AttestationKind.Symmetric,
+                ["symmetric-key"] = AttestationKind.Symmetric,
+                ["x509"] = AttestationKind.X509,
+            },
+            ignoreCase: false,
+            "--attestation must be tpm, symmetric or x509");
+
+        public Option<DpsTransport> Transport { get; } = Choice(
+            "--transport",
+            "https|mqtt|mqtt-ws|amqp|amqp-ws",
+            "The protocol to DPS (default https; -ws is over WebSockets; DPS rejects TPM over MQTT, takes it over HTTPS and AMQP).",
+            new Dictionary<string, DpsTransport>
+            {
+                ["https"] = DpsTransport.Https,
+                ["http"] = DpsTransport.Https,
+                ["mqtt"] = DpsTransport.Mqtt,
+                ["mqtt-ws"] = DpsTransport.MqttWebSockets,
+                ["mqtt-websockets"] = DpsTransport.MqttWebSockets,
+                ["amqp"] = DpsTransport.Amqp,
+                ["amqp-ws"] = DpsTransport.AmqpWebSockets,
+                ["amqp-websockets"] = DpsTransport.AmqpWebSockets,
+            },
+            ignoreCase: false,
+            "--transport must be https, mqtt, mqtt-ws, amqp or amqp-ws");
+
+        public Option<string?> Tpm { get; } = Value(
+            "--tpm",
+            "spec",
+            "The TPM: software[:<dir>], device[:<path>], swtpm:<host>:<port>, mssim:<host>:<port>, unix:<path> (default: a software "
+            + "TPM in the state folder).");
+
+        public Option<string?> OwnerAuth { get; } = Value(
+            "--owner-auth",
+            "value",
+            "The TPM's owner hierarchy password, if one was set (tpm2_changeauth -c o); str:<text>, hex:<hex>, file:<path> or "
+            + "env:<NAME>; never printed.");
+
+        public Option<string?> EndorsementAuth { get; } = Value(
+            "--endorsement-auth",
+            "value",
+            "The TPM's endorsement hierarchy password, if one was set (tpm2_changeauth -c e); as --owner-auth; never printed.");
+
+        public Option<TimeSpan?> TpmTimeout { get; } = new("--tpm-timeout")
+        {
+            Description = "How long a quick TPM command may take, in seconds (default 25; key generation gets 5 min).",
+            HelpName = "seconds",
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 && s <= 86_400)
+                {
+                    return TimeSpan.FromSeconds(s);
+                }
+
+                argument.AddError($"--tpm-timeout takes a number of seconds above 0 (at most 86400), not '{text}'");
+                return null;
+            },
+        };
+
+        public Option<string?> Payload { get; } = Value(
+            "--payload",
+            "json",
+            "JSON sent with the registration (DPS 'payload', seen by custom allocation).");
+
+        public Option<string?> Message { get; } = Value("--message", "json", "The telemetry body (default a small reading).");
+
+        public Option<bool> Reprovision { get; } = new("--reprovision") { Description = "Ignore the registration cache and ask DPS again." };
+
+        /// <summary>The algorithm is optional: <c>--csr</c> alone means ECC P-256.</summary>
+        public Option<Provisioning.Device.CertificateKeyAlgorithm?> Csr { get; } = new("--csr")
+        {
+            Description = "Ask DPS for a certificate (api 2025-07-01-preview): the registration carries a CSR (default ECC P-256) "
+                + "and the hub is reached with the issued certificate.",
+            HelpName = "ecc|rsa|rsa3072",
+            Arity = ArgumentArity.ZeroOrOne,
+            CustomParser = argument =>
+            {
+                var text = argument.Tokens.Count == 0 ? "ecc" : Text(argument);
+                var algorithm = CsrAlgorithm(text);
+                if (algorithm is null)
+                {
+                    argument.AddError($"--csr takes ecc, rsa or rsa3072, not '{text}'");
+                }
+
+                return algorithm;
+            },
+        };
+
+        public Option<Provisioning.Device.CertificateKeyLocation?> KeyLocation { get; } = Choice<Provisioning.Device.CertificateKeyLocation?>(
+            "--key-location",
+            "tpm|software",
+            "Where the certificate key lives (default: the TPM for a device or swtpm TPM, else a key file beside the registration "
+            + "cache, owner-only).",
+            new Dictionary<string, Provisioning.Device.CertificateKeyLocation?>
+            {
+                ["tpm"] = Provisioning.Device.CertificateKeyLocation.Tpm,
+                ["software"] = Provisioning.Device.CertificateKeyLocation.Software,
+            },
+            ignoreCase: true,
+            "--key-location must be tpm or software");
+
+        public Option<string?> State { get; } = Value("--state", "dir", "The state folder (default ~/.provisioning-device/firstboot).");
+
+        public Option<bool> Json { get; } = new("--json") { Description = "End standard output with one JSON line describing the outcome." };
+
+        public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Client logs, and stack traces with errors." };
+
+        public Option<string?> GlobalEndpoint { get; } = Value(
+            "--global-endpoint",
+            "host",
+            "A real Azure DPS instead of the emulator, e.g. global.azure-devices-provisioning.net.");
+
+        public Option<string?> IdScope { get; } = Value("--id-scope", "scope", "The DPS ID scope, e.g. 0ne00000001.");
+
+        public Option<string?> RegistrationId { get; } = Value(
+            "--registration-id",
+            "id",
+            "The registration id (symmetric key; for tpm the EK-derived id is the default).");
+
+        public Option<string?> SymmetricKey { get; } = Value("--symmetric-key", "base64", "An individual enrollment's primary key.");
+
+        public Option<string?> GroupKey { get; } = Value(
+            "--group-key",
+            "base64",
+            "An enrollment group's primary key (the device key is derived).");
+
+        public Option<string?> Certificate { get; } = Value(
+            "--certificate",
+            "pfx|pem",
+            "The device certificate with its private key (x509; a PEM holds both).");
+
+        public Option<string?> TrustedCa { get; } = Value("--trusted-ca", "pem", "An extra root trusted for DPS and hub TLS (a private CA).");
+
+        public Option<string[]> HubAddress { get; } = HubAddresses();
+
+        public Option<string?> Emulator { get; } = Value(
+            "--emulator",
+            "emulator.json",
+            "A separately run emulator: its endpoint, ID scope, CA and hub addresses, from the file it writes.");
+
+        public Option<bool> Enroll { get; } = new("--enroll")
+        {
+            Description = "Enroll this device first through the --emulator's service API (FirstBoot makes and keeps the "
+                + "credentials, as with the embedded emulator).",
+        };
+
+        private static Option<string[]> HubAddresses()
+        {
+            var option = new Option<string[]>("--hub-address")
+            {
+                Description = "Dial that hub at host:port, keeping its name for TLS (repeatable).",
+                HelpName = "hub>=<host:port",
+                Arity = ArgumentArity.OneOrMore,
+                AllowMultipleArgumentsPerToken = false,
+            };
+            option.Validators.Add(result =>
+            {
+                foreach (var token in result.Tokens)
+                {
+                    var mapping = token.Value;
+                    var eq = mapping.IndexOf('=', StringComparison.Ordinal);
+                    if (mapping.StartsWith("--", StringComparison.Ordinal))
+                    {
+                        result.AddError("--hub-address needs a value");
+                        return;
+                    }
+
+                    if (eq <= 0 || eq == mapping.Length - 1 || !mapping.AsSpan(eq + 1).Contains(':'))
+                    {
+                        result.AddError($"--hub-address takes <hub host name>=<host:port>, not '{mapping}'");
+                        return;
+                    }
+                }
+            });
+            return option;
+        }
     }
 
     private static bool IsJson(string text)

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 
 using Provisioning.Emulator.Enrollments;
@@ -5,24 +7,13 @@ using Provisioning.Emulator.Enrollments;
 namespace Provisioning.Samples.FleetSimulator;
 
 /// <summary>FleetSimulator's arguments, checked before anything starts.</summary>
+/// <remarks>Parsed with System.CommandLine (no reflection binding: AOT and trim clean); usage errors exit 2.</remarks>
 internal sealed class FleetOptions
 {
-    public const string Usage = """
-        usage: FleetSimulator [--devices <n>] [--hubs <n>] [--allocation hashed|geoLatency|static|custom]
-                              [--attestation symmetric|tpm] [--transport https|mqtt|amqp] [--faults <rate>] [--concurrency <n>]
-                              [--json] [--verbose]
-          --devices      how many devices (default 100); each has its own identity
-          --hubs         how many linked hubs (default 3)
-          --allocation   the enrollment's allocation policy (default hashed); custom serves a webhook in-process
-          --attestation  symmetric: one enrollment group, a derived key per device; tpm: one software TPM and one
-                         individual enrollment (by EK) per device (default symmetric)
-          --transport    the protocol to DPS (default https; mqtt for symmetric key only, as DPS has no TPM over MQTT;
-                         amqp for both, the TPM challenge in SASL)
-          --faults       the share of DPS requests answered 429 (registrations), 503 (polls) or a dropped connection, half
-                         each (default 0); half that share of answers also comes 500 ms late
-          --concurrency  devices in flight at once (default 32)
-          --json         end standard output with one JSON line of figures
-        """;
+    private static readonly Lazy<string> HelpText = new(RenderHelp);
+
+    /// <summary>The help text (System.CommandLine's).</summary>
+    public static string Usage => HelpText.Value;
 
     public int Devices { get; private set; } = 100;
 
@@ -57,100 +48,181 @@ internal sealed class FleetOptions
 
     public static FleetOptions Parse(string[] args, out string? error)
     {
+        var syntax = new Syntax();
+        var result = syntax.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var options = new FleetOptions();
-        string? problem = null;
-        for (var i = 0; i < args.Length && problem is null; i++)
+        if (result.Action is System.CommandLine.Help.HelpAction)
         {
-            var name = args[i];
-            string Value()
-            {
-                if (i + 1 < args.Length)
-                {
-                    return args[++i];
-                }
-
-                problem ??= $"{name} needs a value";
-                return string.Empty;
-            }
-
-            int Count(int min, int max)
-            {
-                var text = Value();
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
-                {
-                    return n;
-                }
-
-                problem ??= $"{name} must be a whole number from {min} to {max}, not '{text}'";
-                return min;
-            }
-
-            switch (name)
-            {
-                case "--devices": options.Devices = Count(1, 1_000_000); break;
-                case "--hubs": options.Hubs = Count(1, 100); break;
-                case "--concurrency": options.Concurrency = Count(1, 10_000); break;
-                case "--allocation":
-                    var allocation = Value();
-                    options.Allocation = allocation.ToLowerInvariant() switch
-                    {
-                        "hashed" => AllocationPolicy.Hashed,
-                        "geolatency" => AllocationPolicy.GeoLatency,
-                        "static" => AllocationPolicy.Static,
-                        "custom" => AllocationPolicy.Custom,
-                        _ => Invalid($"--allocation must be hashed, geoLatency, static or custom, not '{allocation}'", AllocationPolicy.Hashed),
-                    };
-                    break;
-                case "--attestation":
-                    var attestation = Value();
-                    options.Tpm = attestation switch
-                    {
-                        "tpm" => true,
-                        "symmetric" or "symmetric-key" => false,
-                        _ => Invalid($"--attestation must be symmetric or tpm, not '{attestation}'", false),
-                    };
-                    break;
-                case "--transport":
-                    var transport = Value();
-                    options.Mqtt = transport switch
-                    {
-                        "mqtt" => true,
-                        "https" or "http" or "amqp" => false,
-                        _ => Invalid($"--transport must be https, mqtt or amqp, not '{transport}'", false),
-                    };
-                    options.Amqp = transport == "amqp";
-                    break;
-                case "--faults":
-                    var rate = Value();
-                    if (double.TryParse(rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0 and < 1)
-                    {
-                        options.Faults = r;
-                    }
-                    else
-                    {
-                        problem ??= $"--faults is a rate from 0 up to (not including) 1, not '{rate}'";
-                    }
-
-                    break;
-                case "--json": options.Json = true; break;
-                case "--verbose" or "-v": options.Verbose = true; break;
-                case "--help" or "-h": options.Help = true; break;
-                default: problem = $"unexpected argument '{name}'"; break;
-            }
-
-            T Invalid<T>(string message, T fallback)
-            {
-                problem ??= message;
-                return fallback;
-            }
+            options.Help = true;
+            error = null;
+            return options;
         }
 
-        if (problem is null && options.Tpm && options.Mqtt)
+        if (result.Errors.Count > 0)
         {
-            problem = "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT";
+            error = result.Errors[0].Message;
+            return options;
         }
 
-        error = problem;
+        options.Devices = result.GetValue(syntax.Devices);
+        options.Hubs = result.GetValue(syntax.Hubs);
+        options.Concurrency = result.GetValue(syntax.Concurrency);
+        options.Allocation = result.GetValue(syntax.Allocation) switch
+        {
+            "geoLatency" => AllocationPolicy.GeoLatency,
+            "static" => AllocationPolicy.Static,
+            "custom" => AllocationPolicy.Custom,
+            _ => AllocationPolicy.Hashed,
+        };
+        options.Tpm = result.GetValue(syntax.Attestation) == "tpm";
+        var transport = result.GetValue(syntax.Transport);
+        options.Mqtt = transport == "mqtt";
+        options.Amqp = transport == "amqp";
+        options.Faults = result.GetValue(syntax.Faults);
+        options.Json = result.GetValue(syntax.Json);
+        options.Verbose = result.GetValue(syntax.Verbose);
+        error = options.Tpm && options.Mqtt
+            ? "TPM attestation needs HTTPS: the Device Provisioning Service does not support TPM over MQTT"
+            : null;
         return options;
+    }
+
+    private static string RenderHelp()
+    {
+        var output = new StringWriter(CultureInfo.InvariantCulture);
+        new Syntax().Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        return output.ToString().TrimEnd();
+    }
+
+    /// <summary>The last token of an option's value, or empty.</summary>
+    private static string Text(ArgumentResult argument) => argument.Tokens.Count > 0 ? argument.Tokens[^1].Value : string.Empty;
+
+    private static Option<int> Count(string name, int min, int max, int fallback, string description) => new(name)
+    {
+        Description = description + ".",
+        HelpName = "n",
+        DefaultValueFactory = _ => fallback,
+        CustomParser = argument =>
+        {
+            var text = Text(argument);
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            {
+                return n;
+            }
+
+            argument.AddError($"{name} must be a whole number from {min} to {max}, not '{text}'");
+            return min;
+        },
+    };
+
+    /// <summary>The command: one root, no verbs.</summary>
+    private sealed class Syntax
+    {
+        public Syntax()
+        {
+            foreach (var option in new Option[] { Devices, Hubs, Allocation, Attestation, Transport, Faults, Concurrency, Json, Verbose })
+            {
+                Root.Options.Add(option);
+            }
+
+            // Runnable as is: the program acts on the parse result itself.
+            Root.SetAction(_ => 0);
+        }
+
+        public RootCommand Root { get; } = new(
+            "Provisions a fleet of simulated devices across several emulated hubs against the in-process emulator, "
+            + "then sends one message from each; prints where they went and how fast.");
+
+        public Option<int> Devices { get; } = Count("--devices", 1, 1_000_000, 100, "How many devices; each has its own identity");
+
+        public Option<int> Hubs { get; } = Count("--hubs", 1, 100, 3, "How many linked hubs");
+
+        public Option<int> Concurrency { get; } = Count("--concurrency", 1, 10_000, 32, "Devices in flight at once");
+
+        /// <summary>The policy's canonical name (the value is case-insensitive).</summary>
+        public Option<string> Allocation { get; } = new("--allocation")
+        {
+            Description = "The enrollment's allocation policy; custom serves a webhook in-process.",
+            HelpName = "hashed|geoLatency|static|custom",
+            DefaultValueFactory = _ => "hashed",
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                switch (text.ToLowerInvariant())
+                {
+                    case "hashed": return "hashed";
+                    case "geolatency": return "geoLatency";
+                    case "static": return "static";
+                    case "custom": return "custom";
+                    default:
+                        argument.AddError($"--allocation must be hashed, geoLatency, static or custom, not '{text}'");
+                        return "hashed";
+                }
+            },
+        };
+
+        /// <summary><c>tpm</c> or <c>symmetric</c> (also spelt <c>symmetric-key</c>).</summary>
+        public Option<string> Attestation { get; } = new("--attestation")
+        {
+            Description = "symmetric: one enrollment group, a derived key per device; tpm: one software TPM and one individual "
+                + "enrollment (by EK) per device.",
+            HelpName = "symmetric|tpm",
+            DefaultValueFactory = _ => "symmetric",
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                switch (text)
+                {
+                    case "tpm": return "tpm";
+                    case "symmetric" or "symmetric-key": return "symmetric";
+                    default:
+                        argument.AddError($"--attestation must be symmetric or tpm, not '{text}'");
+                        return "symmetric";
+                }
+            },
+        };
+
+        public Option<string> Transport { get; } = new("--transport")
+        {
+            Description = "The protocol to DPS (mqtt for symmetric key only, as DPS has no TPM over MQTT; "
+                + "amqp for both, the TPM challenge in SASL).",
+            HelpName = "https|mqtt|amqp",
+            DefaultValueFactory = _ => "https",
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                switch (text)
+                {
+                    case "mqtt" or "amqp": return text;
+                    case "https" or "http": return "https";
+                    default:
+                        argument.AddError($"--transport must be https, mqtt or amqp, not '{text}'");
+                        return "https";
+                }
+            },
+        };
+
+        public Option<double> Faults { get; } = new("--faults")
+        {
+            Description = "The share of DPS requests answered 429 (registrations), 503 (polls) or a dropped connection, half each; "
+                + "half that share of answers also comes 500 ms late.",
+            HelpName = "rate",
+            DefaultValueFactory = _ => 0,
+            CustomParser = argument =>
+            {
+                var text = Text(argument);
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate is >= 0 and < 1)
+                {
+                    return rate;
+                }
+
+                argument.AddError($"--faults is a rate from 0 up to (not including) 1, not '{text}'");
+                return 0;
+            },
+        };
+
+        public Option<bool> Json { get; } = new("--json") { Description = "End standard output with one JSON line of figures." };
+
+        public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log the emulator and the devices to standard error." };
     }
 }

@@ -10,13 +10,13 @@ var parsed = CommandLine.Parse(args);
 if (parsed.Error is not null)
 {
     await Console.Error.WriteLineAsync(parsed.Error);
-    await Console.Error.WriteLineAsync(CommandLine.Usage);
+    await Console.Error.WriteLineAsync(parsed.HelpText);
     return 2;
 }
 
 if (parsed.Help)
 {
-    Console.WriteLine(CommandLine.Usage);
+    Console.WriteLine(parsed.HelpText);
     return 0;
 }
 
