@@ -7,6 +7,8 @@ using Microsoft.Azure.Amqp.Framing;
 using Provisioning.Device.Tests.Fakes;
 using Provisioning.Device.Transport.Amqp;
 
+using Provisioning.Device.Transport;
+
 namespace Provisioning.Device.Tests.Amqp;
 
 /// <summary>The AMQP transport's wire pieces without a network (dps-protocol.md §6): SASL TPM init, Retry-After, rejections, endpoints.</summary>
@@ -122,7 +124,7 @@ public sealed class AmqpWireTests
     {
         using var attestation = new SymmetricKeyAttestation("dev", Convert.ToBase64String(new byte[32]));
 
-        AmqpEndpoint endpoint = AmqpEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport });
+        SocketEndpoint endpoint = SocketEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport });
 
         Assert.Equal(host, endpoint.Host);
         Assert.Equal(port, endpoint.Port);
@@ -137,7 +139,7 @@ public sealed class AmqpWireTests
     {
         using var attestation = new SymmetricKeyAttestation("dev", Convert.ToBase64String(new byte[32]));
 
-        Assert.Throws<ArgumentException>(() => AmqpEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport }));
+        Assert.Throws<ArgumentException>(() => SocketEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport }));
     }
 
     [Fact]

@@ -3,6 +3,8 @@ using System.Buffers;
 using Provisioning.Device.Transport.Http;
 using Provisioning.Device.Transport.Mqtt;
 
+using Provisioning.Device.Transport;
+
 namespace Provisioning.Device.Tests.Integration;
 
 /// <summary>
@@ -11,14 +13,14 @@ namespace Provisioning.Device.Tests.Integration;
 /// </summary>
 internal sealed class MqttConnectionCounter : IDisposable
 {
-    private readonly MqttEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
     private readonly TimeSpan _requestTimeout;
     private readonly List<Counted> _connections = [];
     private int _registers;
     private int _statusRequests;
 
-    private MqttConnectionCounter(MqttEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
+    private MqttConnectionCounter(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
     {
         _endpoint = endpoint;
         _webSocketInvoker = webSocketInvoker;
@@ -76,7 +78,7 @@ internal sealed class MqttConnectionCounter : IDisposable
         string endpoint = transport == ProvisioningTransport.Mqtt
             ? "mqtts://" + session.Dps.MqttEndpoint
             : session.Dps.WebSocketEndpoint!.GetLeftPart(UriPartial.Authority);
-        var mqttEndpoint = MqttEndpoint.Create(endpoint, attestation, options);
+        var mqttEndpoint = SocketEndpoint.Create(endpoint, attestation, options);
         var invoker = transport == ProvisioningTransport.MqttWebSockets
             ? new HttpMessageInvoker(ProvisioningHttpHandler.Create(attestation, options), disposeHandler: true)
             : null;

@@ -1,6 +1,8 @@
 using Provisioning.Device.Tests.Fakes;
 using Provisioning.Device.Transport.Mqtt;
 
+using Provisioning.Device.Transport;
+
 namespace Provisioning.Device.Tests.Mqtt;
 
 /// <summary>Choosing MQTT: endpoint forms, default ports (8883, 443), the WebSocket path option and its validation.</summary>
@@ -18,7 +20,7 @@ public sealed class MqttOptionsTests
         _ = name;
         using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
 
-        MqttEndpoint endpoint = MqttEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport });
+        SocketEndpoint endpoint = SocketEndpoint.Create(text, attestation, new ProvisioningClientOptions { Transport = transport });
 
         Assert.Equal(host, endpoint.Host);
         Assert.Equal(port, endpoint.Port);

@@ -60,7 +60,7 @@ public sealed class SoftwareTpmIdentityTests
         // Parameter 2 (secret): TPM_RC_VALUE when the seed does not OAEP-decode, or TPM_RC_SIZE when the other EK's ciphertext is,
         // as an integer, not below this EK's modulus (RSADP's range check, as in the TCG reference code); which one depends on
         // the two random moduli.
-        Assert.Contains(error.ResponseCode, new[] { 0x2C4u, 0x2D5u });
+        Assert.True(error.ResponseCode is 0x2C4u or 0x2D5u, $"0x{error.ResponseCode:X}");
 
         var otherSrk = await Issue.ForAsync(identity, other, Ct);
         error = await Assert.ThrowsAsync<TpmException>(async () => await identity.ActivateIdentityKeyAsync(otherSrk.AuthenticationKey, Ct));

@@ -48,7 +48,7 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
     /// mechanism, or <see langword="null"/> for none (X.509: TLS alone, §4).
     /// </summary>
     public static async Task<AmqpDpsConnection> OpenAsync(
-        AmqpEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, SaslHandler? sasl, string address, string apiVersion, string clientVersion, CancellationToken cancellationToken)
+        SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, SaslHandler? sasl, string address, string apiVersion, string clientVersion, CancellationToken cancellationToken)
     {
         Stream stream = endpoint.WebSocketUri is { } uri
             ? await ConnectWebSocketAsync(uri, webSocketInvoker!, cancellationToken).ConfigureAwait(false)
@@ -155,7 +155,7 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
         }
     }
 
-    private static async Task<Stream> ConnectTlsAsync(AmqpEndpoint endpoint, CancellationToken cancellationToken)
+    private static async Task<Stream> ConnectTlsAsync(SocketEndpoint endpoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         SslStream? tls = null;

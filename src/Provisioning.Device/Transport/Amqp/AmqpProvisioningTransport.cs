@@ -42,7 +42,7 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
     /// <summary>Answers to requests that timed out may still arrive; this many are skipped before giving up.</summary>
     private const int MaxStaleAnswers = 8;
 
-    private readonly AmqpEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
     private readonly ProvisioningAttestation _attestation;
     private readonly ProvisioningClientOptions _options;
@@ -52,7 +52,7 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
     private bool _disposed;
 
     public AmqpProvisioningTransport(
-        AmqpEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, ProvisioningAttestation attestation, ProvisioningClientOptions options, ILogger logger)
+        SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, ProvisioningAttestation attestation, ProvisioningClientOptions options, ILogger logger)
     {
         _endpoint = endpoint;
         _webSocketInvoker = webSocketInvoker;

@@ -13,7 +13,7 @@ internal sealed class AmqpTransportFactory : IDisposable
     private readonly ProvisioningAttestation _attestation;
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
-    private readonly AmqpEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
 
     /// <exception cref="ArgumentException">The endpoint is not a host for AMQP.</exception>
@@ -22,7 +22,7 @@ internal sealed class AmqpTransportFactory : IDisposable
         _attestation = attestation;
         _options = options;
         _logger = logger;
-        _endpoint = AmqpEndpoint.Create(globalEndpoint, attestation, options);
+        _endpoint = SocketEndpoint.Create(globalEndpoint, attestation, options);
         if (_endpoint.WebSocketUri is not null)
         {
             _webSocketInvoker = new HttpMessageInvoker(ProvisioningHttpHandler.Create(attestation, options), disposeHandler: true);

@@ -9,10 +9,10 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// <summary>Gives MQTTnet our channels (<see cref="TlsTcpChannel"/> or <see cref="WebSocketChannel"/>) instead of its own.</summary>
 internal sealed class DpsChannelAdapterFactory : IMqttClientAdapterFactory
 {
-    private readonly MqttEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
 
-    public DpsChannelAdapterFactory(MqttEndpoint endpoint, HttpMessageInvoker? webSocketInvoker)
+    public DpsChannelAdapterFactory(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker)
     {
         _endpoint = endpoint;
         _webSocketInvoker = webSocketInvoker;

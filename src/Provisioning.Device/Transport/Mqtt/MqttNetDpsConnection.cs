@@ -23,7 +23,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
     private Action<string, ReadOnlySequence<byte>>? _messageReceived;
     private Action<Exception?>? _connectionLost;
 
-    public MqttNetDpsConnection(MqttEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
+    public MqttNetDpsConnection(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
     {
         _client = new MqttClientFactory().CreateMqttClient(MqttNetNullLogger.Instance, new DpsChannelAdapterFactory(endpoint, webSocketInvoker));
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -33,7 +33,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         Endpoint = endpoint;
     }
 
-    public MqttEndpoint Endpoint { get; }
+    public SocketEndpoint Endpoint { get; }
 
     public bool IsConnected => _client.IsConnected;
 

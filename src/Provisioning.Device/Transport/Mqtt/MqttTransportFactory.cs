@@ -12,7 +12,7 @@ internal sealed class MqttTransportFactory : IDisposable
 {
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
-    private readonly MqttEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
     private readonly Func<IDpsMqttConnection> _connect;
 
@@ -23,7 +23,7 @@ internal sealed class MqttTransportFactory : IDisposable
         ThrowIfUnsupported(attestation, options.Transport);
         _options = options;
         _logger = logger;
-        _endpoint = MqttEndpoint.Create(globalEndpoint, attestation, options);
+        _endpoint = SocketEndpoint.Create(globalEndpoint, attestation, options);
         if (connect is null && _endpoint.WebSocketUri is not null)
         {
             _webSocketInvoker = new HttpMessageInvoker(ProvisioningHttpHandler.Create(attestation, options), disposeHandler: true);

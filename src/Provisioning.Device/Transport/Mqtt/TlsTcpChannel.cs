@@ -16,11 +16,11 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// </remarks>
 internal sealed class TlsTcpChannel : IMqttChannel
 {
-    private readonly MqttEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
 
-    public TlsTcpChannel(MqttEndpoint endpoint)
+    public TlsTcpChannel(SocketEndpoint endpoint)
     {
         _endpoint = endpoint;
     }

@@ -16,12 +16,12 @@ internal sealed class WebSocketChannel : IMqttChannel
 {
     public const string SubProtocol = "mqtt";
 
-    private readonly MqttEndpoint _endpoint;
+    private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker _invoker;
     private readonly MqttPacketSizeGuard _guard = new();
     private ClientWebSocket? _socket;
 
-    public WebSocketChannel(MqttEndpoint endpoint, HttpMessageInvoker invoker)
+    public WebSocketChannel(SocketEndpoint endpoint, HttpMessageInvoker invoker)
     {
         _endpoint = endpoint;
         _invoker = invoker;

@@ -1,15 +1,18 @@
 using System.Net.Security;
 
-namespace Provisioning.Device.Transport.Amqp;
+namespace Provisioning.Device.Transport;
 
-/// <summary>Where and how an AMQP connection to DPS is opened: host, port, TLS trust and client certificate, WebSocket URI.</summary>
-/// <remarks>dps-protocol.md §6: <c>amqps://{host}:5671</c>, or <c>wss://{host}:443{path}</c> with the <c>AMQPWSB10</c> subprotocol.</remarks>
-internal sealed class AmqpEndpoint
+/// <summary>Where and how a socket connection to DPS (MQTT or AMQP, over TLS or WebSockets) is opened: host, port, TLS trust
+/// and client certificate, WebSocket URI.</summary>
+/// <remarks>dps-protocol.md §5: MQTT on TCP 8883; §6: AMQP on TCP 5671; either as <c>wss://{host}:443{path}</c> with its
+/// subprotocol (<c>mqtt</c>, <c>AMQPWSB10</c>).</remarks>
+internal sealed class SocketEndpoint
 {
-    public const int DefaultTcpPort = 5671;
+    public const int DefaultMqttPort = 8883;
+    public const int DefaultAmqpPort = 5671;
     public const int DefaultWebSocketPort = 443;
 
-    private AmqpEndpoint(string host, int port, Uri? webSocketUri)
+    private SocketEndpoint(string host, int port, Uri? webSocketUri)
     {
         Host = host;
         Port = port;
@@ -20,7 +23,7 @@ internal sealed class AmqpEndpoint
 
     public int Port { get; }
 
-    /// <summary>The WebSocket URI, or <see langword="null"/> for AMQP over TCP.</summary>
+    /// <summary>The WebSocket URI, or <see langword="null"/> over TCP.</summary>
     public Uri? WebSocketUri { get; }
 
     /// <summary>The TLS client certificate and its chain (X.509, §4), or <see langword="null"/>.</summary>
@@ -30,15 +33,16 @@ internal sealed class AmqpEndpoint
     public RemoteCertificateValidationCallback? ServerCertificateValidation { get; private init; }
 
     /// <summary>
-    /// Parses <c>host</c>, <c>host:port</c>, or (matching the transport) <c>amqps://host[:port]</c> /
-    /// <c>wss://host[:port]</c>; the default port is 5671 for TCP and 443 for WebSockets.
+    /// Parses <c>host</c>, <c>host:port</c>, or (matching the transport) <c>mqtts://host[:port]</c>, <c>amqps://host[:port]</c>
+    /// or <c>wss://host[:port]</c>; the default port is 8883 (MQTT) or 5671 (AMQP) over TCP, 443 over WebSockets.
     /// </summary>
     /// <exception cref="ArgumentException">The endpoint is not of that form.</exception>
-    public static AmqpEndpoint Create(string globalEndpoint, ProvisioningAttestation attestation, ProvisioningClientOptions options)
+    public static SocketEndpoint Create(string globalEndpoint, ProvisioningAttestation attestation, ProvisioningClientOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(globalEndpoint);
-        bool webSockets = options.Transport == ProvisioningTransport.AmqpWebSockets;
-        string scheme = webSockets ? "wss" : "amqps";
+        bool amqp = options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets;
+        bool webSockets = options.Transport is ProvisioningTransport.MqttWebSockets or ProvisioningTransport.AmqpWebSockets;
+        string scheme = webSockets ? "wss" : amqp ? "amqps" : "mqtts";
         string text = globalEndpoint.Contains("://", StringComparison.Ordinal) ? globalEndpoint : scheme + "://" + globalEndpoint;
         if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || uri.Scheme != scheme || uri.AbsolutePath != "/" ||
             uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
@@ -52,9 +56,9 @@ internal sealed class AmqpEndpoint
         // Uri reports a scheme's default port as if it were given, so the text says whether a port was given.
         string authority = text[(scheme.Length + 3)..].Split('/')[0];
         bool portGiven = authority.LastIndexOf(':') > authority.LastIndexOf(']');
-        int port = portGiven ? uri.Port : webSockets ? DefaultWebSocketPort : DefaultTcpPort;
+        int port = portGiven ? uri.Port : webSockets ? DefaultWebSocketPort : amqp ? DefaultAmqpPort : DefaultMqttPort;
         Uri? webSocketUri = webSockets ? new UriBuilder("wss", uri.Host, port, options.WebSocketPath).Uri : null;
-        return new AmqpEndpoint(uri.IdnHost, port, webSocketUri)
+        return new SocketEndpoint(uri.IdnHost, port, webSocketUri)
         {
             ClientCertificate = attestation.ClientCertificateContext,
             ServerCertificateValidation = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates),
