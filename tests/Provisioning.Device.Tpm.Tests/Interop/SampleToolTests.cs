@@ -200,6 +200,8 @@ public sealed class SampleToolTests
     {
         var result = await ToolAsync(args);
         Assert.True(result.ExitCode == 2, name);
-        Assert.Contains("usage: TpmDeviceProvision", result.StandardError, StringComparison.Ordinal);
+        // System.CommandLine's usage block follows the error on standard error.
+        Assert.Contains("Usage:", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("TpmDeviceProvision", result.StandardError, StringComparison.Ordinal);
     }
 }
