@@ -38,6 +38,18 @@ internal sealed partial class TpmCommands
         return (raw, name);
     }
 
+    /// <summary>The parameters TPM2_CreatePrimary and TPM2_Create share: an empty TPM2B_SENSITIVE_CREATE (no userAuth, no data),
+    /// the TPM2B_PUBLIC template, an empty outsideInfo and no creation PCRs.</summary>
+    private static void WriteCreationParameters(TpmWriter command, TpmPublic template)
+    {
+        command.WriteUInt16(4);
+        command.WriteUInt16(0);
+        command.WriteUInt16(0);
+        template.WriteSized(command);
+        command.WriteUInt16(0);
+        command.WriteUInt32(0);
+    }
+
     /// <summary>TPM2_CreatePrimary with an empty sensitive area; returns the transient handle and the TPM2B_PUBLIC created.</summary>
     public async ValueTask<(uint Handle, byte[] Tpm2BPublic)> CreatePrimaryAsync(
         uint hierarchy, ReadOnlyMemory<byte> hierarchyAuth, TpmPublic template, CancellationToken cancellationToken = default)
@@ -45,12 +57,7 @@ internal sealed partial class TpmCommands
         using var command = BeginCommand(TpmCommandCode.CreatePrimary, sessions: true);
         command.WriteUInt32(hierarchy);
         WriteAuthorizations(command, TpmAuthCommand.Password(hierarchyAuth));
-        command.WriteUInt16(4); // TPM2B_SENSITIVE_CREATE: empty userAuth, empty data
-        command.WriteUInt16(0);
-        command.WriteUInt16(0);
-        template.WriteSized(command);
-        command.WriteUInt16(0); // outsideInfo
-        command.WriteUInt32(0); // creationPCR: no PCR selection
+        WriteCreationParameters(command, template);
         var response = await SendAsync(command, TpmCommandCode.CreatePrimary, cancellationToken).ConfigureAwait(false);
         Span<uint> handle = stackalloc uint[1];
         var reader = OpenParameters(response, handle, out var offset);

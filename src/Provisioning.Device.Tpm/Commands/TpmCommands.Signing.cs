@@ -17,12 +17,7 @@ internal sealed partial class TpmCommands
         using var command = BeginCommand(TpmCommandCode.Create, sessions: true);
         command.WriteUInt32(parentHandle);
         WriteAuthorizations(command, TpmAuthCommand.Password(parentAuth));
-        command.WriteUInt16(4); // TPM2B_SENSITIVE_CREATE: empty userAuth, empty data
-        command.WriteUInt16(0);
-        command.WriteUInt16(0);
-        template.WriteSized(command);
-        command.WriteUInt16(0); // outsideInfo
-        command.WriteUInt32(0); // creationPCR: no PCR selection
+        WriteCreationParameters(command, template);
         var response = await SendAsync(command, TpmCommandCode.Create, cancellationToken).ConfigureAwait(false);
         var reader = OpenParameters(response, [], out var offset);
         var outPrivate = reader.ReadSized(ushort.MaxValue, "TPM2B_PRIVATE").ToArray();

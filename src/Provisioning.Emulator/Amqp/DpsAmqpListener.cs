@@ -16,6 +16,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Provisioning.Emulator.Certificates;
 using Provisioning.Emulator.Mqtt;
 
+using Provisioning.Emulator.Protocol;
+
 namespace Provisioning.Emulator.Amqp;
 
 /// <summary>
@@ -27,7 +29,7 @@ namespace Provisioning.Emulator.Amqp;
 internal sealed class DpsAmqpListener : IAsyncDisposable
 {
     /// <summary>The WebSocket path of the C SDK.</summary>
-    public const string WebSocketPath = "/$iothub/websocket";
+    public const string WebSocketPath = WebSocketUpgrade.Path;
 
     /// <summary>The AMQP WebSocket binding's subprotocol.</summary>
     public const string SubProtocol = "AMQPWSB10";
@@ -103,20 +105,12 @@ internal sealed class DpsAmqpListener : IAsyncDisposable
 
     private async Task ServeWebSocketAsync(HttpContext context)
     {
-        var path = context.Request.Path.Value;
-        if (path is not ("" or "/" or WebSocketPath))
+        using var webSocket = await WebSocketUpgrade.AcceptAsync(context, SubProtocol).ConfigureAwait(false);
+        if (webSocket is null)
         {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
 
-        if (!context.WebSockets.IsWebSocketRequest || !context.WebSockets.WebSocketRequestedProtocols.Contains(SubProtocol, StringComparer.OrdinalIgnoreCase))
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
-        }
-
-        using var webSocket = await context.WebSockets.AcceptWebSocketAsync(SubProtocol).ConfigureAwait(false);
         await using var stream = WebSocketStream.Create(webSocket, WebSocketMessageType.Binary, ownsWebSocket: false);
         var connection = context.Connection;
         await _serve(new AcceptedAmqpStream(stream, $"{connection.LocalIpAddress}:{connection.LocalPort}", $"{connection.RemoteIpAddress}:{connection.RemotePort}",

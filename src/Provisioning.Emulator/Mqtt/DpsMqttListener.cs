@@ -22,6 +22,8 @@ using MQTTnet.Server;
 
 using Provisioning.Emulator.Certificates;
 
+using Provisioning.Emulator.Protocol;
+
 namespace Provisioning.Emulator.Mqtt;
 
 /// <summary>
@@ -37,7 +39,7 @@ namespace Provisioning.Emulator.Mqtt;
 internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
 {
     /// <summary>The WebSocket path of the C SDK.</summary>
-    public const string WebSocketPath = "/$iothub/websocket";
+    public const string WebSocketPath = WebSocketUpgrade.Path;
 
     private const string SubProtocol = "mqtt";
 
@@ -139,20 +141,12 @@ internal sealed class DpsMqttListener : IMqttServerAdapter, IAsyncDisposable
 
     private async Task ServeWebSocketAsync(HttpContext context)
     {
-        var path = context.Request.Path.Value;
-        if (path is not ("" or "/" or WebSocketPath))
+        using var webSocket = await WebSocketUpgrade.AcceptAsync(context, SubProtocol).ConfigureAwait(false);
+        if (webSocket is null)
         {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
 
-        if (!context.WebSockets.IsWebSocketRequest || !context.WebSockets.WebSocketRequestedProtocols.Contains(SubProtocol, StringComparer.OrdinalIgnoreCase))
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
-        }
-
-        using var webSocket = await context.WebSockets.AcceptWebSocketAsync(SubProtocol).ConfigureAwait(false);
         await using var stream = WebSocketStream.Create(webSocket, WebSocketMessageType.Binary, ownsWebSocket: false);
         var connection = context.Connection;
         await ServeAsync(stream, new IPEndPoint(connection.LocalIpAddress ?? IPAddress.Loopback, connection.LocalPort),
