@@ -166,12 +166,13 @@ public sealed partial class DpsEmulator : IAsyncDisposable
             var serviceAuthenticator = new ServiceAuthenticator(serviceKey, options);
             app = BuildApplication(options, serverCertificate);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DpsEmulator>();
+            var operations = new OperationStore(time);
             var deviceService = new DeviceService(store, options, idScope, new DeviceAuthenticator(store, options, idScope),
-                new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), new OperationStore(time),
+                new RegistrationProcessor(store, options, hubs, new CustomAllocationClient(webhookClient), ca), operations,
                 options.RegistrationsPerMinute is { } limit ? new RegistrationThrottle(limit, time) : null, faults);
             var attempts = new Portal.RegistrationAttempts(store, time);
             app.Use(attempts.InvokeAsync);
-            MapPipeline(app, options, logger, faults, new DeviceEndpoints(deviceService), new ServiceEndpoints(store, options, serviceAuthenticator, validator));
+            MapPipeline(app, options, logger, faults, new DeviceEndpoints(deviceService), new ServiceEndpoints(store, options, serviceAuthenticator, validator, operations));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;

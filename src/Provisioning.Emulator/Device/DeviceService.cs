@@ -124,8 +124,14 @@ internal sealed class DeviceService(
         var final = operations.Find(operationId, registrationId, out var readyAt);
         if (final is not null && Time.GetUtcNow() < readyAt)
         {
-            // Still assigning (AssignmentDelay, or a SlowAssignment fault): the device polls again after Retry-After.
-            return Task.FromResult(DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning" },
+            // Still assigning (AssignmentDelay, or a SlowAssignment fault): the device polls again after Retry-After. A poll's
+            // body carries registrationState {registrationId, status} then, as the service's does (dps-protocol.md §1.4).
+            var assigning = new DeviceRegistrationResult
+            {
+                RegistrationId = store.Registrations.TryGetValue(registrationId, out var current) ? current.RegistrationId : registrationId,
+                Status = "assigning",
+            };
+            return Task.FromResult(DeviceResponse.Json(202, new RegistrationOperationStatus { OperationId = operationId, Status = "assigning", RegistrationState = assigning },
                 Ctx.RegistrationOperationStatus, options.RetryAfter));
         }
 
@@ -169,8 +175,9 @@ internal sealed class DeviceService(
             return Task.FromResult(Error(DpsErrorCodes.NotFound, "The device has not registered."));
         }
 
-        // The status lookup never repeats an issued chain (2025-07-01-preview swagger).
-        var result = RegistrationResults.ToDeviceResult(record);
+        // The status lookup never repeats an issued chain (2025-07-01-preview swagger); while the last operation is still
+        // assigning it says so, without the hub the assignment has not given yet.
+        var result = operations.IsAssigning(record) ? RegistrationResults.AssigningDeviceResult(record) : RegistrationResults.ToDeviceResult(record);
         result.IssuedCertificateChain = null;
         return Task.FromResult(DeviceResponse.Json(200, result, Ctx.DeviceRegistrationResult));
     }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 
+using Provisioning.Emulator.Json;
+
 namespace Provisioning.Emulator.Device;
 
 /// <summary>
@@ -46,6 +48,14 @@ internal sealed class OperationStore(TimeProvider time)
         readyAt = default;
         return null;
     }
+
+    /// <summary>
+    /// Whether the registration's last operation is still <c>assigning</c> (<see cref="DpsEmulatorOptions.AssignmentDelay"/>,
+    /// or a <see cref="Faults.FaultKind.SlowAssignment"/> fault): true until its ready time on the emulator's clock. An
+    /// operation no longer held here (after a restart, or pruned) has finished, as its status poll then says too.
+    /// </summary>
+    public bool IsAssigning(RegistrationRecord record) =>
+        record.LastOperationId is { } operationId && Find(operationId, record.RegistrationId, out var readyAt) is not null && time.GetUtcNow() < readyAt;
 
     /// <summary>A new id in the service's <c>4.{hex}.{guid}</c> form.</summary>
     public static string NewId() => "4." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) + "." + Guid.NewGuid();

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 
 using Provisioning.Emulator.Json;
@@ -13,6 +15,31 @@ internal static class RegistrationResults
         JsonSerializer.SerializeToUtf8Bytes(
             new RegistrationOperationStatus { OperationId = operationId, Status = record.Status, RegistrationState = ToDeviceResult(record) },
             EmulatorJsonContext.Default.RegistrationOperationStatus);
+
+    /// <summary>
+    /// The <c>registrationState</c> of a record whose operation is still assigning, as DPS shows it then: the id, the
+    /// dates and <c>status: assigning</c>; no hub, device id, substatus, payload or credentials yet (those come with the
+    /// assignment).
+    /// </summary>
+    public static DeviceRegistrationResult AssigningDeviceResult(RegistrationRecord record) => new()
+    {
+        RegistrationId = record.RegistrationId,
+        CreatedDateTimeUtc = record.CreatedDateTimeUtc,
+        Status = "assigning",
+        LastUpdatedDateTimeUtc = record.LastUpdatedDateTimeUtc,
+        Etag = AssigningEtag(record),
+    };
+
+    /// <summary>
+    /// The etag of a registration while it is assigning: derived from the record's, and different from it, because the
+    /// state changes when the assignment completes (an <c>If-Match</c> read during the delay no longer matches after it).
+    /// </summary>
+    public static string AssigningEtag(RegistrationRecord record)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes("assigning/" + record.Etag), digest);
+        return Convert.ToBase64String(digest[..6]);
+    }
 
     /// <summary>The <c>registrationState</c> of a record.</summary>
     public static DeviceRegistrationResult ToDeviceResult(RegistrationRecord record) => new()

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
+using Provisioning.Emulator.Device;
 using Provisioning.Emulator.Enrollments;
 using Provisioning.Emulator.Json;
 using Provisioning.Emulator.Protocol;
@@ -15,7 +16,8 @@ namespace Provisioning.Emulator.Service;
 /// The service API (every api-version of <see cref="ApiVersions.ServiceVersions"/>): individual enrollments, enrollment groups and registration states, with
 /// the DPS service JSON shapes and service SAS authentication.
 /// </summary>
-internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions options, ServiceAuthenticator authenticator, EnrollmentValidator validator)
+internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorOptions options, ServiceAuthenticator authenticator, EnrollmentValidator validator,
+    OperationStore operations)
 {
     private static EmulatorJsonContext Ctx => EmulatorJsonContext.Default;
 
@@ -246,7 +248,8 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
             return;
         }
 
-        if (!await CheckIfMatchAsync(context, record.Etag).ConfigureAwait(false))
+        // The etag a reader saw: the assigning one while the registration's operation is still assigning.
+        if (!await CheckIfMatchAsync(context, operations.IsAssigning(record) ? RegistrationResults.AssigningEtag(record) : record.Etag).ConfigureAwait(false))
         {
             return;
         }
@@ -286,7 +289,23 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         return enrollment;
     }
 
-    internal static DeviceRegistrationState ToState(RegistrationRecord r) => new()
+    /// <summary>
+    /// The service's view of a registration: while its last operation is still assigning (<see cref="DpsEmulatorOptions.AssignmentDelay"/>
+    /// or a slow-assignment fault), <c>status: assigning</c> with the id, dates and an etag of its own, and no hub or device id
+    /// yet; then the stored state.
+    /// </summary>
+    private DeviceRegistrationState ToState(RegistrationRecord r) => operations.IsAssigning(r)
+        ? new DeviceRegistrationState
+        {
+            RegistrationId = r.RegistrationId,
+            CreatedDateTimeUtc = r.CreatedDateTimeUtc,
+            Status = "assigning",
+            LastUpdatedDateTimeUtc = r.LastUpdatedDateTimeUtc,
+            Etag = RegistrationResults.AssigningEtag(r),
+        }
+        : ToStoredState(r);
+
+    internal static DeviceRegistrationState ToStoredState(RegistrationRecord r) => new()
     {
         RegistrationId = r.RegistrationId,
         CreatedDateTimeUtc = r.CreatedDateTimeUtc,
