@@ -129,7 +129,7 @@ public sealed class ServiceApiTests : IAsyncLifetime
     [Fact]
     public async Task ServiceApi_WithDeviceOnlyApiVersion_Answers400002()
     {
-        using var response = await SendAsync(HttpMethod.Get, "enrollments/x?api-version=2025-07-01-preview");
+        using var response = await SendAsync(HttpMethod.Get, "enrollments/x?api-version=2021-06-01");
         await TestDps.AssertErrorAsync(response, HttpStatusCode.BadRequest, 400002);
     }
 

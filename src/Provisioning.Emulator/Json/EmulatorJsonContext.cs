@@ -30,6 +30,8 @@ namespace Provisioning.Emulator.Json;
 [JsonSerializable(typeof(SeedFile))]
 [JsonSerializable(typeof(BulkEnrollmentOperation))]
 [JsonSerializable(typeof(BulkEnrollmentOperationResult))]
+[JsonSerializable(typeof(BulkEnrollmentGroupOperation))]
+[JsonSerializable(typeof(BulkEnrollmentGroupOperationResult))]
 internal sealed partial class EmulatorJsonContext : JsonSerializerContext
 {
 }

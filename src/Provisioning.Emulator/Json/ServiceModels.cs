@@ -34,6 +34,24 @@ internal sealed class IndividualEnrollment
     public List<string>? IotHubs { get; set; }
 
     public CustomAllocationDefinition? CustomAllocationDefinition { get; set; }
+
+    /// <summary>The CLI's <c>--device-information</c> (2021-10-01): a JSON object kept and returned as given.</summary>
+    public JsonElement? OptionalDeviceInformation { get; set; }
+
+    /// <summary>The linked Azure Device Registry credential policy (2025-07-01-preview service SDK).</summary>
+    public string? CredentialPolicyName { get; set; }
+
+    /// <summary>2021-11-01-preview service SDK: the certificate authority that issues the device's certificate.</summary>
+    public ClientCertificateIssuancePolicy? ClientCertificateIssuancePolicy { get; set; }
+
+    /// <summary>2021-11-01-preview service SDK: the trust bundle returned to the device.</summary>
+    public string? TrustBundleId { get; set; }
+}
+
+/// <summary><c>clientCertificateIssuancePolicy</c> (2021-11-01-preview).</summary>
+internal sealed class ClientCertificateIssuancePolicy
+{
+    public string? CertificateAuthorityName { get; set; }
 }
 
 /// <summary>An enrollment group in the service API shape; also the stored form.</summary>
@@ -64,6 +82,15 @@ internal sealed class EnrollmentGroup
     public List<string>? IotHubs { get; set; }
 
     public CustomAllocationDefinition? CustomAllocationDefinition { get; set; }
+
+    /// <summary>The linked Azure Device Registry credential policy (2025-07-01-preview service SDK).</summary>
+    public string? CredentialPolicyName { get; set; }
+
+    /// <summary>2021-11-01-preview service SDK: the certificate authority that issues the devices' certificates.</summary>
+    public ClientCertificateIssuancePolicy? ClientCertificateIssuancePolicy { get; set; }
+
+    /// <summary>2021-11-01-preview service SDK: the trust bundle returned to the devices.</summary>
+    public string? TrustBundleId { get; set; }
 }
 
 /// <summary><c>attestation</c>: <c>type</c> is <c>tpm</c>, <c>x509</c> or <c>symmetricKey</c>.</summary>
@@ -229,6 +256,33 @@ internal sealed class BulkEnrollmentOperation
     public string? Mode { get; set; }
 
     public List<IndividualEnrollment>? Enrollments { get; set; }
+}
+
+/// <summary>A bulk enrollment group operation (<c>POST /enrollmentGroups</c>).</summary>
+internal sealed class BulkEnrollmentGroupOperation
+{
+    /// <summary><c>create</c>, <c>update</c>, <c>updateIfMatchETag</c> or <c>delete</c>.</summary>
+    public string? Mode { get; set; }
+
+    public List<EnrollmentGroup>? EnrollmentGroups { get; set; }
+}
+
+/// <summary>The answer to a bulk enrollment group operation.</summary>
+internal sealed class BulkEnrollmentGroupOperationResult
+{
+    public bool IsSuccessful { get; set; }
+
+    public List<BulkEnrollmentGroupOperationError> Errors { get; set; } = [];
+}
+
+/// <summary>One failed item of a bulk enrollment group operation.</summary>
+internal sealed class BulkEnrollmentGroupOperationError
+{
+    public string? EnrollmentGroupId { get; set; }
+
+    public int ErrorCode { get; set; }
+
+    public string? ErrorStatus { get; set; }
 }
 
 /// <summary>The answer to a bulk enrollment operation.</summary>

@@ -13,12 +13,15 @@ internal static class ApiVersions
 
     /// <summary>
     /// Every service API version the official service SDKs and the Azure CLI send: C# v1 (2019-03-31) and v2 (2021-10-01),
-    /// the Azure CLI iot extension (2021-10-01), and the older C, Java, Node and Python service clients (2017-08-31-preview,
-    /// 2017-11-15, 2018-04-01, 2018-09-01-preview, 2019-01-15, 2019-02-15-preview). The shapes the emulator serves are the
-    /// same for all: later versions only added optional fields, which older clients ignore.
+    /// the C# v1 previews (2021-11-01-preview: <c>clientCertificateIssuancePolicy</c>, <c>trustBundleId</c>;
+    /// 2025-07-01-preview: <c>credentialPolicyName</c>), the Azure CLI iot extension (2021-10-01), and the older C, Java,
+    /// Node and Python service clients (2017-08-31-preview, 2017-11-15, 2018-04-01, 2018-09-01-preview, 2019-01-15,
+    /// 2019-02-15-preview). The shapes the emulator serves are the same for all: later versions only added optional fields,
+    /// which older clients ignore.
     /// </summary>
     public static readonly string[] ServiceVersions =
-        ["2017-08-31-preview", "2017-11-15", "2018-04-01", "2018-09-01-preview", "2019-01-15", "2019-02-15-preview", "2019-03-31", Service];
+        ["2017-08-31-preview", "2017-11-15", "2018-04-01", "2018-09-01-preview", "2019-01-15", "2019-02-15-preview", "2019-03-31", Service,
+            "2021-11-01-preview", Preview];
 
     /// <summary>The preview device version that knows <c>csr</c>.</summary>
     public const string Preview = "2025-07-01-preview";

@@ -31,6 +31,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         routes.MapMethods("/enrollments/{id}", ["GET"], c => Guarded(c, GetEnrollmentAsync));
         routes.MapMethods("/enrollments/{id}", ["DELETE"], c => Guarded(c, DeleteEnrollmentAsync));
         routes.MapMethods("/enrollmentGroups/query", ["POST"], c => Guarded(c, QueryGroupsAsync));
+        routes.MapMethods("/enrollmentGroups", ["POST"], c => Guarded(c, BulkGroupsAsync));
         routes.MapMethods("/enrollmentGroups/{id}", ["PUT"], c => Guarded(c, PutGroupAsync));
         routes.MapMethods("/enrollmentGroups/{id}", ["GET"], c => Guarded(c, GetGroupAsync));
         routes.MapMethods("/enrollmentGroups/{id}", ["DELETE"], c => Guarded(c, DeleteGroupAsync));
@@ -101,6 +102,9 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         enrollment.RegistrationId ??= id;
         var problem = string.Equals(enrollment.RegistrationId, id, StringComparison.OrdinalIgnoreCase)
             ? validator.Normalize(enrollment.Attestation, group: false)
+                ?? CheckOptionalFields(enrollment.CredentialPolicyName, enrollment.ClientCertificateIssuancePolicy, enrollment.TrustBundleId)
+                ?? (enrollment.OptionalDeviceInformation is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) }
+                    ? "optionalDeviceInformation must be a JSON object (a twin collection)." : null)
             : "The registration id in the body does not match the URL.";
         if (problem is not null)
         {
@@ -173,14 +177,30 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
             return;
         }
 
-        group.EnrollmentGroupId ??= id;
-        var problem = string.Equals(group.EnrollmentGroupId, id, StringComparison.OrdinalIgnoreCase)
-            ? validator.Normalize(group.Attestation, group: true)
-            : "The enrollment group id in the body does not match the URL.";
+        var problem = PrepareGroup(group, id, existing);
         if (problem is not null)
         {
             await Error(context, DpsErrorCodes.InvalidArgument, problem).ConfigureAwait(false);
             return;
+        }
+
+        var batch = new StoreBatch();
+        batch.PutGroup(group);
+        await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
+        await DpsErrorWriter.WriteJsonAsync(context, group, Ctx.EnrollmentGroup).ConfigureAwait(false);
+    }
+
+    /// <summary>Validates an incoming group for <paramref name="id"/> and fills the service-owned fields; returns the problem, if any.</summary>
+    private string? PrepareGroup(EnrollmentGroup group, string id, EnrollmentGroup? existing)
+    {
+        group.EnrollmentGroupId ??= id;
+        var problem = string.Equals(group.EnrollmentGroupId, id, StringComparison.OrdinalIgnoreCase)
+            ? validator.Normalize(group.Attestation, group: true)
+                ?? CheckOptionalFields(group.CredentialPolicyName, group.ClientCertificateIssuancePolicy, group.TrustBundleId)
+            : "The enrollment group id in the body does not match the URL.";
+        if (problem is not null)
+        {
+            return problem;
         }
 
         var now = Time.GetUtcNow().UtcDateTime;
@@ -189,11 +209,28 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         group.CreatedDateTimeUtc = existing?.CreatedDateTimeUtc ?? now;
         group.LastUpdatedDateTimeUtc = now;
         group.Etag = EnrollmentFactory.NewEtag();
-        var batch = new StoreBatch();
-        batch.PutGroup(group);
-        await store.CommitAsync(batch, context.RequestAborted).ConfigureAwait(false);
-        await DpsErrorWriter.WriteJsonAsync(context, group, Ctx.EnrollmentGroup).ConfigureAwait(false);
+        return null;
     }
+
+    /// <summary>
+    /// The preview fields the emulator keeps and returns without acting on them (<c>credentialPolicyName</c>,
+    /// <c>clientCertificateIssuancePolicy.certificateAuthorityName</c>, <c>trustBundleId</c>): names of 1 to 128 characters, none a
+    /// control character (the emulator's rule: the service's is not public).
+    /// </summary>
+    private static string? CheckOptionalFields(string? credentialPolicyName, ClientCertificateIssuancePolicy? issuance, string? trustBundleId)
+    {
+        foreach (var (field, value) in new[] { ("credentialPolicyName", credentialPolicyName), ("clientCertificateIssuancePolicy.certificateAuthorityName", issuance?.CertificateAuthorityName), ("trustBundleId", trustBundleId) })
+        {
+            if (value is not null && (value.Length is 0 or > MaxNameLength || value.Any(char.IsControl)))
+            {
+                return $"{field} must be 1 to {MaxNameLength} characters, none a control character.";
+            }
+        }
+
+        return null;
+    }
+
+    private const int MaxNameLength = 128;
 
     private async Task GetGroupAsync(HttpContext context, string id)
     {
