@@ -183,6 +183,7 @@ public sealed partial class DpsEmulator : IAsyncDisposable
                 $"HostName={host};SharedAccessKeyName={ServiceAuthenticator.KeyName};SharedAccessKey={serviceKeyText}", hubs, faults,
                 new DpsEnrollments(store, time, caReferences), dataDirectory);
             emulator._attempts = attempts;
+            emulator.Operations = operations;
             try
             {
                 await emulator.StartHubsAsync(options, cancellationToken).ConfigureAwait(false);

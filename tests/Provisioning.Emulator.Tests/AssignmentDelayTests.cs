@@ -174,6 +174,38 @@ public sealed class AssignmentDelayTests
     }
 
     [Fact]
+    public async Task AssignmentDelay_ThePortalShowsTheRegistrationAssigning_ThenAssigned()
+    {
+        var clock = new ManualClock();
+        await using var dps = await TestDps.StartAsync(o =>
+        {
+            o.TimeProvider = clock;
+            o.AssignmentDelay = TimeSpan.FromSeconds(10);
+            o.PortalPort = 0;
+        });
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("slow-portal", cancellationToken: TestContext.Current.CancellationToken);
+        using var device = TestDps.Client(dps);
+        using var put = await device.SendAsync(TestDps.Register(dps, "slow-portal", sas: TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "slow-portal")),
+            TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+
+        using var portal = TestDps.Client(dps.CertificateAuthority.Certificate, dps.PortalUrl!);
+        using (var signIn = await portal.GetAsync(dps.PortalUrl, TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        }
+
+        var during = await portal.GetStringAsync(new Uri("/live?region=registrations", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Contains("data-status=\"assigning\"", during, StringComparison.Ordinal);
+        Assert.DoesNotContain("hub1.localhost", during, StringComparison.Ordinal);
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var after = await portal.GetStringAsync(new Uri("/live?region=registrations", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Contains("data-status=\"assigned\"", after, StringComparison.Ordinal);
+        Assert.Contains("hub1.localhost", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SlowAssignmentFault_MakesOnlyTheFaultedRegistrationSlow()
     {
         var clock = new ManualClock();

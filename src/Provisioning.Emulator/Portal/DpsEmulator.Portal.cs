@@ -12,6 +12,9 @@ public sealed partial class DpsEmulator
     private X509Certificate2? _portalCertificate;
     private RegistrationAttempts? _attempts;
 
+    /// <summary>The device operations (the portal shows a registration still assigning as such).</summary>
+    internal Device.OperationStore? Operations { get; private set; }
+
     /// <summary>The portal's address with its access token (<c>https://localhost:{port}/?token=…</c>), or null when it is off.</summary>
     /// <remarks>Whoever has this address can change enrollments: it is printed at start and written to <c>emulator.json</c>
     /// (<c>portalUrl</c>), nowhere else.</remarks>

@@ -35,8 +35,16 @@ internal sealed partial class PortalPages
         }
 
         html.Add($"<table><thead><tr><th>Registration ID</th><th>Status</th><th>Hub</th><th>Device ID</th><th>Enrollment</th><th>Last attempt</th><th>Last error</th><th></th></tr></thead><tbody>");
-        foreach (var r in records.Take(MaxRows))
+        foreach (var stored in records.Take(MaxRows))
         {
+            // A registration whose operation is still assigning (assignment delay) shows as the service API shows it.
+            var r = dps.Operations?.IsAssigning(stored) == true
+                ? new RegistrationRecord
+                {
+                    RegistrationId = stored.RegistrationId, Status = "assigning", AttestationType = stored.AttestationType,
+                    EnrollmentGroupId = stored.EnrollmentGroupId, LastUpdatedDateTimeUtc = stored.LastUpdatedDateTimeUtc,
+                }
+                : stored;
             var enrollment = r.EnrollmentGroupId is { } groupId
                 ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/groups/view", ("id", groupId))}\">group <code>{groupId}</code></a>")
                 : store.Enrollments.ContainsKey(r.RegistrationId) ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/enrollments/view", ("id", r.RegistrationId))}\">individual</a>")
@@ -45,7 +53,7 @@ internal sealed partial class PortalPages
             var device = r.AssignedHub is { } dh && r.DeviceId is { } d ? Html.Of($"<a href=\"{Link("/hubs/device", ("hub", dh), ("id", d))}\">{(string.Equals(d, r.RegistrationId, StringComparison.Ordinal) ? new HtmlString("= registration ID") : Html.Of($"<code>{d}</code>"))}</a>") : new HtmlString("<span class=\"muted\">—</span>");
             var error = r.ErrorCode is { } code ? Html.Of($"<span class=\"err\"><b>{code}</b> {r.ErrorMessage}</span>") : new HtmlString("<span class=\"muted\">—</span>");
             html.Add($"""
-                <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}" data-status="{r.Status}"><td class="id"><code>{r.RegistrationId}</code></td>
+                <tr data-key="{r.RegistrationId}:{r.LastUpdatedDateTimeUtc.Ticks}:{r.Status}" data-status="{r.Status}"><td class="id"><code>{r.RegistrationId}</code></td>
                 <td class="nowrap">{StatusBadge(r.Status)}{(r.Substatus is { } sub ? Html.Of($"<div class=\"kv\">{sub}</div>") : default)}</td>
                 <td class="nowrap">{hub}</td><td class="nowrap">{device}</td><td class="nowrap">{enrollment}</td>
                 <td class="nowrap">{TimeCell(Time(r.LastUpdatedDateTimeUtc), r.LastUpdatedDateTimeUtc)}</td><td>{error}</td>
