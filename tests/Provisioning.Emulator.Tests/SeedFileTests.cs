@@ -51,4 +51,22 @@ public sealed class SeedFileTests
             Directory.Delete(data, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Start_WithASeedGroupWhosePreviewFieldIsInvalid_ThrowsNamingTheField()
+    {
+        var data = TestDps.TempDirectory();
+        try
+        {
+            var seed = Path.Combine(data, "seed.json");
+            await File.WriteAllTextAsync(seed, """{"enrollmentGroups":[{"enrollmentGroupId":"g","credentialPolicyName":"","attestation":{"type":"symmetricKey"}}]}""", TestContext.Current.CancellationToken);
+
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => TestDps.StartAsync(o => o.SeedFile = seed));
+            Assert.Contains("credentialPolicyName", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
 }

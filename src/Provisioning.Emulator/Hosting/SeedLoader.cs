@@ -37,12 +37,13 @@ internal static class SeedLoader
         {
             var problem = string.IsNullOrWhiteSpace(enrollment.RegistrationId) ? "registrationId is missing"
                 : !Protocol.RegistrationIds.IsValid(enrollment.RegistrationId) ? $"registrationId is invalid: a registration id is {Protocol.RegistrationIds.Rule}"
-                : validator.Normalize(enrollment.Attestation, group: false);
+                : validator.Normalize(enrollment.Attestation, group: false) ?? EnrollmentValidator.CheckOptionalFields(enrollment);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment '{enrollment.RegistrationId}': {problem}");
             }
 
+            enrollment.RegistrationState = null; // the service's, not the seed's
             enrollment.ProvisioningStatus ??= "enabled";
             enrollment.AllocationPolicy ??= "hashed";
             enrollment.CreatedDateTimeUtc ??= now;
@@ -55,7 +56,7 @@ internal static class SeedLoader
         {
             var problem = string.IsNullOrWhiteSpace(group.EnrollmentGroupId) ? "enrollmentGroupId is missing"
                 : !Protocol.RegistrationIds.IsValid(group.EnrollmentGroupId) ? $"enrollmentGroupId is invalid: an enrollment group id is {Protocol.RegistrationIds.Rule}"
-                : validator.Normalize(group.Attestation, group: true);
+                : validator.Normalize(group.Attestation, group: true) ?? EnrollmentValidator.CheckOptionalFields(group);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment group '{group.EnrollmentGroupId}': {problem}");

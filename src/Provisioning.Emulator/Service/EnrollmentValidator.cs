@@ -73,6 +73,36 @@ internal sealed class EnrollmentValidator(IReadOnlyDictionary<string, string> ca
     }
 
     /// <summary>
+    /// The optional fields the emulator keeps and returns without acting on them: <c>optionalDeviceInformation</c> a JSON
+    /// object; <c>credentialPolicyName</c>, <c>clientCertificateIssuancePolicy.certificateAuthorityName</c> and
+    /// <c>trustBundleId</c> names of 1 to 128 characters, none a control character (the emulator's rule: the service's is
+    /// not public). Returns the problem, naming the field, or null.
+    /// </summary>
+    public static string? CheckOptionalFields(IndividualEnrollment enrollment) =>
+        CheckNames(enrollment.CredentialPolicyName, enrollment.ClientCertificateIssuancePolicy, enrollment.TrustBundleId)
+        ?? (enrollment.OptionalDeviceInformation is { ValueKind: not (System.Text.Json.JsonValueKind.Object or System.Text.Json.JsonValueKind.Null) }
+            ? "optionalDeviceInformation must be a JSON object (a twin collection)." : null);
+
+    /// <inheritdoc cref="CheckOptionalFields(IndividualEnrollment)"/>
+    public static string? CheckOptionalFields(EnrollmentGroup group) =>
+        CheckNames(group.CredentialPolicyName, group.ClientCertificateIssuancePolicy, group.TrustBundleId);
+
+    private const int MaxNameLength = 128;
+
+    private static string? CheckNames(string? credentialPolicyName, ClientCertificateIssuancePolicy? issuance, string? trustBundleId)
+    {
+        foreach (var (field, value) in new[] { ("credentialPolicyName", credentialPolicyName), ("clientCertificateIssuancePolicy.certificateAuthorityName", issuance?.CertificateAuthorityName), ("trustBundleId", trustBundleId) })
+        {
+            if (value is not null && (value.Length is 0 or > MaxNameLength || value.Any(char.IsControl)))
+            {
+                return $"{field} must be 1 to {MaxNameLength} characters, none a control character.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// The EK must be what a device will present: a TPM2B_PUBLIC of an RSA-2048 key of the TCG EK template (and the SRK,
     /// when given, of the SRK template), so a random or truncated key is refused when enrolled, not when the device registers.
     /// </summary>

@@ -89,6 +89,22 @@ public sealed class OfficialServiceClientTests
     }
 
     [Fact]
+    public async Task EnrollmentQuery_OmitsRegistrationState_WhichOnlyAGetCarries()
+    {
+        // As the service answers (Azure/azure-iot-sdk-csharp#3478: queried enrollments have no RegistrationState).
+        await using var dps = await TestDps.StartAsync();
+        using var sdk = new ServiceSdkClient(dps, "2019-03-31");
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("queried", cancellationToken: TestContext.Current.CancellationToken);
+        using var device = TestDps.Client(dps);
+        await TestDps.RegisterToEndAsync(device, dps, "queried", TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "queried"));
+
+        using var get = await sdk.SendAsync(HttpMethod.Get, "enrollments/queried");
+        Assert.Equal("assigned", (await TestDps.JsonAsync(get)).GetProperty("registrationState").GetProperty("status").GetString());
+        var pages = await sdk.QueryAllAsync("enrollments/query", pageSize: 10);
+        Assert.False(Assert.Single(Assert.Single(pages).Items).TryGetProperty("registrationState", out _));
+    }
+
+    [Fact]
     public async Task Query_PageSizeDefaultsToAllAndBadPagingHeadersAre400()
     {
         await using var dps = await TestDps.StartAsync();
