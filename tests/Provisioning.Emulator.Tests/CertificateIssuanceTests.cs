@@ -40,7 +40,7 @@ public sealed class CertificateIssuanceTests
         validation.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         Assert.True(validation.Build(leaf));
         var device = await dps.HubRegistry.FindAsync("hub1.localhost", "csr-01", TestContext.Current.CancellationToken);
-        Assert.Equal(HubCredentialKind.X509, device!.Kind);
+        Assert.Equal(HubCredentialKind.CertificateAuthority, device!.Kind);
         Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
     }
 

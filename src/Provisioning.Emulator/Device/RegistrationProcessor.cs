@@ -115,7 +115,7 @@ internal sealed class RegistrationProcessor(
             // The device connects to its hub with the issued certificate from now on.
             using var issued = authority.IssueClientCertificate(csr, options.IssuedCertificateValidity);
             record.IssuedCertificateChain = [Convert.ToBase64String(issued.RawData), Convert.ToBase64String(authority.Certificate.RawData)];
-            hubDevice = hubDevice with { Kind = HubCredentialKind.X509, PrimaryKey = null, SecondaryKey = null, Thumbprint = CertificateText.Sha256Thumbprint(issued) };
+            hubDevice = hubDevice with { Kind = HubCredentialKind.CertificateAuthority, PrimaryKey = null, SecondaryKey = null, Thumbprint = CertificateText.Sha256Thumbprint(issued) };
         }
         if (previous is { AssignedHub: { } oldHub, DeviceId: { } oldDevice }
             && (!string.Equals(oldHub, hubName, StringComparison.OrdinalIgnoreCase) || !string.Equals(oldDevice, deviceId, StringComparison.OrdinalIgnoreCase)))
