@@ -87,13 +87,84 @@ public sealed partial class DeviceClient
         return first == timer && !session.Closed.IsCompleted;
     }
 
+    /// <summary>Stores a renewed certificate before the client switches to it (the <see cref="DeviceConnector"/> points it at
+    /// the registration cache); an exception aborts the switch.</summary>
+    internal Func<IReadOnlyList<string>, CertificateSigningKey, CancellationToken, ValueTask>? StoreRenewedCertificate { get; set; }
+
+    /// <summary>One renewal, crash-safe: with a new key, the successor is created beside the current key (the other TPM handle
+    /// or key file of the pair) and the current key stays in use; only once the hub's chain is received and checked against the
+    /// successor is it stored (<see cref="DeviceClientOptions.CertificateRenewed"/>, then the registration cache, one atomic
+    /// write), the connection switched, and the replaced key retired (evicted, or its file deleted). Any failure before the
+    /// store retires the successor instead and leaves the current key and certificate working.</summary>
     private async Task RenewCertificateAsync(HubSession session, HubAuthentication.IssuedCertificateAuthentication issued, CancellationToken cancellationToken)
     {
         using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.RenewCertificate");
         activity?.SetTag("iothub.device_id", DeviceId);
         var current = issued.Key!;
         var key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
-        var csr = await key.CreateSigningRequestAsync(issued.CommonName, cancellationToken).ConfigureAwait(false);
+        var stored = false;
+        try
+        {
+            var chain = await RequestCertificateAsync(session, key, issued.CommonName, cancellationToken).ConfigureAwait(false);
+            if (IssuedCertificateValidator.Check(chain, key, issued.CommonName, _time.GetUtcNow(), trustedRoots: null) is { } problem)
+            {
+                throw new HubException($"The hub's new certificate was refused: {problem}.", 200, isTransient: true);
+            }
+
+            try
+            {
+                if (_options.CertificateRenewed is { } renewed)
+                {
+                    await renewed(chain, key, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (StoreRenewedCertificate is { } store)
+                {
+                    await store(chain, key, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException and not HubException)
+            {
+                throw new HubException($"The renewed certificate could not be stored ({ex.GetType().Name}: {ex.Message}); the current one stays.", 0, isTransient: true, ex);
+            }
+
+            stored = true;
+            issued.Swap(chain, key);
+            HubClientLog.CertificateRenewed(_logger, DeviceId, issued.NotAfter);
+        }
+        finally
+        {
+            if (!stored && !ReferenceEquals(key, current))
+            {
+                await RetireQuietlyAsync(key).ConfigureAwait(false);
+                key.Dispose();
+            }
+        }
+
+        if (!ReferenceEquals(key, current))
+        {
+            // The new certificate is stored and in use: the replaced key goes (a failure here leaves an unused key behind, which
+            // the next renewal's successor replaces; the certificate in use is not affected).
+            await RetireQuietlyAsync(current).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RetireQuietlyAsync(CertificateSigningKey key)
+    {
+        try
+        {
+            // Not cancelled with the connection: a half-done cleanup is worse than a finished one.
+            await key.RetireAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Tpm.TpmException)
+        {
+            HubClientLog.CertificateKeyNotRetired(_logger, DeviceId, ex.Message);
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> RequestCertificateAsync(HubSession session, CertificateSigningKey key, string commonName, CancellationToken cancellationToken)
+    {
+        var csr = await key.CreateSigningRequestAsync(commonName, cancellationToken).ConfigureAwait(false);
         var rid = Interlocked.Increment(ref _nextRid);
         var responses = Channel.CreateBounded<(int, byte[])>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
         _credentialRequests[rid] = responses;
@@ -129,19 +200,7 @@ public sealed partial class DeviceClient
                 session.Exit();
             }
 
-            var chain = await ReadCertificateResponsesAsync(responses.Reader, session, cancellationToken).ConfigureAwait(false);
-            if (IssuedCertificateValidator.Check(chain, key, issued.CommonName, _time.GetUtcNow(), trustedRoots: null) is { } problem)
-            {
-                throw new HubException($"The hub's new certificate was refused: {problem}.", 200, isTransient: true);
-            }
-
-            if (_options.CertificateRenewed is { } renewed)
-            {
-                await renewed(chain, key, cancellationToken).ConfigureAwait(false);
-            }
-
-            issued.Swap(chain, key);
-            HubClientLog.CertificateRenewed(_logger, DeviceId, issued.NotAfter);
+            return await ReadCertificateResponsesAsync(responses.Reader, session, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
