@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -101,11 +102,29 @@ public sealed partial class DeviceClient
         using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.RenewCertificate");
         activity?.SetTag("iothub.device_id", DeviceId);
         var current = issued.Key!;
-        var key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
+        CertificateSigningKey key;
+        try
+        {
+            key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
+        }
+        catch (Exception ex) when (ex is Tpm.TpmException or IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new HubException($"The new certificate key could not be created ({ex.Message}); the current one stays.", 0, isTransient: true, ex);
+        }
+
         var stored = false;
         try
         {
-            var chain = await RequestCertificateAsync(session, key, issued.CommonName, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<string> chain;
+            try
+            {
+                chain = await RequestCertificateAsync(session, key, issued.CommonName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Tpm.TpmException or CryptographicException)
+            {
+                throw new HubException($"The certificate signing request could not be signed ({ex.Message}).", 0, isTransient: true, ex);
+            }
+
             if (IssuedCertificateValidator.Check(chain, key, issued.CommonName, _time.GetUtcNow(), trustedRoots: null) is { } problem)
             {
                 throw new HubException($"The hub's new certificate was refused: {problem}.", 200, isTransient: true);
