@@ -10,7 +10,7 @@ using Provisioning.Device.Hub.Mqtt;
 namespace Provisioning.Device.Hub;
 
 /// <summary>Renewal of a certificate DPS issued, from the hub (dps-protocol.md §9, hub api-version 2025-08-01-preview):
-/// <c>$iothub/credentials/POST/issueCertificate/?$rid=</c> with <c>{"id","csr"}</c>; the hub answers 202
+/// <c>$iothub/credentials/POST/issueCertificate/?$rid=</c> with <c>{"id","csr","replace":"*"}</c>; the hub answers 202
 /// <c>{"correlationId","operationExpires"}</c>, then 200 <c>{"correlationId","certificates":[…]}</c>, or an error with
 /// <c>retryAfter</c>. The new chain is checked against the key, then the connection is drained and reopened with it, so no
 /// acknowledged message is lost.</summary>
@@ -195,6 +195,9 @@ public sealed partial class DeviceClient
                 writer.WriteStartObject();
                 writer.WriteString("id", DeviceId);
                 writer.WriteString("csr", Convert.ToBase64String(csr));
+                // IoT Hub answers 409004 to a request while another is pending (one this client gave up on after a timeout or a
+                // dropped connection): "*" cancels any pending one, so a retry is never locked out until it expires.
+                writer.WriteString("replace", "*");
                 writer.WriteEndObject();
             }
 

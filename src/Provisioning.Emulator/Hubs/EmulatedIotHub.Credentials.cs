@@ -174,6 +174,21 @@ public sealed partial class EmulatedIotHub
                 }
             }
 
+            if (root.TryGetProperty("replace", out var r))
+            {
+                var replace = r.ValueKind == JsonValueKind.String ? r.GetString()! : "";
+                if (replace != "*" && !IsRequestId(replace))
+                {
+                    return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'replace' field has an invalid format: a request id is 4 to 36 letters, digits and inner hyphens; '*' replaces any pending request.");
+                }
+
+                if (replace != "*")
+                {
+                    // The emulator finishes every request before answering, so no request is ever pending.
+                    return (HubCredentialErrors.NoRequestToReplace, "No active certificate request found to replace.");
+                }
+            }
+
             string? csr = root.TryGetProperty("csr", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
             if (string.IsNullOrEmpty(csr))
             {
@@ -197,6 +212,9 @@ public sealed partial class EmulatedIotHub
             return (HubCredentialErrors.MalformedJson, "cannot decode json format");
         }
     }
+
+    private static bool IsRequestId(string value) =>
+        value.Length is >= 4 and <= 36 && value[0] != '-' && value[^1] != '-' && value.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '-');
 
     /// <summary>The <c>csr</c> of a payload <see cref="ReadIssueRequest"/> accepted.</summary>
     private static string ReadCsr(byte[] payload)

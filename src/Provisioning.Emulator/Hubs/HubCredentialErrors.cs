@@ -15,6 +15,9 @@ internal static class HubCredentialErrors
     /// <summary>A payload that is not JSON.</summary>
     public const int MalformedJson = 400006;
 
+    /// <summary>A <c>replace</c> naming a request id that is not pending (the emulator never has one pending).</summary>
+    public const int NoRequestToReplace = 412001;
+
     /// <summary>The CSR did not pass the certificate backend's verification (after the 202).</summary>
     public const int CsrVerificationFailed = 400037;
 }

@@ -129,6 +129,9 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
     [InlineData("csr over 8 KB", 400, 400004, false)]
     [InlineData("csr not PKCS#10", 400, 400037, true)]
     [InlineData("csr for another CN", 400, 400037, true)]
+    [InlineData("replace malformed", 400, 400004, false)]
+    [InlineData("replace an id not pending", 412, 412001, false)]
+    [InlineData("replace any", 200, 0, true)]
     [InlineData("good", 200, 0, true)]
     public async Task IssueCertificate_AnswersIotHubsCodes(string kind, int status, int errorCode, bool acceptedFirst)
     {
@@ -176,6 +179,9 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
             "csr over 8 KB" => $"{{\"id\":\"ca-dev\",\"csr\":\"{new string('A', 10 * 1024)}\"}}",
             "csr not PKCS#10" => "{\"id\":\"ca-dev\",\"csr\":\"AAAAAAAA\"}",
             "csr for another CN" => $"{{\"id\":\"ca-dev\",\"csr\":\"{Csr("someone-else")}\"}}",
+            "replace malformed" => $"{{\"id\":\"ca-dev\",\"csr\":\"{Csr(Device)}\",\"replace\":\"123\"}}",
+            "replace an id not pending" => $"{{\"id\":\"ca-dev\",\"csr\":\"{Csr(Device)}\",\"replace\":\"db8c0f73-ac73-4b90-bba4-8a26ae2fcb27\"}}",
+            "replace any" => $"{{\"id\":\"ca-dev\",\"csr\":\"{Csr(Device)}\",\"replace\":\"*\"}}",
             _ => $"{{\"id\":\"ca-dev\",\"csr\":\"{Csr(Device)}\"}}",
         };
         await client.PublishStringAsync("$iothub/credentials/POST/issueCertificate/?$rid=42", payload, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: Ct);
