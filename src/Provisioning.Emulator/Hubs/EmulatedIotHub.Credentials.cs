@@ -118,7 +118,7 @@ public sealed partial class EmulatedIotHub
 
         var chain = issuer(request!);
         using var leaf = X509CertificateLoader.LoadCertificate(chain[0]);
-        await _options.Registry.UpsertAsync(registered with { Kind = HubCredentialKind.CertificateAuthority, PrimaryKey = null, SecondaryKey = null, Thumbprint = leaf.GetCertHashString(HashAlgorithmName.SHA256) }, e.CancellationToken).ConfigureAwait(false);
+        await _options.Registry.UpsertAsync(registered with { Kind = registered.Kind == HubCredentialKind.X509 ? HubCredentialKind.X509 : HubCredentialKind.CertificateAuthority, PrimaryKey = null, SecondaryKey = null, Thumbprint = leaf.GetCertHashString(HashAlgorithmName.SHA256) }, e.CancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _certificatesIssued);
         var body = new System.Buffers.ArrayBufferWriter<byte>(2048);
         using (var writer = new Utf8JsonWriter(body))
