@@ -22,6 +22,7 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
     private readonly DateTimeOffset _now = DateTimeOffset.UtcNow;
     private X509Certificate2 _ca = null!;
     private X509Certificate2 _otherCa = null!;
+    private X509Certificate2 _forgedCa = null!;
     private X509Certificate2 _server = null!;
     private EmulatedIotHub _hub = null!;
 
@@ -31,6 +32,7 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
     {
         _ca = Root("CN=Device CA", _caKey);
         _otherCa = Root("CN=Other CA", _otherCaKey);
+        _forgedCa = Root("CN=Device CA", _otherCaKey); // the trusted CA's name, another key
         using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={Hub}", serverKey, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
@@ -56,6 +58,7 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
         _server.Dispose();
         _ca.Dispose();
         _otherCa.Dispose();
+        _forgedCa.Dispose();
         _caKey.Dispose();
         _otherCaKey.Dispose();
     }
@@ -80,7 +83,7 @@ public sealed class HubCertificateAuthorityTests : IAsyncLifetime
             "issued by the CA, no extended key usage" => Leaf(Device, _ca, _caKey, _now.AddMinutes(-5), _now.AddHours(1), eku: null),
             "self-signed with the device id" => SelfSigned(Device),
             "issued by another CA" => Leaf(Device, _otherCa, _otherCaKey, _now.AddMinutes(-5), _now.AddHours(1), ClientAuth),
-            "forged: the CA's name, another key" => Leaf(Device, Root("CN=Device CA", _otherCaKey), _otherCaKey, _now.AddMinutes(-5), _now.AddHours(1), ClientAuth),
+            "forged: the CA's name, another key" => Leaf(Device, _forgedCa, _otherCaKey, _now.AddMinutes(-5), _now.AddHours(1), ClientAuth),
             "CN of another device" => Leaf("ca-dev-2", _ca, _caKey, _now.AddMinutes(-5), _now.AddHours(1), ClientAuth),
             "CN differs in case" => Leaf("CA-DEV", _ca, _caKey, _now.AddMinutes(-5), _now.AddHours(1), ClientAuth),
             "expired" => Leaf(Device, _ca, _caKey, _now.AddHours(-3), _now.AddHours(-2), ClientAuth),
