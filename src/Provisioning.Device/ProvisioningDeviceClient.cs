@@ -304,7 +304,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <param name="chain">The new chain, base64 DER, leaf first.</param>
     /// <param name="key">The key of the new leaf.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>Whether an entry of this client's ID scope and registration was switched (false: no cache, or no such entry).</returns>
+    /// <returns>Whether an entry of this client's ID scope and registration was switched (false: no cache, no such entry, or an
+    /// entry that cannot be read, which a boot would not use either).</returns>
     /// <exception cref="ProvisioningException">The chain is not a valid certificate for the key and registration id (nothing is written).</exception>
     /// <exception cref="IOException">The cache could not be written; the previous entry stays.</exception>
     public async ValueTask<bool> UpdateCachedCertificateAsync(IReadOnlyList<string> chain, CertificateSigningKey key, CancellationToken cancellationToken = default)
@@ -316,7 +317,18 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return false;
         }
 
-        CachedRegistration? entry = await cache.LoadAsync(cancellationToken).ConfigureAwait(false);
+        CachedRegistration? entry;
+        try
+        {
+            entry = await cache.LoadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex)
+        {
+            // An entry that cannot be read is not used at boot either (LoadCachedAsync): nothing to switch.
+            Log.CacheFailed(_logger, ex.Message);
+            return false;
+        }
+
         if (entry is null || entry.IdScope != IdScope)
         {
             return false;
