@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ using Provisioning.Device.Hub.Mqtt;
 namespace Provisioning.Device.Hub;
 
 /// <summary>Renewal of a certificate DPS issued, from the hub (dps-protocol.md §9, hub api-version 2025-08-01-preview):
-/// <c>$iothub/credentials/POST/issueCertificate/?$rid=</c> with <c>{"id","csr"}</c>; the hub answers 202
+/// <c>$iothub/credentials/POST/issueCertificate/?$rid=</c> with <c>{"id","csr","replace":"*"}</c>; the hub answers 202
 /// <c>{"correlationId","operationExpires"}</c>, then 200 <c>{"correlationId","certificates":[…]}</c>, or an error with
 /// <c>retryAfter</c>. The new chain is checked against the key, then the connection is drained and reopened with it, so no
 /// acknowledged message is lost.</summary>
@@ -87,13 +88,102 @@ public sealed partial class DeviceClient
         return first == timer && !session.Closed.IsCompleted;
     }
 
+    /// <summary>Stores a renewed certificate before the client switches to it (the <see cref="DeviceConnector"/> points it at
+    /// the registration cache); an exception aborts the switch.</summary>
+    internal Func<IReadOnlyList<string>, CertificateSigningKey, CancellationToken, ValueTask>? StoreRenewedCertificate { get; set; }
+
+    /// <summary>One renewal, crash-safe: with a new key, the successor is created beside the current key (the other TPM handle
+    /// or key file of the pair) and the current key stays in use; only once the hub's chain is received and checked against the
+    /// successor is it stored (<see cref="DeviceClientOptions.CertificateRenewed"/>, then the registration cache, one atomic
+    /// write), the connection switched, and the replaced key retired (evicted, or its file deleted). Any failure before the
+    /// store retires the successor instead and leaves the current key and certificate working.</summary>
     private async Task RenewCertificateAsync(HubSession session, HubAuthentication.IssuedCertificateAuthentication issued, CancellationToken cancellationToken)
     {
         using var activity = HubDiagnostics.Source.StartActivity("DeviceClient.RenewCertificate");
         activity?.SetTag("iothub.device_id", DeviceId);
         var current = issued.Key!;
-        var key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
-        var csr = await key.CreateSigningRequestAsync(issued.CommonName, cancellationToken).ConfigureAwait(false);
+        CertificateSigningKey key;
+        try
+        {
+            key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
+        }
+        catch (Exception ex) when (ex is Tpm.TpmException or IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new HubException($"The new certificate key could not be created ({ex.Message}); the current one stays.", 0, isTransient: true, ex);
+        }
+
+        var stored = false;
+        try
+        {
+            IReadOnlyList<string> chain;
+            try
+            {
+                chain = await RequestCertificateAsync(session, key, issued.CommonName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Tpm.TpmException or CryptographicException)
+            {
+                throw new HubException($"The certificate signing request could not be signed ({ex.Message}).", 0, isTransient: true, ex);
+            }
+
+            if (IssuedCertificateValidator.Check(chain, key, issued.CommonName, _time.GetUtcNow(), trustedRoots: null) is { } problem)
+            {
+                throw new HubException($"The hub's new certificate was refused: {problem}.", 200, isTransient: true);
+            }
+
+            try
+            {
+                if (_options.CertificateRenewed is { } renewed)
+                {
+                    await renewed(chain, key, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (StoreRenewedCertificate is { } store)
+                {
+                    await store(chain, key, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException and not HubException)
+            {
+                throw new HubException($"The renewed certificate could not be stored ({ex.GetType().Name}: {ex.Message}); the current one stays.", 0, isTransient: true, ex);
+            }
+
+            stored = true;
+            issued.Swap(chain, key);
+            HubClientLog.CertificateRenewed(_logger, DeviceId, issued.NotAfter);
+        }
+        finally
+        {
+            if (!stored && !ReferenceEquals(key, current))
+            {
+                await RetireQuietlyAsync(key).ConfigureAwait(false);
+                key.Dispose();
+            }
+        }
+
+        if (!ReferenceEquals(key, current))
+        {
+            // The new certificate is stored and in use: the replaced key goes (a failure here leaves an unused key behind, which
+            // the next renewal's successor replaces; the certificate in use is not affected).
+            await RetireQuietlyAsync(current).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RetireQuietlyAsync(CertificateSigningKey key)
+    {
+        try
+        {
+            // Not cancelled with the connection: a half-done cleanup is worse than a finished one.
+            await key.RetireAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Tpm.TpmException)
+        {
+            HubClientLog.CertificateKeyNotRetired(_logger, DeviceId, ex.Message);
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> RequestCertificateAsync(HubSession session, CertificateSigningKey key, string commonName, CancellationToken cancellationToken)
+    {
+        var csr = await key.CreateSigningRequestAsync(commonName, cancellationToken).ConfigureAwait(false);
         var rid = Interlocked.Increment(ref _nextRid);
         var responses = Channel.CreateBounded<(int, byte[])>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
         _credentialRequests[rid] = responses;
@@ -105,6 +195,9 @@ public sealed partial class DeviceClient
                 writer.WriteStartObject();
                 writer.WriteString("id", DeviceId);
                 writer.WriteString("csr", Convert.ToBase64String(csr));
+                // IoT Hub answers 409004 to a request while another is pending (one this client gave up on after a timeout or a
+                // dropped connection): "*" cancels any pending one, so a retry is never locked out until it expires.
+                writer.WriteString("replace", "*");
                 writer.WriteEndObject();
             }
 
@@ -129,19 +222,7 @@ public sealed partial class DeviceClient
                 session.Exit();
             }
 
-            var chain = await ReadCertificateResponsesAsync(responses.Reader, session, cancellationToken).ConfigureAwait(false);
-            if (IssuedCertificateValidator.Check(chain, key, issued.CommonName, _time.GetUtcNow(), trustedRoots: null) is { } problem)
-            {
-                throw new HubException($"The hub's new certificate was refused: {problem}.", 200, isTransient: true);
-            }
-
-            if (_options.CertificateRenewed is { } renewed)
-            {
-                await renewed(chain, key, cancellationToken).ConfigureAwait(false);
-            }
-
-            issued.Swap(chain, key);
-            HubClientLog.CertificateRenewed(_logger, DeviceId, issued.NotAfter);
+            return await ReadCertificateResponsesAsync(responses.Reader, session, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

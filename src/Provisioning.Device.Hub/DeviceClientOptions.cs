@@ -35,12 +35,17 @@ public sealed class DeviceClientOptions
     /// and reconnects with it. Default 15 %, like SAS renewal.</summary>
     public double CertificateRenewalThreshold { get; set; } = 0.15;
 
-    /// <summary>Renew the issued certificate with a new key (a software key is replaced in its file; a TPM key is evicted and
-    /// created again at its handle once the new certificate is needed) rather than the same key. Default false.</summary>
+    /// <summary>Renew the issued certificate with a new key rather than the same key. Default false. The new key is created
+    /// beside the current one (a TPM key at <see cref="TpmCertificateKey.AlternateHandle"/>, a key file at
+    /// <see cref="SoftwareCertificateKey.AlternatePath"/>); the current key is retired (evicted, or its file deleted) only once
+    /// the new certificate is received, checked and stored, so a renewal that fails at any point leaves the current key and
+    /// certificate working.</summary>
     public bool RenewCertificateWithNewKey { get; set; }
 
     /// <summary>Called after the hub issued a new certificate, with the new chain (base64 DER, leaf first) and its key, before
-    /// the connection is swapped: store them (e.g. in the registration cache) so the next boot uses them.</summary>
+    /// the connection is swapped and before a replaced key is retired: store them so the next boot uses them (a client made by
+    /// <see cref="DeviceConnector"/> also stores them in the registration cache). An exception aborts the swap: the current
+    /// certificate stays and the renewal is tried again.</summary>
     public Func<IReadOnlyList<string>, CertificateSigningKey, CancellationToken, ValueTask>? CertificateRenewed { get; set; }
 
     /// <summary>MQTT keep-alive. Default 300 s (the C# SDK's).</summary>

@@ -141,6 +141,9 @@ public sealed class DeviceConnector
         try
         {
             client = DeviceClient.Create(registration, _provisioning.Attestation, _options.HubOptions);
+            // A certificate the hub renews is stored in the registration cache (one atomic write) before the client switches to
+            // it and retires the replaced key, so a reboot at any point finds a certificate with its key.
+            client.StoreRenewedCertificate = async (chain, key, ct) => await _provisioning.UpdateCachedCertificateAsync(chain, key, ct).ConfigureAwait(false);
         }
         catch (ArgumentException ex) when (registration.IsFromCache)
         {

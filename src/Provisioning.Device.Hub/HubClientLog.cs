@@ -40,6 +40,10 @@ internal static partial class HubClientLog
 
     [LoggerMessage(21, LogLevel.Warning, "Device {DeviceId}: certificate renewal attempt {Attempt} failed: {Reason}")]
     public static partial void CertificateRenewalFailed(ILogger logger, string deviceId, int attempt, string reason);
+
+    [LoggerMessage(22, LogLevel.Warning, "Device {DeviceId}: the certificate key a renewal replaced could not be removed ({Reason}); the next renewal replaces it")]
+    public static partial void CertificateKeyNotRetired(ILogger logger, string deviceId, string reason);
+
     [LoggerMessage(11, LogLevel.Warning, "Device {DeviceId} on {Hub}: {Reason} ({Error}); going back to DPS")]
     public static partial void Reprovisioning(ILogger logger, string deviceId, string hub, string reason, string error);
 

@@ -244,14 +244,25 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return null;
         }
 
-        if (request.CertificateSigningKey is { } key)
+        CertificateSigningKey? key = request.CertificateSigningKey;
+        if (key is not null)
         {
             // A certificate the key no longer matches, or one expired or about to expire, costs one trip to the service.
             DateTimeOffset now = _options.TimeProvider.GetUtcNow();
             if (IssuedCertificateValidator.Check(entry.IssuedCertificateChain, key, registrationId, now, _options.IssuedCertificateTrustedRoots) is { } certificateProblem)
             {
-                Log.CacheFailed(_logger, $"the cached certificate is not usable ({certificateProblem})");
-                return null;
+                // A renewal with a new key that stored its certificate but did not retire the old key yet (interrupted): the
+                // entry's chain belongs to the key at the other location of the pair.
+                CertificateSigningKey? alternate = await OpenAlternateKeyAsync(key, cancellationToken).ConfigureAwait(false);
+                if (alternate is null
+                    || IssuedCertificateValidator.Check(entry.IssuedCertificateChain, alternate, registrationId, now, _options.IssuedCertificateTrustedRoots) is not null)
+                {
+                    alternate?.Dispose();
+                    Log.CacheFailed(_logger, $"the cached certificate is not usable ({certificateProblem})");
+                    return null;
+                }
+
+                key = alternate;
             }
         }
 
@@ -266,9 +277,84 @@ public sealed class ProvisioningDeviceClient : IDisposable
             LastUpdatedDateTimeUtc = entry.RegisteredAt,
             JsonPayload = entry.JsonPayload,
             IssuedCertificateChain = entry.IssuedCertificateChain,
-            CertificateSigningKey = request.CertificateSigningKey,
+            CertificateSigningKey = key,
             IsFromCache = true,
         };
+    }
+
+    private async ValueTask<CertificateSigningKey?> OpenAlternateKeyAsync(CertificateSigningKey key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await key.OpenAlternateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Tpm.TpmException)
+        {
+            Log.CacheFailed(_logger, $"the certificate key's alternate location could not be read ({ex.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Switches the cached registration to a certificate the hub issued in a renewal (<c>$iothub/credentials</c>,
+    /// dps-protocol.md §9), in one atomic write of the cache: the next boot connects with <paramref name="chain"/>, whose leaf
+    /// must carry <paramref name="key"/>'s public key (with a new key at the other location of the pair, the cache load finds
+    /// it there). Call it before the replaced key is retired (the hub package's DeviceConnector does).
+    /// </summary>
+    /// <param name="chain">The new chain, base64 DER, leaf first.</param>
+    /// <param name="key">The key of the new leaf.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>Whether an entry of this client's ID scope and registration was switched (false: no cache, no such entry, or an
+    /// entry that cannot be read, which a boot would not use either).</returns>
+    /// <exception cref="ProvisioningException">The chain is not a valid certificate for the key and registration id (nothing is written).</exception>
+    /// <exception cref="IOException">The cache could not be written; the previous entry stays.</exception>
+    public async ValueTask<bool> UpdateCachedCertificateAsync(IReadOnlyList<string> chain, CertificateSigningKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        ArgumentNullException.ThrowIfNull(key);
+        if (_options.RegistrationCache is not { } cache)
+        {
+            return false;
+        }
+
+        CachedRegistration? entry;
+        try
+        {
+            entry = await cache.LoadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex)
+        {
+            // An entry that cannot be read is not used at boot either (LoadCachedAsync): nothing to switch.
+            Log.CacheFailed(_logger, ex.Message);
+            return false;
+        }
+
+        if (entry is null || entry.IdScope != IdScope)
+        {
+            return false;
+        }
+
+        string registrationId = await Attestation.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
+        if (entry.RegistrationId != registrationId)
+        {
+            return false;
+        }
+
+        // Never cache what was not validated: the same checks as a registration's chain.
+        IssuedCertificateValidator.Validate(chain, key, registrationId, _options.TimeProvider.GetUtcNow(), _options.IssuedCertificateTrustedRoots);
+        await cache.SaveAsync(
+            new CachedRegistration
+            {
+                IdScope = entry.IdScope,
+                RegistrationId = entry.RegistrationId,
+                AssignedHub = entry.AssignedHub,
+                DeviceId = entry.DeviceId,
+                RegisteredAt = entry.RegisteredAt,
+                JsonPayload = entry.JsonPayload,
+                IssuedCertificateChain = [.. chain],
+            },
+            cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private async ValueTask SaveCachedAsync(IRegistrationCache cache, DeviceRegistrationResult result, CancellationToken cancellationToken)

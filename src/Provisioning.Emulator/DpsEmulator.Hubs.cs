@@ -63,6 +63,7 @@ public sealed partial class DpsEmulator
                 ClockSkew = options.ClockSkew,
                 TlsHandshakeTimeout = options.TlsHandshakeTimeout,
                 LoggerFactory = options.LoggerFactory,
+                DeviceCertificateAuthorities = [CertificateAuthority.Certificate],
                 CertificateIssuer = csr =>
                 {
                     using var issued = CertificateAuthority.IssueClientCertificate(csr, options.IssuedCertificateValidity);

@@ -205,6 +205,48 @@ public sealed class CertificateIssuanceTests
     }
 
     [Fact]
+    public async Task SoftwareKey_Successor_IsWrittenBesideIt_RetireDeletesOnlyItsOwnFile_AndReopenFindsTheMovedKey()
+    {
+        var folder = Directory.CreateTempSubdirectory("csr-key-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "key.p8");
+            using var key = await SoftwareCertificateKey.LoadOrCreateAsync(path, cancellationToken: Ct);
+            var original = await File.ReadAllBytesAsync(path, Ct);
+
+            using var successor = await key.CreateSuccessorAsync(Ct);
+
+            Assert.Equal(path + ".alt", successor.Path);
+            Assert.Equal(path, successor.AlternatePath);
+            Assert.Equal(original, await File.ReadAllBytesAsync(path, Ct)); // the key in use is untouched
+            Assert.NotEqual(key.SubjectPublicKeyInfo.ToArray(), successor.SubjectPublicKeyInfo.ToArray());
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(successor.Path!));
+            }
+
+            // A key object whose file now holds another key deletes nothing.
+            using var stale = await SoftwareCertificateKey.LoadOrCreateAsync(path, cancellationToken: Ct);
+            await File.WriteAllBytesAsync(path, await File.ReadAllBytesAsync(successor.Path!, Ct), Ct);
+            await stale.RetireAsync(Ct);
+            Assert.True(File.Exists(path));
+            await File.WriteAllBytesAsync(path, original, Ct);
+
+            await key.RetireAsync(Ct);
+            Assert.False(File.Exists(path));
+            using var reopened = await SoftwareCertificateKey.LoadOrCreateAsync(path, cancellationToken: Ct);
+            Assert.Equal(successor.Path, reopened.Path);
+            Assert.Equal(successor.SubjectPublicKeyInfo.ToArray(), reopened.SubjectPublicKeyInfo.ToArray());
+            Assert.False(File.Exists(path)); // no new key was made at the first path
+            Assert.Single(Directory.GetFiles(folder.FullName));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task SoftwareKey_FileThatIsNotAKey_IsRefused()
     {
         var path = Path.GetTempFileName();

@@ -40,6 +40,25 @@ public sealed class CertificateIssuanceTests
         validation.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         Assert.True(validation.Build(leaf));
         var device = await dps.HubRegistry.FindAsync("hub1.localhost", "csr-01", TestContext.Current.CancellationToken);
+        Assert.Equal(HubCredentialKind.CertificateAuthority, device!.Kind);
+        Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
+    }
+
+    [Fact]
+    public async Task Register_WithCsrForAnEnrollmentNamingAnotherDeviceId_RegistersTheThumbprint_SinceCaAuthenticationNeedsCnEqualToDeviceId()
+    {
+        await using var dps = await TestDps.StartAsync();
+        var keys = await dps.Enrollments.AddSymmetricKeyAsync("csr-02", new Enrollments.EnrollmentSettings { DeviceId = "device-of-csr-02" }, TestContext.Current.CancellationToken);
+        using var client = TestDps.Client(dps);
+        var sas = TestSas.ForDevice(keys.PrimaryKey, dps.IdScope, "csr-02");
+        using var put = await client.SendAsync(TestDps.Register(dps, "csr-02", $"{{\"registrationId\":\"csr-02\",\"csr\":\"{Csr("csr-02")}\"}}", sas, "2025-07-01-preview"), TestContext.Current.CancellationToken);
+        var operationId = (await TestDps.JsonAsync(put)).GetProperty("operationId").GetString()!;
+        using var get = await client.SendAsync(TestDps.Operation(dps, "csr-02", operationId, sas, "2025-07-01-preview"), TestContext.Current.CancellationToken);
+        var chain = (await TestDps.JsonAsync(get)).GetProperty("registrationState").GetProperty("issuedCertificateChain");
+        using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(chain[0].GetString()!));
+
+        var device = await dps.HubRegistry.FindAsync("hub1.localhost", "device-of-csr-02", TestContext.Current.CancellationToken);
+
         Assert.Equal(HubCredentialKind.X509, device!.Kind);
         Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
     }

@@ -11,6 +11,11 @@ public sealed partial class TpmIdentity
     /// <summary>The default persistent handle of the certificate key (owner range, beside the identity key 0x81000100).</summary>
     public const uint DefaultCertificateKeyHandle = 0x8100_0102;
 
+    /// <summary>The default alternate handle of the certificate key (<see cref="DefaultCertificateKeyHandle"/> + 1): a renewal
+    /// with a new key creates it at the handle of the pair the current key does not use, so the current key stays until the new
+    /// certificate is in place.</summary>
+    public const uint DefaultCertificateKeyAlternateHandle = 0x8100_0103;
+
     /// <summary>
     /// Makes sure a signing key of <paramref name="template"/>'s kind is persisted at <paramref name="handle"/>: reuses one
     /// that matches the template, otherwise creates it under the SRK (TPM2_Create, Load, EvictControl) and persists it.
@@ -78,6 +83,43 @@ public sealed partial class TpmIdentity
             }
 
             return persisted.Tpm2BPublic;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Evicts the certificate key persisted at <paramref name="handle"/> when it is the key whose public area is
+    /// <paramref name="expectedPublic"/> (a renewal retiring the key its successor replaced); anything else there is left alone.</summary>
+    /// <param name="handle">The persistent handle.</param>
+    /// <param name="expectedPublic">The key's TPM2B_PUBLIC (size prefix included), as <see cref="EnsureCertificateKeyAsync"/> returned it.</param>
+    /// <param name="cancellationToken">Cancels the TPM commands.</param>
+    /// <returns>Whether the key was evicted (false: nothing, or another object, was at the handle).</returns>
+    /// <exception cref="TpmException">The TPM failed.</exception>
+    public async ValueTask<bool> EvictCertificateKeyAsync(uint handle, ReadOnlyMemory<byte> expectedPublic, CancellationToken cancellationToken = default)
+    {
+        CheckCertificateKeyHandle(handle);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var activity = ActivitySource.StartActivity("TpmIdentity.EvictCertificateKey");
+            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var existing = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
+                if (!IsCertificateKey(existing.Public) || !existing.Tpm2BPublic.AsSpan().SequenceEqual(expectedPublic.Span))
+                {
+                    return false;
+                }
+            }
+            catch (TpmException e) when (IsAbsent(e))
+            {
+                return false;
+            }
+
+            await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, handle, handle, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         finally
         {

@@ -72,6 +72,15 @@ public abstract class CertificateSigningKey : IDisposable
     /// <exception cref="PlatformNotSupportedException">This platform cannot present the key to TLS.</exception>
     public abstract X509Certificate2 AttachTo(X509Certificate2 certificate);
 
+    /// <summary>Removes the key from where it is stored: a TPM key is evicted, a key file deleted (an in-memory key has nothing
+    /// to remove). A renewal with a new key calls it on the replaced key once the successor's certificate is stored.</summary>
+    /// <param name="cancellationToken">Cancels the removal.</param>
+    public virtual ValueTask RetireAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+    /// <summary>The key at the other location of this key's pair (TPM handle or key file) when one of this algorithm is
+    /// stored there, or null: after an interrupted renewal, the key whose certificate the cache may hold.</summary>
+    internal virtual ValueTask<CertificateSigningKey?> OpenAlternateAsync(CancellationToken cancellationToken) => ValueTask.FromResult<CertificateSigningKey?>(null);
+
     /// <inheritdoc />
     public void Dispose()
     {

@@ -17,11 +17,15 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
     private readonly AsymmetricAlgorithm _key;
     private readonly byte[] _publicKey;
 
-    private SoftwareCertificateKey(AsymmetricAlgorithm key, CertificateKeyAlgorithm algorithm, string? path)
+    /// <summary>What <see cref="AlternatePath"/> adds to the key file's name by default.</summary>
+    public const string AlternateSuffix = ".alt";
+
+    private SoftwareCertificateKey(AsymmetricAlgorithm key, CertificateKeyAlgorithm algorithm, string? path, string? alternatePath)
     {
         _key = key;
         Algorithm = algorithm;
         Path = path;
+        AlternatePath = alternatePath;
         _publicKey = key.ExportSubjectPublicKeyInfo();
     }
 
@@ -37,15 +41,22 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
     /// <summary>The file the key is stored in, or <see langword="null"/> for a key that lives only in memory.</summary>
     public string? Path { get; }
 
+    /// <summary>The other file of the key's pair (<c>{path}.alt</c> for the key <see cref="LoadOrCreateAsync"/> opened at
+    /// <c>{path}</c>, and the other way round): where a renewal with a new key writes the successor, so this key's file stays
+    /// until the successor's certificate is stored (<see cref="CreateSuccessorAsync"/>, <see cref="RetireAsync"/>).</summary>
+    public string? AlternatePath { get; }
+
     /// <summary>Generates a key that lives only in memory.</summary>
     /// <param name="algorithm">The algorithm; default ECC P-256.</param>
     public static SoftwareCertificateKey Create(CertificateKeyAlgorithm algorithm = CertificateKeyAlgorithm.EccP256)
     {
         Validate(algorithm, nameof(algorithm));
-        return new SoftwareCertificateKey(Generate(algorithm), algorithm, path: null);
+        return new SoftwareCertificateKey(Generate(algorithm), algorithm, path: null, alternatePath: null);
     }
 
-    /// <summary>Reads the key stored at <paramref name="path"/>, or generates one and stores it there (owner-only).</summary>
+    /// <summary>Reads the key stored at <paramref name="path"/>, or generates one and stores it there (owner-only). When
+    /// <paramref name="path"/> does not exist and <c>{path}.alt</c> holds a key of the algorithm (a renewal with a new key moved
+    /// it there), that key is opened instead, with the pair swapped.</summary>
     /// <param name="path">The key file, e.g. beside the registration cache.</param>
     /// <param name="algorithm">The algorithm of a new key; a stored key of another algorithm is replaced by a new one.</param>
     /// <param name="cancellationToken">Cancels the file operations.</param>
@@ -55,7 +66,8 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         ArgumentException.ThrowIfNullOrEmpty(path);
         Validate(algorithm, nameof(algorithm));
         string full = System.IO.Path.GetFullPath(path);
-        if (await TryLoadAsync(full, cancellationToken).ConfigureAwait(false) is { } loaded)
+        string alternate = full + AlternateSuffix;
+        if (await TryLoadAsync(full, alternate, cancellationToken).ConfigureAwait(false) is { } loaded)
         {
             if (loaded.Algorithm == algorithm)
             {
@@ -64,8 +76,17 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
 
             loaded.Dispose();
         }
+        else if (!File.Exists(full) && await TryLoadAsync(alternate, full, cancellationToken).ConfigureAwait(false) is { } moved)
+        {
+            if (moved.Algorithm == algorithm)
+            {
+                return moved;
+            }
 
-        var created = new SoftwareCertificateKey(Generate(algorithm), algorithm, full);
+            moved.Dispose();
+        }
+
+        var created = new SoftwareCertificateKey(Generate(algorithm), algorithm, full, alternate);
         try
         {
             await created.SaveAsync(cancellationToken).ConfigureAwait(false);
@@ -78,12 +99,14 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         }
     }
 
-    /// <summary>Generates a new key of the same algorithm at the same path (renewal with a new key); stored before it is returned.</summary>
+    /// <summary>Generates a new key of the same algorithm (renewal with a new key), stored at <see cref="AlternatePath"/>
+    /// (written atomically) before it is returned. This key's file is left in place: it keeps working until the successor's
+    /// certificate is stored, then <see cref="RetireAsync"/> deletes it. An in-memory key gets an in-memory successor.</summary>
     /// <param name="cancellationToken">Cancels the write.</param>
     public async Task<SoftwareCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken)
     {
-        var next = new SoftwareCertificateKey(Generate(Algorithm), Algorithm, Path);
-        if (Path is not null)
+        var next = new SoftwareCertificateKey(Generate(Algorithm), Algorithm, AlternatePath, Path);
+        if (next.Path is not null)
         {
             try
             {
@@ -97,6 +120,48 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         }
 
         return next;
+    }
+
+    /// <summary>Deletes this key's file, if it still holds this key (an in-memory key has nothing to delete).</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="IOException">The file could not be deleted.</exception>
+    public override async ValueTask RetireAsync(CancellationToken cancellationToken = default)
+    {
+        if (Path is null)
+        {
+            return;
+        }
+
+        using var stored = await TryLoadAsync(Path, AlternatePath, cancellationToken).ConfigureAwait(false);
+        if (stored is not null && stored.SubjectPublicKeyInfo.Span.SequenceEqual(_publicKey))
+        {
+            File.Delete(Path);
+        }
+    }
+
+    /// <summary>The key stored at <see cref="AlternatePath"/>, when it holds one of this algorithm, or null.</summary>
+    internal override async ValueTask<CertificateSigningKey?> OpenAlternateAsync(CancellationToken cancellationToken)
+    {
+        if (AlternatePath is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var other = await TryLoadAsync(AlternatePath, Path, cancellationToken).ConfigureAwait(false);
+            if (other is not null && other.Algorithm != Algorithm)
+            {
+                other.Dispose();
+                return null;
+            }
+
+            return other;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
     }
 
     internal override ValueTask<byte[]> SignHashAsync(ReadOnlyMemory<byte> sha256Digest, CancellationToken cancellationToken)
@@ -133,7 +198,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
     private static AsymmetricAlgorithm Generate(CertificateKeyAlgorithm algorithm) =>
         algorithm == CertificateKeyAlgorithm.EccP256 ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(RsaBits(algorithm));
 
-    private static async Task<SoftwareCertificateKey?> TryLoadAsync(string path, CancellationToken cancellationToken)
+    private static async Task<SoftwareCertificateKey?> TryLoadAsync(string path, string? alternatePath, CancellationToken cancellationToken)
     {
         byte[] bytes;
         try
@@ -158,7 +223,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
 
         try
         {
-            return FromPkcs8(bytes, path);
+            return FromPkcs8(bytes, path, alternatePath);
         }
         finally
         {
@@ -166,7 +231,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         }
     }
 
-    private static SoftwareCertificateKey FromPkcs8(byte[] pkcs8, string path)
+    private static SoftwareCertificateKey FromPkcs8(byte[] pkcs8, string path, string? alternatePath)
     {
         // Try ECDSA, then RSA; a key of neither kind (or a P-256 key on another curve) is refused, never guessed at.
         var ecdsa = ECDsa.Create();
@@ -175,7 +240,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
             ecdsa.ImportPkcs8PrivateKey(pkcs8, out int read);
             if (read == pkcs8.Length && ecdsa.KeySize == 256 && ecdsa.ExportParameters(false).Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value)
             {
-                return new SoftwareCertificateKey(ecdsa, CertificateKeyAlgorithm.EccP256, path);
+                return new SoftwareCertificateKey(ecdsa, CertificateKeyAlgorithm.EccP256, path, alternatePath);
             }
         }
         catch (CryptographicException)
@@ -189,7 +254,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
             rsa.ImportPkcs8PrivateKey(pkcs8, out int read);
             if (read == pkcs8.Length && rsa.KeySize is 2048 or 3072)
             {
-                return new SoftwareCertificateKey(rsa, rsa.KeySize == 2048 ? CertificateKeyAlgorithm.Rsa2048 : CertificateKeyAlgorithm.Rsa3072, path);
+                return new SoftwareCertificateKey(rsa, rsa.KeySize == 2048 ? CertificateKeyAlgorithm.Rsa2048 : CertificateKeyAlgorithm.Rsa3072, path, alternatePath);
             }
         }
         catch (CryptographicException)

@@ -20,10 +20,11 @@ public sealed class TpmCertificateKey : CertificateSigningKey
     private readonly TpmIdentity _tpm;
     private readonly byte[] _publicKey;
 
-    private TpmCertificateKey(TpmIdentity tpm, uint handle, CertificateKeyAlgorithm algorithm, byte[] tpm2bPublic, string? transportSpec)
+    private TpmCertificateKey(TpmIdentity tpm, uint handle, uint alternateHandle, CertificateKeyAlgorithm algorithm, byte[] tpm2bPublic, string? transportSpec)
     {
         _tpm = tpm;
         Handle = handle;
+        AlternateHandle = alternateHandle;
         Algorithm = algorithm;
         TpmPublic = tpm2bPublic;
         TransportSpec = transportSpec;
@@ -42,6 +43,10 @@ public sealed class TpmCertificateKey : CertificateSigningKey
     /// <summary>The persistent handle of the key.</summary>
     public uint Handle { get; }
 
+    /// <summary>The other handle of the key's pair: where a renewal with a new key creates the successor, so this key stays
+    /// usable until the successor's certificate is in place (<see cref="CreateSuccessorAsync"/>, <see cref="RetireAsync"/>).</summary>
+    public uint AlternateHandle { get; }
+
     /// <summary>The key's TPM2B_PUBLIC as the TPM reported it (size prefix included).</summary>
     public ReadOnlyMemory<byte> TpmPublic { get; }
 
@@ -57,14 +62,19 @@ public sealed class TpmCertificateKey : CertificateSigningKey
     public string? ProviderTcti => TpmProviderKey.TctiFor(TransportSpec);
 
     /// <summary>Opens the key persisted at <paramref name="handle"/>, creating it under the SRK when absent (or of another
-    /// algorithm).</summary>
+    /// algorithm). When <paramref name="handle"/> is empty and <paramref name="alternateHandle"/> holds a key of the algorithm
+    /// (a renewal with a new key moved it there), that key is opened instead, with the pair swapped.</summary>
     /// <param name="tpm">The device's TPM; kept (not disposed) for signing.</param>
     /// <param name="algorithm">The algorithm; default ECC P-256.</param>
     /// <param name="handle">The persistent handle; default <see cref="TpmIdentity.DefaultCertificateKeyHandle"/>.</param>
     /// <param name="transportSpec">The spec <paramref name="tpm"/> was opened with, so TLS can reach the same TPM; null when the
     /// key only signs requests.</param>
-    /// <param name="replace">Create a new key even when one of the algorithm is there (renewal with a new key).</param>
+    /// <param name="replace">Create a new key at <paramref name="handle"/> even when one of the algorithm is there.</param>
+    /// <param name="alternateHandle">The other handle of the pair (renewal with a new key); default
+    /// <paramref name="handle"/> + 1. It must differ from <paramref name="handle"/> and be a handle of ours.</param>
     /// <param name="cancellationToken">Cancels the TPM commands.</param>
+    /// <exception cref="ArgumentException">A handle is outside the owner's persistent range, is the EK, SRK or identity key's,
+    /// or the two handles are the same.</exception>
     /// <exception cref="TpmException">The TPM failed, or the handle holds an object that is not a signing key.</exception>
     public static async Task<TpmCertificateKey> OpenAsync(
         TpmIdentity tpm,
@@ -72,20 +82,61 @@ public sealed class TpmCertificateKey : CertificateSigningKey
         uint handle = TpmIdentity.DefaultCertificateKeyHandle,
         string? transportSpec = null,
         bool replace = false,
+        uint? alternateHandle = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tpm);
         Validate(algorithm, nameof(algorithm));
-        TpmPublic template = algorithm == CertificateKeyAlgorithm.EccP256
-            ? TpmTemplates.EccP256SigningKey
-            : TpmTemplates.RsaSigningKey((ushort)RsaBits(algorithm));
+        uint alternate = alternateHandle ?? handle + 1;
+        if (alternate is < 0x8100_0000 or > 0x817F_FFFF)
+        {
+            throw new ArgumentOutOfRangeException(nameof(alternateHandle), $"0x{alternate:X8} is not in the owner's persistent range 0x81000000–0x817FFFFF.");
+        }
+
+        if (alternate == handle)
+        {
+            throw new ArgumentException($"The alternate handle 0x{alternate:X8} is the key's own handle.", nameof(alternateHandle));
+        }
+
+        TpmPublic template = Template(algorithm);
+        if (!replace && await tpm.ReadCertificateKeyAsync(handle, cancellationToken).ConfigureAwait(false) is null
+            && await tpm.ReadCertificateKeyAsync(alternate, cancellationToken).ConfigureAwait(false) is { } moved
+            && Provisioning.Device.Tpm.TpmPublic.FromTpm2B(moved).MatchesTemplate(template))
+        {
+            return new TpmCertificateKey(tpm, alternate, handle, algorithm, moved, transportSpec);
+        }
+
         byte[] persisted = await tpm.EnsureCertificateKeyAsync(handle, template, replace, cancellationToken).ConfigureAwait(false);
-        return new TpmCertificateKey(tpm, handle, algorithm, persisted, transportSpec);
+        return new TpmCertificateKey(tpm, handle, alternate, algorithm, persisted, transportSpec);
     }
 
-    /// <summary>A new key of the same algorithm at the same handle (renewal with a new key); this one's key is evicted.</summary>
-    public Task<TpmCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken) =>
-        OpenAsync(_tpm, Algorithm, Handle, TransportSpec, replace: true, cancellationToken);
+    /// <summary>A new key of the same algorithm at <see cref="AlternateHandle"/> (renewal with a new key). This key is left in
+    /// place: it keeps working until the successor's certificate is stored, then <see cref="RetireAsync"/> evicts it. Whatever
+    /// certificate key an earlier, unfinished renewal left at the alternate handle is replaced.</summary>
+    /// <param name="cancellationToken">Cancels the TPM commands.</param>
+    public async Task<TpmCertificateKey> CreateSuccessorAsync(CancellationToken cancellationToken)
+    {
+        byte[] persisted = await _tpm.EnsureCertificateKeyAsync(AlternateHandle, Template(Algorithm), replace: true, cancellationToken).ConfigureAwait(false);
+        return new TpmCertificateKey(_tpm, AlternateHandle, Handle, Algorithm, persisted, TransportSpec);
+    }
+
+    /// <summary>Evicts this key from the TPM, if it is still the key persisted at <see cref="Handle"/>.</summary>
+    /// <param name="cancellationToken">Cancels the TPM commands.</param>
+    /// <exception cref="TpmException">The TPM failed.</exception>
+    public override async ValueTask RetireAsync(CancellationToken cancellationToken = default) =>
+        await _tpm.EvictCertificateKeyAsync(Handle, TpmPublic, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The key persisted at <see cref="AlternateHandle"/>, when it is a key of this algorithm (the successor of a renewal
+    /// that stored its certificate but did not retire this key), or null.</summary>
+    internal override async ValueTask<CertificateSigningKey?> OpenAlternateAsync(CancellationToken cancellationToken) =>
+        await _tpm.ReadCertificateKeyAsync(AlternateHandle, cancellationToken).ConfigureAwait(false) is { } other
+        && Provisioning.Device.Tpm.TpmPublic.FromTpm2B(other).MatchesTemplate(Template(Algorithm))
+            ? new TpmCertificateKey(_tpm, AlternateHandle, Handle, Algorithm, other, TransportSpec)
+            : null;
+
+    private static TpmPublic Template(CertificateKeyAlgorithm algorithm) => algorithm == CertificateKeyAlgorithm.EccP256
+        ? TpmTemplates.EccP256SigningKey
+        : TpmTemplates.RsaSigningKey((ushort)RsaBits(algorithm));
 
     internal override async ValueTask<byte[]> SignHashAsync(ReadOnlyMemory<byte> sha256Digest, CancellationToken cancellationToken) =>
         await _tpm.SignWithCertificateKeyAsync(Handle, sha256Digest, cancellationToken).ConfigureAwait(false);

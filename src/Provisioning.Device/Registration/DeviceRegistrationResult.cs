@@ -56,7 +56,9 @@ public sealed class DeviceRegistrationResult
 
     /// <summary>The key of <see cref="IssuedCertificateChain"/>'s leaf: the request's
     /// <see cref="ProvisioningRegistrationRequest.CertificateSigningKey"/>, set once the chain was validated against it
-    /// (also for a cached result); otherwise <see langword="null"/>.</summary>
+    /// (also for a cached result); otherwise <see langword="null"/>. For a cached result written by a renewal with a new key
+    /// whose old key was not retired yet (an interrupted renewal), it is the key at the other location of the request key's
+    /// pair (TPM handle or key file) that the cached leaf names: a new object, which the caller disposes.</summary>
     public CertificateSigningKey? CertificateSigningKey { get; internal set; }
 
     /// <summary>The DPS operation id of this registration, or <see langword="null"/> for a cached result.</summary>

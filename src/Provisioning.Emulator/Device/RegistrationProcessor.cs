@@ -115,7 +115,16 @@ internal sealed class RegistrationProcessor(
             // The device connects to its hub with the issued certificate from now on.
             using var issued = authority.IssueClientCertificate(csr, options.IssuedCertificateValidity);
             record.IssuedCertificateChain = [Convert.ToBase64String(issued.RawData), Convert.ToBase64String(authority.Certificate.RawData)];
-            hubDevice = hubDevice with { Kind = HubCredentialKind.X509, PrimaryKey = null, SecondaryKey = null, Thumbprint = CertificateText.Sha256Thumbprint(issued) };
+            // IoT Hub's CA authentication needs CN = device id; an individual enrollment naming another device id (the CN is the
+            // registration id) falls back to the issued certificate's thumbprint.
+            var byAuthority = string.Equals(issued.GetNameInfo(X509NameType.SimpleName, forIssuer: false), deviceId, StringComparison.Ordinal);
+            hubDevice = hubDevice with
+            {
+                Kind = byAuthority ? HubCredentialKind.CertificateAuthority : HubCredentialKind.X509,
+                PrimaryKey = null,
+                SecondaryKey = null,
+                Thumbprint = CertificateText.Sha256Thumbprint(issued),
+            };
         }
         if (previous is { AssignedHub: { } oldHub, DeviceId: { } oldDevice }
             && (!string.Equals(oldHub, hubName, StringComparison.OrdinalIgnoreCase) || !string.Equals(oldDevice, deviceId, StringComparison.OrdinalIgnoreCase)))

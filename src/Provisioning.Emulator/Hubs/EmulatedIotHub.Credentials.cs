@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using System.Text.Json;
 using MQTTnet.Server;
 using Provisioning.Emulator.Device;
@@ -19,6 +20,9 @@ public sealed partial class EmulatedIotHub
     internal const string IssueCertificatePrefix = "$iothub/credentials/POST/issueCertificate/";
     internal const string CredentialsResponsePrefix = "$iothub/credentials/res/";
 
+    /// <summary>IoT Hub's limit on the <c>csr</c> field: 8 KB of base64.</summary>
+    private const int MaxCsrChars = 8 * 1024;
+
     private readonly ConcurrentDictionary<string, ConcurrentQueue<(int Status, int RetryAfterSeconds)>> _credentialFaults = new(StringComparer.Ordinal);
 
     /// <summary>Fault injection for tests: the device's next <paramref name="count"/> certificate requests are refused with
@@ -30,6 +34,17 @@ public sealed partial class EmulatedIotHub
         for (var i = 0; i < count; i++)
         {
             queue.Enqueue((status, retryAfterSeconds));
+        }
+    }
+
+    /// <summary>Fault injection for tests: the device's next <paramref name="count"/> certificate requests are accepted (202)
+    /// and then answered 200 with a "certificate" that is not one (a hostile or broken hub).</summary>
+    public void AnswerCertificateRequestsWithGarbage(string deviceId, int count = 1)
+    {
+        var queue = _credentialFaults.GetOrAdd(deviceId, _ => new());
+        for (var i = 0; i < count; i++)
+        {
+            queue.Enqueue((200, 0));
         }
     }
 
@@ -51,47 +66,33 @@ public sealed partial class EmulatedIotHub
 
         if (_credentialFaults.TryGetValue(device.DeviceId, out var faults) && faults.TryDequeue(out var fault))
         {
+            if (fault.Status == 200)
+            {
+                await SendAsync(device.DeviceId, $"{CredentialsResponsePrefix}202/{answer}", Encoding.UTF8.GetBytes($"{{\"correlationId\":\"{correlationId}\"}}"), e.CancellationToken).ConfigureAwait(false);
+                await SendAsync(device.DeviceId, $"{CredentialsResponsePrefix}200/{answer}",
+                    Encoding.UTF8.GetBytes($"{{\"correlationId\":\"{correlationId}\",\"certificates\":[\"bm90IGEgY2VydGlmaWNhdGU=\"]}}"), e.CancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             await CredentialErrorAsync(device.DeviceId, answer, fault.Status, fault.Status * 1000 + 1, "Injected fault.", correlationId, fault.RetryAfterSeconds, e.CancellationToken).ConfigureAwait(false);
             return;
         }
 
-        string? id = null, csr = null;
-        try
+        // The payload checks answer at once, with the codes IoT Hub answers (see HubCredentialErrors); the CSR's content is
+        // verified after the 202, as the service's certificate backend does.
+        if (ReadIssueRequest(payload, device.DeviceId) is { } refusal)
         {
-            using var document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 4 });
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                id = document.RootElement.TryGetProperty("id", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString() : null;
-                csr = document.RootElement.TryGetProperty("csr", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            }
-        }
-        catch (JsonException)
-        {
-        }
-
-        if (id is null || csr is null)
-        {
-            await CredentialErrorAsync(device.DeviceId, answer, 400, 400001, "The body is not {\"id\",\"csr\"}.", correlationId, null, e.CancellationToken).ConfigureAwait(false);
+            await CredentialErrorAsync(device.DeviceId, answer, refusal.ErrorCode / 1000, refusal.ErrorCode, refusal.Message, correlationId, null, e.CancellationToken).ConfigureAwait(false);
             return;
         }
 
-        if (!string.Equals(id, device.DeviceId, StringComparison.Ordinal))
-        {
-            await CredentialErrorAsync(device.DeviceId, answer, 400, 400004, "The id is not the connected device's.", correlationId, null, e.CancellationToken).ConfigureAwait(false);
-            return;
-        }
+        string csr = ReadCsr(payload);
 
         // The CN must stay what DPS issued: the registration id (the device id for an individual enrollment).
         var registered = await _options.Registry.FindAsync(HubHostName, device.DeviceId, e.CancellationToken).ConfigureAwait(false);
         if (registered is null)
         {
             await CredentialErrorAsync(device.DeviceId, answer, 404, 404001, "The device is gone.", correlationId, null, e.CancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (!CsrReader.TryRead(csr, CommonNameOf(e) ?? device.DeviceId, out var request, out var code, out var problem))
-        {
-            await CredentialErrorAsync(device.DeviceId, answer, code / 1000, code, problem, correlationId, null, e.CancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -107,9 +108,17 @@ public sealed partial class EmulatedIotHub
 
         await SendAsync(device.DeviceId, $"{CredentialsResponsePrefix}202/{answer}", accepted.WrittenSpan.ToArray(), e.CancellationToken).ConfigureAwait(false);
 
+        if (!CsrReader.TryRead(csr, CommonNameOf(e) ?? device.DeviceId, out var request, out _, out var problem))
+        {
+            // IoT Hub: 202, then 400037 with credentialError 400000 "CSR did not pass verification", whatever the CSR's fault.
+            await CredentialErrorAsync(device.DeviceId, answer, 400, HubCredentialErrors.CsrVerificationFailed, "Unable to complete the certificate request: " + problem,
+                correlationId, null, e.CancellationToken, credentialError: "400000", credentialMessage: "CSR did not pass verification").ConfigureAwait(false);
+            return;
+        }
+
         var chain = issuer(request!);
         using var leaf = X509CertificateLoader.LoadCertificate(chain[0]);
-        await _options.Registry.UpsertAsync(registered with { Kind = HubCredentialKind.X509, PrimaryKey = null, SecondaryKey = null, Thumbprint = leaf.GetCertHashString(HashAlgorithmName.SHA256) }, e.CancellationToken).ConfigureAwait(false);
+        await _options.Registry.UpsertAsync(registered with { Kind = registered.Kind == HubCredentialKind.X509 ? HubCredentialKind.X509 : HubCredentialKind.CertificateAuthority, PrimaryKey = null, SecondaryKey = null, Thumbprint = leaf.GetCertHashString(HashAlgorithmName.SHA256) }, e.CancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _certificatesIssued);
         var body = new System.Buffers.ArrayBufferWriter<byte>(2048);
         using (var writer = new Utf8JsonWriter(body))
@@ -133,7 +142,89 @@ public sealed partial class EmulatedIotHub
     private static string? CommonNameOf(InterceptingPublishEventArgs e) =>
         e.SessionItems[CertificateNameItem] as string;
 
-    private Task CredentialErrorAsync(string deviceId, string answer, int status, int errorCode, string message, string correlationId, int? retryAfter, CancellationToken cancellationToken)
+    /// <summary>Checks the request payload as IoT Hub does before accepting it: a JSON object with exactly <c>id</c> (the
+    /// connected device's), <c>csr</c> (base64, at most 8 KB) and an optional <c>replace</c>; null when it passes.</summary>
+    private static (int ErrorCode, string Message)? ReadIssueRequest(byte[] payload, string deviceId)
+    {
+        if (payload.Length == 0)
+        {
+            return (HubCredentialErrors.InvalidRequest, "Issue certificate request payload is missing: send a JSON object with 'id' and 'csr'.");
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 4 });
+            var root = document.RootElement;
+            string? id = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("id", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString() : null;
+            if (string.IsNullOrEmpty(id))
+            {
+                return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'id' field is invalid or missing.");
+            }
+
+            if (!string.Equals(id, deviceId, StringComparison.Ordinal))
+            {
+                return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'id' field does not match the authenticated device id.");
+            }
+
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.Name is not ("id" or "csr" or "replace"))
+                {
+                    return (HubCredentialErrors.InvalidRequest, "Issue certificate request payload contains an unknown field: only 'id', 'csr' and 'replace' are allowed.");
+                }
+            }
+
+            if (root.TryGetProperty("replace", out var r))
+            {
+                var replace = r.ValueKind == JsonValueKind.String ? r.GetString()! : "";
+                if (replace != "*" && !IsRequestId(replace))
+                {
+                    return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'replace' field has an invalid format: a request id is 4 to 36 letters, digits and inner hyphens; '*' replaces any pending request.");
+                }
+
+                if (replace != "*")
+                {
+                    // The emulator finishes every request before answering, so no request is ever pending.
+                    return (HubCredentialErrors.NoRequestToReplace, "No active certificate request found to replace.");
+                }
+            }
+
+            string? csr = root.TryGetProperty("csr", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            if (string.IsNullOrEmpty(csr))
+            {
+                return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field is invalid or missing.");
+            }
+
+            if (csr.Length > MaxCsrChars)
+            {
+                return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field exceeds the maximum length.");
+            }
+
+            if (!Convert.TryFromBase64String(csr, new byte[csr.Length], out _))
+            {
+                return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field is not valid base64.");
+            }
+
+            return null;
+        }
+        catch (JsonException)
+        {
+            return (HubCredentialErrors.MalformedJson, "cannot decode json format");
+        }
+    }
+
+    private static bool IsRequestId(string value) =>
+        value.Length is >= 4 and <= 36 && value[0] != '-' && value[^1] != '-' && value.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '-');
+
+    /// <summary>The <c>csr</c> of a payload <see cref="ReadIssueRequest"/> accepted.</summary>
+    private static string ReadCsr(byte[] payload)
+    {
+        using var document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 4 });
+        return document.RootElement.GetProperty("csr").GetString()!;
+    }
+
+    private Task CredentialErrorAsync(string deviceId, string answer, int status, int errorCode, string message, string correlationId, int? retryAfter,
+        CancellationToken cancellationToken, string? credentialError = null, string? credentialMessage = null)
     {
         var body = new System.Buffers.ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(body))
@@ -145,8 +236,8 @@ public sealed partial class EmulatedIotHub
             writer.WriteString("timestampUtc", _options.TimeProvider.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
             writer.WriteStartObject("info");
             writer.WriteString("correlationId", correlationId);
-            writer.WriteString("credentialError", status.ToString(CultureInfo.InvariantCulture));
-            writer.WriteString("credentialMessage", message);
+            writer.WriteString("credentialError", credentialError ?? status.ToString(CultureInfo.InvariantCulture));
+            writer.WriteString("credentialMessage", credentialMessage ?? message);
             writer.WriteEndObject();
             if (retryAfter is { } seconds)
             {

@@ -230,7 +230,19 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         }
 
         DateTimeOffset? expiresAt = null;
-        if (device.Kind == HubCredentialKind.X509)
+        if (device.Kind == HubCredentialKind.CertificateAuthority)
+        {
+            if (e.ClientCertificate is not { } certificate)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, "no client certificate");
+            }
+
+            if (CheckCertificateAuthority(certificate, deviceId) is { } problem)
+            {
+                return (MqttConnectReasonCode.NotAuthorized, problem);
+            }
+        }
+        else if (device.Kind == HubCredentialKind.X509)
         {
             if (e.ClientCertificate is not { } certificate)
             {
@@ -321,6 +333,63 @@ public sealed partial class EmulatedIotHub : IAsyncDisposable
         e.AcceptEnqueue = e.SenderClientId is { } sender && sender.Length == HubSenderPrefix.Length + e.ReceiverClientId.Length
             && sender.StartsWith(HubSenderPrefix, StringComparison.Ordinal) && sender.EndsWith(e.ReceiverClientId, StringComparison.Ordinal);
         return Task.CompletedTask;
+    }
+
+    /// <summary>IoT Hub's CA-signed X.509 authentication: the certificate must chain (signatures checked) to one of
+    /// <see cref="EmulatedIotHubOptions.DeviceCertificateAuthorities"/>, every certificate of the chain be valid now (within the
+    /// clock skew), the leaf carry the clientAuth extended key usage when it has that extension at all, and its subject CN be
+    /// the device id (case-sensitive, as device ids are). Null when it is accepted, else why not (never secret).</summary>
+    /// <remarks>Any such certificate is accepted, not only the last one issued: after a renewal the previous certificate keeps
+    /// working until it expires, as with IoT Hub's CA authentication (the hub does not track issued certificates).</remarks>
+    private string? CheckCertificateAuthority(X509Certificate2 certificate, string deviceId)
+    {
+        if (_options.DeviceCertificateAuthorities is not { Count: > 0 } authorities)
+        {
+            return "the hub trusts no device certificate authority";
+        }
+
+        if (!string.Equals(certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false), deviceId, StringComparison.Ordinal))
+        {
+            return "certificate CN is not the device id";
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        // Time is checked below against the hub's clock (a TimeProvider, with its skew), not the machine's.
+        chain.ChainPolicy.VerificationFlags = X509VerificationFlags.IgnoreNotTimeValid;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+        try
+        {
+            if (!chain.Build(certificate))
+            {
+                var status = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (all, s) => all | s.Status);
+                return $"certificate does not chain to the hub's certificate authority ({status})";
+            }
+
+            var now = _options.TimeProvider.GetUtcNow();
+            for (var i = 0; i < chain.ChainElements.Count; i++)
+            {
+                var link = chain.ChainElements[i].Certificate;
+                if (now < link.NotBefore.ToUniversalTime() - _options.ClockSkew || now > link.NotAfter.ToUniversalTime() + _options.ClockSkew)
+                {
+                    return i == 0 ? "certificate expired or not yet valid" : "a CA certificate of the chain expired or is not yet valid";
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            foreach (var element in chain.ChainElements)
+            {
+                if (!ReferenceEquals(element.Certificate, certificate))
+                {
+                    element.Certificate.Dispose();
+                }
+            }
+        }
     }
 
     /// <summary>A device certificate need not chain to anything the hub trusts (it is matched by thumbprint later), and SAS

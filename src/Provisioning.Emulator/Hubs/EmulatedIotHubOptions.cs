@@ -57,6 +57,11 @@ public sealed class EmulatedIotHubOptions
     /// <summary>Logging; silent when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>The certificate authorities devices of kind <see cref="HubCredentialKind.CertificateAuthority"/> must chain to
+    /// (DPS's linked hubs: the emulator's CA, which issues the certificates of DPS certificate issuance and renewal). None: such
+    /// devices are refused.</summary>
+    public X509Certificate2Collection DeviceCertificateAuthorities { get; init; } = [];
+
     /// <summary>Issues a certificate (DER chain, leaf first) for a device's renewal request (<c>$iothub/credentials</c>);
     /// null for a hub without a certificate authority. DPS's linked hubs use the emulator's CA.</summary>
     internal Func<System.Security.Cryptography.X509Certificates.CertificateRequest, IReadOnlyList<byte[]>>? CertificateIssuer { get; init; }

@@ -11,6 +11,11 @@ public enum HubCredentialKind
 
     /// <summary>A TLS client certificate, matched by thumbprint.</summary>
     X509,
+
+    /// <summary>A TLS client certificate chained to a certificate authority the hub trusts, whose subject CN is the device id
+    /// (IoT Hub's CA-signed X.509 authentication). Devices DPS issued a certificate to are registered this way; any valid
+    /// certificate from the authority is accepted, so the one a renewal replaced keeps working until it expires.</summary>
+    CertificateAuthority,
 }
 
 /// <summary>A device in a linked hub's registry, as DPS put it there.</summary>
@@ -19,7 +24,8 @@ public enum HubCredentialKind
 /// <param name="Kind">How the device authenticates.</param>
 /// <param name="PrimaryKey">The SAS key (symmetric primary key, or the TPM identity key); null for X.509.</param>
 /// <param name="SecondaryKey">The secondary symmetric key, when there is one.</param>
-/// <param name="Thumbprint">The SHA-256 (hex, upper case) thumbprint of the device certificate, for X.509.</param>
+/// <param name="Thumbprint">The SHA-256 (hex, upper case) thumbprint of the device certificate, for X.509; for
+/// <see cref="HubCredentialKind.CertificateAuthority"/>, that of the last certificate issued (shown, not used to authenticate).</param>
 /// <param name="Enabled">Whether the hub accepts the device.</param>
 /// <param name="InitialTwin">The desired properties the enrollment set, as JSON, or null.</param>
 public sealed record HubDevice(

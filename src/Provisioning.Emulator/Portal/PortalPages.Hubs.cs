@@ -101,6 +101,7 @@ internal sealed partial class PortalPages
     {
         HubCredentialKind.Tpm => "TPM (SAS signed in the TPM)",
         HubCredentialKind.SymmetricKey => "symmetric key (SAS)",
+        HubCredentialKind.CertificateAuthority => "X.509 certificate from the emulator's CA",
         _ => "X.509 certificate",
     };
 

@@ -153,7 +153,7 @@ public sealed class IssuedCertificateFirstBootTests : IAsyncLifetime
         await client.OpenAsync(Ct);
         await Bed.SendAndReceiveAsync(client);
         var device = await Bed.HubDeviceAsync(result);
-        Assert.Equal(HubCredentialKind.X509, device.Kind);
+        Assert.Equal(HubCredentialKind.CertificateAuthority, device.Kind);
         Assert.Equal(Thumbprint(result), device.Thumbprint);
     }
 

@@ -115,7 +115,7 @@ public sealed class TpmCertificateKeyTests
         Assert.Same(key, result.CertificateSigningKey);
         using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(result.IssuedCertificateChain[0]));
         Assert.True(key.Matches(leaf));
-        Assert.Equal(HubCredentialKind.X509, (await bed.HubDeviceAsync(result)).Kind);
+        Assert.Equal(HubCredentialKind.CertificateAuthority, (await bed.HubDeviceAsync(result)).Kind);
         // The software TPM has no TCTI: TLS with its key is refused with a reason, not attempted.
         var refused = Assert.Throws<PlatformNotSupportedException>(() => HubAuthentication.FromIssuedCertificate(result));
         Assert.Contains("software TPM", refused.Message, StringComparison.Ordinal);

@@ -83,7 +83,7 @@ public sealed class TpmKeyTlsTests
         }
 
         var device = await bed.HubDeviceAsync(result);
-        Assert.Equal(HubCredentialKind.X509, device.Kind);
+        Assert.Equal(HubCredentialKind.CertificateAuthority, device.Kind);
         using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(result.IssuedCertificateChain[0]));
         Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
     }
