@@ -21,9 +21,11 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
     private const int WebSocketPort = 443;
 
     public async Task<Stream> ConnectAsync(EndPoint brokerEndPoint, CancellationToken cancellationToken) =>
-        new PacketSizeGuardedStream(options.Transport == HubTransport.MqttWebSocket
-            ? await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false)
-            : await ConnectTlsAsync(cancellationToken).ConfigureAwait(false));
+        new PacketSizeGuardedStream(options.Transport != HubTransport.MqttWebSocket
+            ? await ConnectTlsAsync(cancellationToken).ConfigureAwait(false)
+            : HubFeatures.IsWebSocketsSupported
+                ? await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false)
+                : throw HubFeatures.WebSocketsRemoved());
 
     private async Task<Stream> ConnectTlsAsync(CancellationToken cancellationToken)
     {
