@@ -32,7 +32,7 @@ for (var i = 0; i < args.Length; i++)
 {
     if (args[i] is "-h" or "--help")
     {
-        Console.WriteLine(Usage);
+        Output.Line(Usage);
         return 0;
     }
 
@@ -69,6 +69,12 @@ for (var i = 0; i < args.Length; i++)
         default:
             return Fail($"unknown option '{args[i - 1]}'\n{Usage}", 2);
     }
+}
+
+if (stats)
+{
+    // First of the process-exit handlers: what the runtime's own shutdown adds comes after it.
+    AppDomain.CurrentDomain.ProcessExit += (_, _) => Output.Line($"at exit: peak RSS {Stats.PeakRss()}");
 }
 
 if (transport is not ("https" or "mqtt"))
@@ -147,14 +153,14 @@ try
         return Fail($"registration '{registrationId}' is {registration.Status}: {registration.ErrorCode} {registration.ErrorMessage}", 1);
     }
 
-    Console.WriteLine($"assigned to {registration.AssignedHub} as {registration.DeviceId} over {transport}");
+    Output.Line($"assigned to {registration.AssignedHub} as {registration.DeviceId} over {transport}");
     await using var hub = DeviceClient.Create(registration, attestation, hubOptions);
     await hub.OpenAsync(cancel.Token);
     await hub.SendEventAsync(new HubMessage("""{"firstBoot":true,"temperature":21.5}"""u8.ToArray()), cancel.Token);
-    Console.WriteLine("telemetry acknowledged by the hub");
+    Output.Line("telemetry acknowledged by the hub");
     if (stats)
     {
-        Console.WriteLine(Stats.Describe());
+        Output.Line(Stats.Describe());
     }
 
     return 0;
@@ -171,7 +177,7 @@ finally
 
 static int Fail(string message, int code)
 {
-    Console.Error.WriteLine($"error: {message}");
+    Output.Line($"error: {message}", error: true);
     return code;
 }
 
@@ -202,10 +208,24 @@ namespace Provisioning.Samples.DeviceOnly
     [JsonSerializable(typeof(EmulatorFile))]
     internal sealed partial class EmulatorFileJsonContext : JsonSerializerContext;
 
+    /// <summary>Lines to standard output or error as UTF-8, straight to the stream: no console writer, encoding lookup or
+    /// terminal set-up, which a device that logs a few lines does not need.</summary>
+    internal static class Output
+    {
+        public static void Line(string text, bool error = false)
+        {
+            using var stream = error ? Console.OpenStandardError() : Console.OpenStandardOutput();
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(text + "\n"));
+        }
+    }
+
     /// <summary>What the boot cost in memory, for the small-device figures (tests/Provisioning.Device.Benchmarks/README.md).</summary>
     internal static class Stats
     {
-        public static string Describe()
+        public static string Describe() =>
+            $"peak RSS {PeakRss()}; managed allocations {GC.GetTotalAllocatedBytes() / 1024} KiB; GCs gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}";
+
+        public static string PeakRss()
         {
             string peak = "unknown";
             try
@@ -223,7 +243,7 @@ namespace Provisioning.Samples.DeviceOnly
             {
             }
 
-            return $"peak RSS {peak}; managed allocations {GC.GetTotalAllocatedBytes() / 1024} KiB; GCs gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}";
+            return peak;
         }
     }
 
