@@ -101,7 +101,12 @@ if (emulatorFile is not null)
         return Fail($"'{emulatorFile}' lacks globalEndpoint, idScope or caCertificate", 2);
     }
 
-    endpoint ??= transport == "mqtt" ? file.MqttEndpoint ?? string.Empty : https;
+    if (transport == "mqtt" && endpoint is null && file.MqttEndpoint is null)
+    {
+        return Fail($"the emulator in '{emulatorFile}' serves no DPS MQTT endpoint (it was started with --mqtt-port off)", 2);
+    }
+
+    endpoint ??= transport == "mqtt" ? file.MqttEndpoint : https;
     idScope ??= scope;
     trustedCa ??= Path.GetFullPath(ca, Path.GetDirectoryName(Path.GetFullPath(emulatorFile))!);
     foreach (var hub in file.Hubs ?? [])
