@@ -30,6 +30,8 @@ public sealed partial class DeviceClient : IAsyncDisposable
     /// <param name="deviceId">The device id.</param>
     /// <param name="authentication">How the device authenticates; owned by the caller (dispose it after the client).</param>
     /// <param name="options">Options; defaults when null.</param>
+    /// <exception cref="NotSupportedException">The transport is MQTT over WebSockets and the application was built with
+    /// <c>Provisioning.Device.Hub.WebSockets.IsSupported</c> off.</exception>
     public DeviceClient(string hubHostName, string deviceId, HubAuthentication authentication, DeviceClientOptions? options = null)
         : this(hubHostName, deviceId, authentication, options, ownsAuthentication: false)
     {
@@ -53,6 +55,11 @@ public sealed partial class DeviceClient : IAsyncDisposable
 
         _options = options ?? new DeviceClientOptions();
         _options.Validate();
+        if (_options.Transport == HubTransport.MqttWebSocket && !HubFeatures.IsWebSocketsSupported)
+        {
+            throw HubFeatures.WebSocketsRemoved();
+        }
+
         HubHostName = hubHostName;
         DeviceId = deviceId;
         _authentication = authentication;

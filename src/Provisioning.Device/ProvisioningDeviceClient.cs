@@ -43,6 +43,8 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <param name="options">Settings; default values when <see langword="null"/>. Read once, here.</param>
     /// <exception cref="ArgumentException">An argument or option is invalid, or the attestation is TPM and the transport
     /// MQTT (the service has no TPM challenge over MQTT; use HTTPS).</exception>
+    /// <exception cref="NotSupportedException">The application was built with the transport's feature switch off
+    /// (<c>Provisioning.Device.{Https|Mqtt|Amqp|WebSockets}.IsSupported</c>; see the package README).</exception>
     public ProvisioningDeviceClient(string globalEndpoint, string idScope, ProvisioningAttestation attestation, ProvisioningClientOptions? options = null)
         : this(globalEndpoint, idScope, attestation, options, handler: null)
     {
@@ -77,18 +79,34 @@ public sealed class ProvisioningDeviceClient : IDisposable
         IdScope = idScope;
         Attestation = attestation;
         _logger = _options.LoggerFactory?.CreateLogger<ProvisioningDeviceClient>() ?? NullLogger<ProvisioningDeviceClient>.Instance;
+        // Each branch is guarded by its feature switch, so a build that turns a transport off leaves its code out.
         if (_options.Transport == ProvisioningTransport.Https)
         {
+            if (!ProvisioningFeatures.IsHttpsSupported)
+            {
+                throw ProvisioningFeatures.Removed(_options.Transport, ProvisioningFeatures.HttpsSwitch);
+            }
+
             Uri endpoint = ParseEndpoint(globalEndpoint);
             var tlsRefusals = new TlsRefusalRecorder();
             _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
         }
         else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
         {
+            if (!ProvisioningFeatures.IsAmqpSupported)
+            {
+                throw ProvisioningFeatures.Removed(_options.Transport, ProvisioningFeatures.AmqpSwitch);
+            }
+
             _amqp = new AmqpTransportFactory(globalEndpoint, attestation, _options, _logger);
         }
         else
         {
+            if (!ProvisioningFeatures.IsMqttSupported)
+            {
+                throw ProvisioningFeatures.Removed(_options.Transport, ProvisioningFeatures.MqttSwitch);
+            }
+
             _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger, mqttConnection);
         }
     }
@@ -130,11 +148,14 @@ public sealed class ProvisioningDeviceClient : IDisposable
             return cached;
         }
 
-        DeviceRegistrationResult result = _http is not null
+        // The switches again: the constructor made only a transport whose switch is on, and a trimmed build drops the rest.
+        DeviceRegistrationResult result = _http is not null && ProvisioningFeatures.IsHttpsSupported
             ? await new RegistrationStateMachine(_http, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken).ConfigureAwait(false)
-            : _amqp is not null
+            : _amqp is not null && ProvisioningFeatures.IsAmqpSupported
                 ? await RegisterOverAmqpAsync(_amqp, request, cancellationToken).ConfigureAwait(false)
-                : await RegisterOverMqttAsync(_mqtt!, request, cancellationToken).ConfigureAwait(false);
+                : _mqtt is not null && ProvisioningFeatures.IsMqttSupported
+                    ? await RegisterOverMqttAsync(_mqtt, request, cancellationToken).ConfigureAwait(false)
+                    : throw new InvalidOperationException("The client has no transport (unreachable: the constructor makes one).");
         if (cache is not null && result.Status == ProvisioningRegistrationStatus.Assigned)
         {
             await SaveCachedAsync(cache, result, cancellationToken).ConfigureAwait(false);

@@ -16,6 +16,8 @@ internal static class SampleProcess
 
     public static string TpmDeviceProvisionDll => Dll("TpmDeviceProvisionDll");
 
+    public static string DeviceOnlyDll => Dll("DeviceOnlyDll");
+
     public static async Task<SampleRun> RunAsync(string dll, string home, IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
         // The dotnet CLI tells its children which host it is (DOTNET_HOST_PATH): the same runtime runs the sample.

@@ -21,9 +21,11 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
     private const int WebSocketPort = 443;
 
     public async Task<Stream> ConnectAsync(EndPoint brokerEndPoint, CancellationToken cancellationToken) =>
-        new PacketSizeGuardedStream(options.Transport == HubTransport.MqttWebSocket
-            ? await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false)
-            : await ConnectTlsAsync(cancellationToken).ConfigureAwait(false));
+        new PacketSizeGuardedStream(options.Transport != HubTransport.MqttWebSocket
+            ? await ConnectTlsAsync(cancellationToken).ConfigureAwait(false)
+            : HubFeatures.IsWebSocketsSupported
+                ? await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false)
+                : throw HubFeatures.WebSocketsRemoved());
 
     private async Task<Stream> ConnectTlsAsync(CancellationToken cancellationToken)
     {
@@ -113,12 +115,14 @@ internal sealed class HubStreamProvider(string hubHostName, HubAuthentication au
 
     private SslClientAuthenticationOptions TlsOptions(Action<string>? onRefused = null)
     {
-        // The system store plus the configured roots (the emulator's CA), checked as for DPS; validation stays on.
+        // The system store plus the configured roots (the emulator's CA), checked as for DPS; validation stays on. With configured
+        // roots the handshake builds its chain against them first, so the system store is read only when they do not vouch.
         return new SslClientAuthenticationOptions
         {
             TargetHost = hubHostName,
             ClientCertificateContext = authentication.ClientCertificate,
             RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, onRefused),
+            CertificateChainPolicy = ServerCertificateTrust.CreateChainPolicy(options.TrustedRootCertificates),
         };
     }
 

@@ -25,6 +25,11 @@ internal sealed class AmqpTransportFactory : IDisposable
         _endpoint = SocketEndpoint.Create(globalEndpoint, attestation, options);
         if (_endpoint.WebSocketUri is not null)
         {
+            if (!ProvisioningFeatures.IsWebSocketsSupported)
+            {
+                throw ProvisioningFeatures.Removed(options.Transport, ProvisioningFeatures.WebSocketsSwitch);
+            }
+
             _webSocketInvoker = new HttpMessageInvoker(ProvisioningHttpHandler.Create(attestation, options), disposeHandler: true);
         }
     }

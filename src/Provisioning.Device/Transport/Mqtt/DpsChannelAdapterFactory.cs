@@ -23,7 +23,9 @@ internal sealed class DpsChannelAdapterFactory : IMqttClientAdapterFactory
         ArgumentNullException.ThrowIfNull(options);
         IMqttChannel channel = _endpoint.WebSocketUri is null
             ? new TlsTcpChannel(_endpoint)
-            : new WebSocketChannel(_endpoint, _webSocketInvoker ?? throw new InvalidOperationException("MQTT over WebSockets needs an HTTP handler."));
+            : ProvisioningFeatures.IsWebSocketsSupported
+                ? new WebSocketChannel(_endpoint, _webSocketInvoker ?? throw new InvalidOperationException("MQTT over WebSockets needs an HTTP handler."))
+                : throw ProvisioningFeatures.Removed(ProvisioningTransport.MqttWebSockets, ProvisioningFeatures.WebSocketsSwitch);
         var formatter = new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
         return new MqttChannelAdapter(channel, formatter, logger) { PacketInspector = packetInspector };
     }

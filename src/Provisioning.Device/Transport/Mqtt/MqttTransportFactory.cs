@@ -26,6 +26,11 @@ internal sealed class MqttTransportFactory : IDisposable
         _endpoint = SocketEndpoint.Create(globalEndpoint, attestation, options);
         if (connect is null && _endpoint.WebSocketUri is not null)
         {
+            if (!ProvisioningFeatures.IsWebSocketsSupported)
+            {
+                throw ProvisioningFeatures.Removed(options.Transport, ProvisioningFeatures.WebSocketsSwitch);
+            }
+
             _webSocketInvoker = new HttpMessageInvoker(ProvisioningHttpHandler.Create(attestation, options), disposeHandler: true);
         }
 
