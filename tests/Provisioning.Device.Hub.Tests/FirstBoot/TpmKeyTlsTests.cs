@@ -8,7 +8,8 @@ namespace Provisioning.Device.Hub.Tests.FirstBoot;
 
 /// <summary>TLS to the hub with a key that never leaves the TPM (issue 16): swtpm, OpenSSL's tpm2-openssl provider opened
 /// with SafeEvpPKeyHandle.OpenKeyFromProvider, the key named by its persistent handle.</summary>
-/// <remarks>The provider reads its TCTI once per process, so this is the only test that opens it.</remarks>
+/// <remarks>The provider reads its TCTI once per process, so this is the only test that opens it. Whether a handshake with
+/// the key works is shown here only: a signature alone (also checked) went through before the bridge, the handshake did not.</remarks>
 [Trait("Category", "Interop")]
 public sealed class TpmKeyTlsTests
 {
@@ -62,21 +63,20 @@ public sealed class TpmKeyTlsTests
                 Assert.True(leafKey.VerifyHash(digest, signature));
             }
 
+            // The full TLS 1.3 handshake: the CertificateVerify signature is made in the TPM through the provider (the bridge key
+            // hands libssl's one signature to it); hashing and record encryption stay in OpenSSL's default provider.
             await using var client = new DeviceClient(result.AssignedHub!, result.DeviceId!, authentication, bed.HubOptions());
             Exception? lastFailure = null;
             client.ConnectionStateChanged += (_, e) => lastFailure = e.Exception ?? lastFailure;
             using var guard = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            guard.CancelAfter(TimeSpan.FromSeconds(10)); // a hang guard: a handshake the TPM cannot finish is retried forever
+            guard.CancelAfter(TimeSpan.FromSeconds(60)); // a hang guard: a handshake that keeps failing is retried, not thrown
             try
             {
                 await client.OpenAsync(guard.Token);
             }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested && lastFailure?.ToString().Contains("EVP lib", StringComparison.Ordinal) == true)
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
             {
-                // Diagnosed with openssl s_server alone: tpm2-openssl 1.1 hashes the TLS 1.3 transcript in TPM sequence objects and
-                // duplicates them (ContextSave/ContextLoad); swtpm has three object slots and no resource manager, so the copy
-                // fails with TPM_RC_OBJECT_MEMORY (0x902). A TPM behind /dev/tpmrm0 (the kernel resource manager) swaps contexts.
-                Assert.Skip("TLS 1.3 with tpm2-openssl needs a resource manager (/dev/tpmrm0 or tpm2-abrmd); bare swtpm runs out of object slots (0x902). The TPM signature through the provider was verified.");
+                Assert.Fail($"The TLS handshake with the TPM key did not complete; last failure: {lastFailure}");
             }
 
             await bed.SendAndReceiveAsync(client);
