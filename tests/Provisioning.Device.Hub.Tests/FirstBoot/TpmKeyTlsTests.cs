@@ -20,7 +20,7 @@ public sealed class TpmKeyTlsTests
     [Fact]
     public async Task FirstBoot_TpmAttestationAndTpmKey_OnSwtpm_HubAcceptsTheTlsClientCertificateSignedInTheTpm_AndTelemetryArrives()
     {
-        Swtpm.RequireOrSkip();
+        Swtpm.RequireOrSkip(tools: true);
         if (!OperatingSystem.IsLinux() || !File.Exists(ProviderModule))
         {
             var reason = "OpenSSL's tpm2 provider is not installed (apt-get install tpm2-openssl); this test needs it for TLS with a TPM key.";
@@ -47,6 +47,9 @@ public sealed class TpmKeyTlsTests
             using var provisioning = new ProvisioningDeviceClient(bed.Dps.GlobalEndpoint.ToString(), bed.Dps.IdScope, attestation, options);
             result = await provisioning.RegisterAsync(new ProvisioningRegistrationRequest { CertificateSigningKey = key }, Ct);
         }
+
+        // Our stack flushed every transient object and session it loaded (swtpm has three object slots and no resource manager).
+        await AssertNothingLoadedAsync(instance, "after registration and the key's creation");
 
         // swtpm serves one connection at a time: ours is closed, the provider opens its own.
         using (key)
@@ -82,9 +85,21 @@ public sealed class TpmKeyTlsTests
             await bed.SendAndReceiveAsync(client);
         }
 
+        // Nor does the provider keep anything loaded after the handshake's signature and the signature above.
+        await AssertNothingLoadedAsync(instance, "after the TLS handshake through the provider");
+
         var device = await bed.HubDeviceAsync(result);
         Assert.Equal(HubCredentialKind.X509, device.Kind);
         using var leaf = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(result.IssuedCertificateChain[0]));
         Assert.Equal(leaf.GetCertHashString(HashAlgorithmName.SHA256), device.Thumbprint);
+    }
+
+    private static async Task AssertNothingLoadedAsync(SwtpmInstance instance, string when)
+    {
+        foreach (var kind in new[] { "handles-transient", "handles-loaded-session" })
+        {
+            var listed = (await instance.ToolAsync("tpm2_getcap", [kind], cancellationToken: Ct)).EnsureSuccess("tpm2_getcap " + kind);
+            Assert.True(string.IsNullOrWhiteSpace(listed.StandardOutput), $"{kind} {when}: {listed.StandardOutput}");
+        }
     }
 }
