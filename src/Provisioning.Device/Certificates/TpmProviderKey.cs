@@ -9,7 +9,9 @@ namespace Provisioning.Device;
 /// handle.</summary>
 /// <remarks>The provider reads its TCTI from <c>TPM2OPENSSL_TCTI</c> when it is first loaded in the process; when the
 /// variable is not set, it is set here from the key's transport spec before that first load. swtpm serves one connection
-/// at a time: the provider keeps its own, so close other connections to the same swtpm first.</remarks>
+/// at a time and the provider connects for each command: an open <c>TpmIdentity</c> on the same swtpm must release its
+/// connection between commands (<c>TpmTransportOptions.ReleaseConnectionBetweenCommands</c>) or be closed, else the signature
+/// waits for it. libssl signs through <see cref="OpenSslSigningBridge"/>.</remarks>
 internal static partial class TpmProviderKey
 {
     internal const string ProviderName = "tpm2";
