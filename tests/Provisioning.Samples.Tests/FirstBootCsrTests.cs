@@ -67,6 +67,21 @@ public sealed class FirstBootCsrTests : IDisposable
         Assert.True(second.Json.GetProperty("telemetryDelivered").GetBoolean());
         Assert.Equal(issued.GetProperty("thumbprint").GetString(), second.Json.GetProperty("issuedCertificate").GetProperty("thumbprint").GetString());
         Assert.Equal("tpm", second.Json.GetProperty("issuedCertificate").GetProperty("keyLocation").GetString());
+
+        // Without the provider (OpenSSL looks for modules where OPENSSL_MODULES says): the error says what to install.
+        var noModules = Directory.CreateTempSubdirectory("no-ossl-modules-");
+        try
+        {
+            var third = await SampleProcess.RunAsync(SampleProcess.FirstBootDll, _home, arguments, environment: new Dictionary<string, string> { ["OPENSSL_MODULES"] = noModules.FullName });
+
+            Assert.NotEqual(0, third.ExitCode);
+            Assert.Contains($"no tpm2.so in {noModules.FullName}", third.Output, StringComparison.Ordinal);
+            Assert.Contains("apt-get install tpm2-openssl", third.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            noModules.Delete(recursive: true);
+        }
     }
 
     [Theory]
