@@ -127,6 +127,10 @@ internal sealed class DeviceIdentity : IAsyncDisposable
             transport.Timeout = timeout;
         }
 
+        // With --csr the certificate key may be in the TPM, and TLS to the hub then signs through OpenSSL's tpm2 provider, a second
+        // client of the TPM: swtpm serves one connection at a time, so ours is released between commands.
+        transport.ReleaseConnectionBetweenCommands = options.Csr is not null && options.KeyLocation != Provisioning.Device.CertificateKeyLocation.Software;
+
         return new TpmIdentityOptions
         {
             OwnerAuth = options.OwnerAuth is { } owner ? TpmAuthValue.Parse(owner, "--owner-auth") : default(ReadOnlyMemory<byte>),

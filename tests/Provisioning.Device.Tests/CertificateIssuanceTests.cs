@@ -331,4 +331,56 @@ public sealed class TpmProviderTctiTests
     [InlineData("unix:/run/swtpm.sock", null)]
     [InlineData(null, null)]
     public void TctiFor_MapsTheTransportSpec(string? spec, string? tcti) => Assert.Equal(tcti, TpmProviderKey.TctiFor(spec));
+
+    [Fact]
+    public void ProviderModule_IsLookedForInOpenSslModules_ThenInOpenSslsModulesDirectory()
+    {
+        var withModule = Directory.CreateTempSubdirectory("ossl-modules-");
+        var empty = Directory.CreateTempSubdirectory("ossl-empty-");
+        try
+        {
+            var module = Path.Combine(withModule.FullName, "tpm2.so");
+            File.WriteAllBytes(module, []);
+            Assert.Equal(module, TpmProviderKey.FindProviderModule(withModule.FullName, empty.FullName));
+            Assert.Equal(module, TpmProviderKey.FindProviderModule(null, withModule.FullName));
+            Assert.Equal(module, TpmProviderKey.FindProviderModule("", withModule.FullName));
+            Assert.Null(TpmProviderKey.FindProviderModule(empty.FullName, withModule.FullName)); // OPENSSL_MODULES wins, as in OpenSSL
+            Assert.Null(TpmProviderKey.FindProviderModule(null, null));
+        }
+        finally
+        {
+            withModule.Delete(recursive: true);
+            empty.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void MissingProvider_SaysWhatToInstall_AndWhereItLooked()
+    {
+        var message = TpmProviderKey.MissingProviderMessage("/opt/ossl-modules");
+        Assert.Contains("apt-get install tpm2-openssl", message, StringComparison.Ordinal);
+        Assert.Contains("no tpm2.so in /opt/ossl-modules", message, StringComparison.Ordinal);
+        Assert.Contains("libtss2-tcti-", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TlsWithAnRsaTpmKey_IsRefusedWithTheReason_BeforeTheProviderIsOpened()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Skip("TLS with a TPM key is Linux-only; other platforms refuse it earlier.");
+        }
+
+        var ct = TestContext.Current.CancellationToken;
+        await using var tpm = Provisioning.Device.Tpm.TpmIdentity.Open("software");
+        using var key = await TpmCertificateKey.OpenAsync(tpm, CertificateKeyAlgorithm.Rsa2048, cancellationToken: ct);
+        using var rsa = RSA.Create(2048);
+        using var certificate = new CertificateRequest("CN=rsa", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        using var publicOnly = X509CertificateLoader.LoadCertificate(certificate.RawData);
+
+        var refused = Assert.Throws<PlatformNotSupportedException>(() => key.AttachTo(publicOnly));
+        Assert.Contains("RSA-PSS", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("ECC P-256", refused.Message, StringComparison.Ordinal);
+    }
 }

@@ -18,13 +18,19 @@ internal static class SampleProcess
 
     public static string DeviceOnlyDll => Dll("DeviceOnlyDll");
 
-    public static async Task<SampleRun> RunAsync(string dll, string home, IEnumerable<string> arguments, TimeSpan? timeout = null)
+    public static async Task<SampleRun> RunAsync(string dll, string home, IEnumerable<string> arguments, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
     {
+        var variables = new Dictionary<string, string> { ["HOME"] = home, ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            variables[name] = value;
+        }
+
         // The dotnet CLI tells its children which host it is (DOTNET_HOST_PATH): the same runtime runs the sample.
         var result = await ProcessRunner.RunAsync(
             Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet",
             [dll, .. arguments],
-            environment: new Dictionary<string, string> { ["HOME"] = home, ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" },
+            environment: variables,
             timeout: timeout ?? TimeSpan.FromSeconds(90),
             cancellationToken: TestContext.Current.CancellationToken);
         return new SampleRun(result);

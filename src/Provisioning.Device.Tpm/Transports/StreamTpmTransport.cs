@@ -76,7 +76,7 @@ internal abstract class StreamTpmTransport : TpmTransport
             }
             finally
             {
-                if (!completed)
+                if (!completed || (Options.ReleaseConnectionBetweenCommands && ReleasableBetweenCommands))
                 {
                     await DropAsync().ConfigureAwait(false);
                 }
@@ -112,6 +112,10 @@ internal abstract class StreamTpmTransport : TpmTransport
     /// use instead; null when nothing better than "not a TPM" can be said.</summary>
     /// <param name="received">The first bytes received.</param>
     protected virtual string? WrongFramingHint(ReadOnlySpan<byte> received) => null;
+
+    /// <summary>Whether the connection can be closed between commands (<see cref="TpmTransportOptions.ReleaseConnectionBetweenCommands"/>):
+    /// true where a connection carries no state of its own (swtpm's raw stream).</summary>
+    protected virtual bool ReleasableBetweenCommands => false;
 
     /// <summary>What a peer that closes the connection on the first command, before answering, probably is; null when unknown.</summary>
     protected virtual string? ClosedOnFirstCommandHint => null;

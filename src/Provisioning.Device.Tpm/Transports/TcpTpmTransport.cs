@@ -6,6 +6,8 @@ namespace Provisioning.Device.Tpm;
 internal sealed class TcpTpmTransport(string host, int port, TpmTransportOptions options)
     : StreamTpmTransport(options, $"swtpm:{host}:{port}")
 {
+    protected override bool ReleasableBetweenCommands => true;
+
     protected override async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
         => await TcpConnector.ConnectAsync(host, port, Description, cancellationToken).ConfigureAwait(false);
 

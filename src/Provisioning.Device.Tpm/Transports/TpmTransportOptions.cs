@@ -44,6 +44,12 @@ public sealed class TpmTransportOptions
             : throw new ArgumentOutOfRangeException(nameof(value), "The connect timeout must be positive.");
     }
 
+    /// <summary>Whether a swtpm transport (<c>swtpm:</c> over TCP, <c>unix:</c>) closes its connection after each command, so
+    /// other clients of a TPM that serves one connection at a time can take turns with it: OpenSSL's tpm2 provider signing a
+    /// TLS handshake with a TPM-resident certificate key, tpm2-tools. Default false: one connection for the transport's life
+    /// (a command then costs no connect). Other transports ignore it (<c>/dev/tpmrm0</c> serves many clients).</summary>
+    public bool ReleaseConnectionBetweenCommands { get; set; }
+
     /// <summary>The locality sent with each command to the Microsoft simulator (0–4).</summary>
     public byte Locality { get; set; }
 

@@ -6,6 +6,8 @@ namespace Provisioning.Device.Tpm;
 internal sealed class UnixSocketTpmTransport(string path, TpmTransportOptions options)
     : StreamTpmTransport(options, $"unix:{path}")
 {
+    protected override bool ReleasableBetweenCommands => true;
+
     protected override async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

@@ -9,7 +9,9 @@ namespace Provisioning.Device;
 /// handle.</summary>
 /// <remarks>The provider reads its TCTI from <c>TPM2OPENSSL_TCTI</c> when it is first loaded in the process; when the
 /// variable is not set, it is set here from the key's transport spec before that first load. swtpm serves one connection
-/// at a time: the provider keeps its own, so close other connections to the same swtpm first.</remarks>
+/// at a time and the provider connects for each command: an open <c>TpmIdentity</c> on the same swtpm must release its
+/// connection between commands (<c>TpmTransportOptions.ReleaseConnectionBetweenCommands</c>) or be closed, else the signature
+/// waits for it. libssl signs through <see cref="OpenSslSigningBridge"/>.</remarks>
 internal static partial class TpmProviderKey
 {
     internal const string ProviderName = "tpm2";
@@ -49,6 +51,14 @@ internal static partial class TpmProviderKey
                 "use a SoftwareCertificateKey for the hub connection (registration and CSR signing with the TPM key work everywhere).");
         }
 
+        if (key.Algorithm != CertificateKeyAlgorithm.EccP256)
+        {
+            throw new PlatformNotSupportedException(
+                $"TLS with a TPM-resident {key.Algorithm} key is not supported: TLS 1.3 signs with RSA-PSS, which OpenSSL's TLS can only " +
+                "reach through a raw RSA private operation that a TPM signing key does not allow. Use an ECC P-256 TPM key (the default) " +
+                "for the hub connection; RSA TPM keys still register and sign certificate requests.");
+        }
+
         string tcti = key.ProviderTcti ?? throw new PlatformNotSupportedException(
             $"The TPM transport '{key.TransportSpec ?? "(none)"}' cannot be reached by OpenSSL's tpm2-openssl provider (it reaches device, swtpm " +
             "and mssim TPMs; the in-process software TPM has no TCTI). Open the key with the device's transport spec.");
@@ -66,34 +76,67 @@ internal static partial class TpmProviderKey
             }
             catch (CryptographicException ex)
             {
-                bool installed = File.Exists("/usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so") || File.Exists("/usr/lib/aarch64-linux-gnu/ossl-modules/tpm2.so")
-                    || File.Exists("/usr/lib/arm-linux-gnueabihf/ossl-modules/tpm2.so") || File.Exists("/usr/lib64/ossl-modules/tpm2.so");
+                string? module = FindProviderModule(GetNativeVariable("OPENSSL_MODULES"), ModulesDirectory());
                 throw new PlatformNotSupportedException(
-                    installed
-                        ? $"OpenSSL's tpm2 provider could not open '{key.ProviderKeyUri}' through TCTI '{GetNativeVariable(TctiVariable)}': {ex.Message} " +
+                    module is not null
+                        ? $"OpenSSL's tpm2 provider ({module}) could not open '{key.ProviderKeyUri}' through TCTI '{GetNativeVariable(TctiVariable)}': {ex.Message} " +
                           "Check that the TPM is reachable and the key is persisted at that handle."
-                        : "OpenSSL's tpm2 provider is not installed: install the 'tpm2-openssl' package (Debian/Ubuntu: apt-get install tpm2-openssl), " +
-                          "which also needs libtss2-tcti-device0 / libtss2-tcti-swtpm0 / libtss2-tcti-mssim0 for the TPM's transport.",
+                        : MissingProviderMessage(GetNativeVariable("OPENSSL_MODULES") ?? ModulesDirectory()),
                     ex);
             }
         }
 
         try
         {
-            if (key.Algorithm == CertificateKeyAlgorithm.EccP256)
-            {
-                using var ecdsa = new ECDsaOpenSsl(handle);
-                return certificate.CopyWithPrivateKey(ecdsa);
-            }
-
-            using var rsa = new RSAOpenSsl(handle);
-            return certificate.CopyWithPrivateKey(rsa);
+            // The provider key signs in its own library context; libssl gets a bridge key whose one operation, the
+            // CertificateVerify signature, is handed to it (see OpenSslSigningBridge for why libssl cannot use it directly).
+            using SafeEvpPKeyHandle bridged = OpenSslSigningBridge.Wrap(new ECDsaOpenSsl(handle));
+            using var ecdsa = new ECDsaOpenSsl(bridged);
+            return certificate.CopyWithPrivateKey(ecdsa);
         }
         finally
         {
             handle.Dispose();
         }
     }
+
+    /// <summary>The provider module OpenSSL would load: <c>tpm2.so</c> in <c>OPENSSL_MODULES</c> when set, else in OpenSSL's
+    /// modules directory; null when absent.</summary>
+    internal static string? FindProviderModule(string? modulesVariable, string? modulesDirectory)
+    {
+        string? directory = string.IsNullOrEmpty(modulesVariable) ? modulesDirectory : modulesVariable;
+        if (string.IsNullOrEmpty(directory))
+        {
+            return null;
+        }
+
+        string path = Path.Combine(directory, ProviderName + ".so");
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>What to install when the provider is absent.</summary>
+    internal static string MissingProviderMessage(string? searched) =>
+        $"OpenSSL's tpm2 provider is not installed (no {ProviderName}.so in {searched ?? "OpenSSL's modules directory"}): TLS with a TPM-resident " +
+        "key needs it. Install the 'tpm2-openssl' package (Debian/Ubuntu: apt-get install tpm2-openssl; Fedora: dnf install tpm2-openssl) " +
+        "with the TCTI library of the TPM's transport (libtss2-tcti-device0, libtss2-tcti-swtpm0 or libtss2-tcti-mssim0), or use a " +
+        "SoftwareCertificateKey for the hub connection.";
+
+    private static string? ModulesDirectory()
+    {
+        try
+        {
+            return Marshal.PtrToStringUTF8(OpenSslInfo(OpenSslInfoModulesDirectory));
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null; // no OpenSSL 3 here: the provider cannot be there either
+        }
+    }
+
+    private const int OpenSslInfoModulesDirectory = 1003; // OPENSSL_INFO_MODULES_DIR
+
+    [LibraryImport("libcrypto.so.3", EntryPoint = "OPENSSL_info")]
+    private static partial IntPtr OpenSslInfo(int type);
 
     private static string? GetNativeVariable(string name) => Marshal.PtrToStringUTF8(GetEnv(name));
 

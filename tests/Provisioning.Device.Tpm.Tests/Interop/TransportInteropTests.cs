@@ -13,6 +13,24 @@ public sealed class TransportInteropTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Swtpm_ReleasingTheConnectionBetweenCommands_LetsAnotherClientTakeTurns_WhileTheTransportIsOpen()
+    {
+        // swtpm serves one connection at a time: a second client (here tpm2-tools; in TLS with a TPM key, OpenSSL's tpm2 provider)
+        // is answered between our commands only when our transport lets go of its connection.
+        Swtpm.RequireOrSkip(tools: true);
+        await using var tpm = await SwtpmInstance.StartNewAsync(cancellationToken: Ct);
+        await using var transport = TpmTransport.Open(tpm.TransportSpec, new TpmTransportOptions { ReleaseConnectionBetweenCommands = true });
+        var commands = new TpmCommands(transport);
+        for (var turn = 0; turn < 3; turn++)
+        {
+            Assert.Equal(16, (await commands.GetRandomAsync(16, Ct)).Length);
+            var other = await tpm.ToolAsync("tpm2_getrandom", ["--hex", "8"], cancellationToken: Ct);
+            Assert.True(other.ExitCode == 0, other.StandardError);
+            Assert.Equal(16, other.StandardOutput.Trim().Length);
+        }
+    }
+
+    [Fact]
     public async Task UnixSocket_CarriesCommands_ToSwtpmUnixio()
     {
         Swtpm.RequireOrSkip();
