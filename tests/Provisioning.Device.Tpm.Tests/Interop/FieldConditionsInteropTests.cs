@@ -31,7 +31,7 @@ public sealed class FieldConditionsInteropTests
         try
         {
             var error = await Assert.ThrowsAsync<TimeoutException>(async () => await identity.GetRegistrationIdAsync(Ct));
-            Assert.Contains("did not answer TPM2_Startup within 1 s", error.Message, StringComparison.Ordinal);
+            Assert.Contains("did not answer TPM2_ReadPublic within 1 s", error.Message, StringComparison.Ordinal);
             Assert.Contains("not answering", error.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("busy", error.Message, StringComparison.Ordinal);
         }
