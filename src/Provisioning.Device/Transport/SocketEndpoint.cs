@@ -32,6 +32,10 @@ internal sealed class SocketEndpoint
     /// <summary>Checks the server certificate: the system's validation, and the extra roots of the options besides.</summary>
     public RemoteCertificateValidationCallback? ServerCertificateValidation { get; private init; }
 
+    /// <summary>The chain policy that has the TLS stack build its one chain against the extra roots (as HTTPS does), so that
+    /// <see cref="ServerCertificateValidation"/> does not build a second one; <see langword="null"/> without extra roots.</summary>
+    public System.Security.Cryptography.X509Certificates.X509ChainPolicy? ServerCertificateChainPolicy { get; private init; }
+
     /// <summary>
     /// Parses <c>host</c>, <c>host:port</c>, or (matching the transport) <c>mqtts://host[:port]</c>, <c>amqps://host[:port]</c>
     /// or <c>wss://host[:port]</c>; the default port is 8883 (MQTT) or 5671 (AMQP) over TCP, 443 over WebSockets.
@@ -62,6 +66,7 @@ internal sealed class SocketEndpoint
         {
             ClientCertificate = attestation.ClientCertificateContext,
             ServerCertificateValidation = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates),
+            ServerCertificateChainPolicy = ServerCertificateTrust.CreateChainPolicy(options.TrustedRootCertificates),
         };
     }
 }

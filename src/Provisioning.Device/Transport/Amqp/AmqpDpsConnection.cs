@@ -169,6 +169,7 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
                     TargetHost = endpoint.Host,
                     ClientCertificateContext = endpoint.ClientCertificate,
                     RemoteCertificateValidationCallback = endpoint.ServerCertificateValidation,
+                    CertificateChainPolicy = endpoint.ServerCertificateChainPolicy,
                 },
                 cancellationToken).ConfigureAwait(false);
             return tls;

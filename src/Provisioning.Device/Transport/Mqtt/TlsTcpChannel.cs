@@ -49,6 +49,7 @@ internal sealed class TlsTcpChannel : IMqttChannel
                     TargetHost = _endpoint.Host,
                     ClientCertificateContext = _endpoint.ClientCertificate,
                     RemoteCertificateValidationCallback = _endpoint.ServerCertificateValidation,
+                    CertificateChainPolicy = _endpoint.ServerCertificateChainPolicy,
                 },
                 cancellationToken).ConfigureAwait(false);
         }
