@@ -2,9 +2,11 @@ using System.Globalization;
 
 namespace Provisioning.Device.Benchmarks;
 
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single)
+// Tpm: for TPM attestation, swtpm (real TPM 2.0 emulator processes, shared by devices in turn) or software (the in-process
+// software TPM, one per device). Tpms: how many swtpm processes the devices share (each serves one registration at a time).
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, string Tpm, int Tpms)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--tpm swtpm|software] [--tpms <n>] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -35,14 +37,23 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
         }
 
         bool tpm = attestation == "tpm";
+        string tpmKind = Value(args, "--tpm") ?? "swtpm";
+        if (tpmKind is not ("swtpm" or "software"))
+        {
+            throw new ArgumentException(Usage);
+        }
+
+        int concurrency = Number(args, "--concurrency", 50);
         return new BenchmarkSettings(
             Number(args, "--devices", tpm ? 100 : 1000),
-            Number(args, "--concurrency", 50),
+            concurrency,
             attestation,
             transport,
             emulator == "inproc",
             Number(args, "--warmup", tpm ? 10 : 100),
-            Number(args, "--single", tpm ? 10 : 50));
+            Number(args, "--single", tpm ? 10 : 50),
+            tpmKind,
+            Number(args, "--tpms", Math.Min(concurrency, 8)));
     }
 
     private static string? Value(string[] args, string name)

@@ -25,8 +25,9 @@ Console.WriteLine($"Provisioning.Device benchmark: {settings.Devices} {settings.
 
 await using var emulator = settings.EmulatorInProcess ? await BenchmarkEmulator.StartInProcessAsync() : await BenchmarkEmulator.StartProcessAsync();
 int warmupCount = Math.Min(settings.Warmup, settings.Devices);
-await using var fleet = await DeviceFleet.CreateAsync(settings.Attestation, settings.Devices + warmupCount + settings.Single, emulator);
-Console.WriteLine($"Prepared {fleet.Count} devices and their enrollments in {fleet.PreparationTime.TotalSeconds:0.0} s.");
+await using var fleet = await DeviceFleet.CreateAsync(settings.Attestation, settings.Tpm, settings.Tpms, settings.Devices + warmupCount + settings.Single, emulator);
+Console.WriteLine($"Prepared {fleet.Count} devices and their enrollments in {fleet.PreparationTime.TotalSeconds:0.0} s"
+    + (settings.Attestation == "tpm" ? settings.Tpm == "swtpm" ? $" ({Math.Min(settings.Tpms, fleet.Count)} swtpm processes, shared in turn)." : " (one software TPM each)." : "."));
 
 var runner = new LoadRunner(emulator, settings.Transport);
 await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
@@ -39,13 +40,36 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     Latency: p50 {load.Percentile(0.50):0.0} ms, p95 {load.Percentile(0.95):0.0} ms, p99 {load.Percentile(0.99):0.0} ms, max {load.Percentile(1):0.0} ms
     Allocated by the {allocationOwner}: {load.AllocatedBytes / load.Count / 1024.0:0.0} KB per registration
     CPU per registration: {allocationOwner} {load.Cpu.TotalMilliseconds / load.Count:0.00} ms{(settings.EmulatorInProcess ? "" : $", emulator host {load.EmulatorCpu.TotalMilliseconds / load.Count:0.00} ms")}
+    First-chance exceptions per registration: {load.Tpm.Exceptions / (double)load.Count:0.00}{(load.ExceptionTypes.Length == 0 ? "" : $" ({load.ExceptionTypes})")}
     """));
+if (settings.Attestation == "tpm")
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"TPM per registration: {load.Tpm.Commands / (double)load.Count:0.0} commands, the TPM's own time {load.Tpm.CommandSeconds * 1000 / load.Count:0.00} ms"));
+}
 
 SingleDeviceResult single = await runner.RunSingleAsync(fleet.Take(warmupCount + settings.Devices, settings.Single));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"""
-    One device at a time ({single.Count} devices, medians): time to assigned {single.TotalMs:0.00} ms{(settings.Transport == ProvisioningTransport.Https
+    One device at a time ({single.Count} devices, medians): client CPU {single.CpuMs:0.00} ms per registration (mean), time to assigned {single.TotalMs:0.00} ms{(settings.Transport == ProvisioningTransport.Https
         ? $", its {single.Exchanges} HTTP exchanges {single.HttpMs:0.00} ms (TCP + TLS connect included), the rest {single.TotalMs - single.HttpMs:0.00} ms" : "")}
     """));
+if (settings.Attestation == "tpm")
+{
+    // Our TPM stack's time beyond the TPM's: the identity operations' time less the commands' time (write to response).
+    double beyond = single.LayerBeyondTpmMs;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"""
+        One device's TPM ({single.TpmCommands} commands): the TPM's own command time {single.TpmCommandMs:0.00} ms, our TPM identity operations {single.TpmLayerMs:0.00} ms: {beyond:0.00} ms beyond the TPM ({100 * beyond / single.TpmCommandMs:0.0}%)
+        One device's client CPU {single.CpuMs:0.00} ms = {100 * single.CpuMs / single.TpmCommandMs:0.0}% of the TPM's command time (TLS and HTTP included)
+        """));
+    if (settings.Transport == ProvisioningTransport.Https)
+    {
+        // The device side: everything but the HTTP exchanges (the network, TLS and DPS); beyond the TPM's own command time.
+        double device = single.TotalMs - single.HttpMs;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"One device's whole device side (time to assigned less its HTTP exchanges) {device:0.00} ms: {single.BeyondTpmMs:0.00} ms beyond the TPM's command time ({100 * single.BeyondTpmMs / single.TpmCommandMs:0.0}%)"));
+    }
+}
 
 return 0;

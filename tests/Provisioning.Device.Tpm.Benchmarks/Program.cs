@@ -1,6 +1,6 @@
 // Times our TPM stack on swtpm: a full activation (ActivateIdentityKeyAsync: policy session, PolicySecret,
 // ActivateCredential, Import, Load, evict the old key, EvictControl, flushes) and one HMAC, each as median/min/max of many runs,
-// and counts the TPM commands of each step as a device process runs it (a new identity: TPM2_Startup included; a
+// and counts the TPM commands of each step as a device process runs it (a new identity; TPM2_Startup only if the TPM needs it; a
 // TPM_RC_RETRY the TPM asks for is not counted, it is the TPM's).
 // Usage: dotnet run -c Release --project tests/Provisioning.Device.Tpm.Benchmarks [-- <activations> <hmacs>]
 using System.Diagnostics;

@@ -31,7 +31,7 @@ public sealed class FieldConditionUnitTests
     {
         var body = EccEkPublic + Name + Name;
         var response = "8001" + (10 + (body.Length / 2)).ToString("X8", System.Globalization.CultureInfo.InvariantCulture) + "00000000" + body;
-        var tpm = new ScriptedTpm("80010000000A00000100", response);
+        var tpm = new ScriptedTpm(response);
         await using var identity = new TpmIdentity(tpm);
 
         var error = await Assert.ThrowsAsync<TpmException>(async () => await identity.EnsureKeysAsync(Ct));
@@ -43,7 +43,7 @@ public sealed class FieldConditionUnitTests
             + "lists the used ones), where the key will be created, or evict this object if it is yours (tpm2_evictcontrol -C o -c 0x81010001) "
             + "or clear the TPM.",
             error.Message);
-        Assert.Equal(2, tpm.Commands.Count); // Startup, ReadPublic: no CreatePrimary, no EvictControl
+        Assert.Single(tpm.Commands); // ReadPublic: no Startup (the TPM is started), no CreatePrimary, no EvictControl
     }
 
     [Fact]
@@ -74,10 +74,9 @@ public sealed class FieldConditionUnitTests
     [InlineData("0000098E")] // TPM_RC_AUTH_FAIL on session 1
     public async Task OwnerRefusal_DuringEvictControl_NamesTheOwnerHierarchyAndFlag_NeverThePassword(string code)
     {
-        // Startup; ReadPublic EK: absent; CreatePrimary(E): a handle; EvictControl: refused; FlushContext.
+        // ReadPublic EK: absent; CreatePrimary(E): a handle; EvictControl: refused; FlushContext.
         var createPrimary = "8002" + "00000000" + "00000000" + "80000000" + "00000000"; // size patched below
         var tpm = new ScriptedTpm(
-            "80010000000A00000100",
             "80010000000A0000018B",
             Patch(createPrimary + Convert.ToHexString(TpmTemplates.EndorsementKey.ToTpm2B())),
             "80010000000A" + code,

@@ -48,7 +48,7 @@ internal sealed partial class TpmCommands
     /// <param name="credentialBlob">TPM2B_ID_OBJECT contents.</param>
     /// <param name="secret">TPM2B_ENCRYPTED_SECRET contents.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
-    public async ValueTask<byte[]> ActivateCredentialAsync(
+    public ValueTask<byte[]> ActivateCredentialAsync(
         uint activateHandle,
         ReadOnlyMemory<byte> activateAuth,
         uint keyHandle,
@@ -56,11 +56,42 @@ internal sealed partial class TpmCommands
         ReadOnlyMemory<byte> credentialBlob,
         ReadOnlyMemory<byte> secret,
         CancellationToken cancellationToken = default)
+        => ActivateCredentialCoreAsync(
+            activateHandle, activateAuth, keyHandle, TpmAuthCommand.Policy(keyPolicySession), credentialBlob, secret, cancellationToken);
+
+    /// <summary>As <see cref="ActivateCredentialAsync"/>, with continueSession clear: the TPM flushes the policy session when
+    /// the command succeeds (Part 1 §19.6.17), which saves a TPM2_FlushContext; on failure the session stays and the caller
+    /// flushes it.</summary>
+    public ValueTask<byte[]> ActivateCredentialEndingSessionAsync(
+        uint activateHandle,
+        ReadOnlyMemory<byte> activateAuth,
+        uint keyHandle,
+        uint keyPolicySession,
+        ReadOnlyMemory<byte> credentialBlob,
+        ReadOnlyMemory<byte> secret,
+        CancellationToken cancellationToken = default)
+        => ActivateCredentialCoreAsync(
+            activateHandle,
+            activateAuth,
+            keyHandle,
+            new TpmAuthCommand(keyPolicySession, ReadOnlyMemory<byte>.Empty, TpmSessionAttributes.None, ReadOnlyMemory<byte>.Empty),
+            credentialBlob,
+            secret,
+            cancellationToken);
+
+    private async ValueTask<byte[]> ActivateCredentialCoreAsync(
+        uint activateHandle,
+        ReadOnlyMemory<byte> activateAuth,
+        uint keyHandle,
+        TpmAuthCommand keyPolicy,
+        ReadOnlyMemory<byte> credentialBlob,
+        ReadOnlyMemory<byte> secret,
+        CancellationToken cancellationToken)
     {
         using var command = BeginCommand(TpmCommandCode.ActivateCredential, sessions: true);
         command.WriteUInt32(activateHandle);
         command.WriteUInt32(keyHandle);
-        WriteAuthorizations(command, TpmAuthCommand.Password(activateAuth), TpmAuthCommand.Policy(keyPolicySession));
+        WriteAuthorizations(command, TpmAuthCommand.Password(activateAuth), keyPolicy);
         command.WriteSized(credentialBlob.Span);
         command.WriteSized(secret.Span);
         var response = await SendAsync(command, TpmCommandCode.ActivateCredential, cancellationToken).ConfigureAwait(false);

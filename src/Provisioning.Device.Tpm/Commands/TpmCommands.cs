@@ -17,6 +17,11 @@ internal sealed partial class TpmCommands(TpmTransport transport, TimeProvider? 
 
     public TpmTransport Transport => transport;
 
+    /// <summary>Start the TPM when it says it is not started: a command answered TPM_RC_INITIALIZE gets TPM2_Startup(CLEAR)
+    /// first, once, and is sent again. Firmware (or swtpm's <c>startup-clear</c>) has normally started the TPM, so this saves
+    /// a Startup (refused with TPM_RC_INITIALIZE) on every boot, and still starts a TPM after a power cycle without firmware.</summary>
+    public bool StartOnDemand { get; init; }
+
     private static TpmWriter BeginCommand(TpmCommandCode code, bool sessions)
     {
         var writer = new TpmWriter(512);
@@ -39,6 +44,7 @@ internal sealed partial class TpmCommands(TpmTransport transport, TimeProvider? 
     private async ValueTask<byte[]> SendAsync(TpmWriter command, TpmCommandCode code, CancellationToken cancellationToken)
     {
         command.EndMessage();
+        var startupTried = false;
         for (var attempt = 0; ; attempt++)
         {
             var measured = TpmMetrics.Enabled;
@@ -55,6 +61,16 @@ internal sealed partial class TpmCommands(TpmTransport transport, TimeProvider? 
             if (header.Code == TpmResponseCode.Success)
             {
                 return response;
+            }
+
+            if (header.Code == TpmResponseCode.Initialize && StartOnDemand && code != TpmCommandCode.Startup && !startupTried)
+            {
+                startupTried = true;
+                if (await StartupAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    attempt--;
+                    continue;
+                }
             }
 
             if (retryable)

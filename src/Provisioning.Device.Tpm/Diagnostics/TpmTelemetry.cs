@@ -18,6 +18,14 @@ public static class TpmTelemetry
     /// <see cref="CommandTag"/> and <see cref="ResultTag"/>.</summary>
     public const string CommandDurationInstrument = "tpm.command.duration";
 
+    /// <summary>Counter of the time, in seconds, the TPM itself took, summed over every command of a stream transport (kernel
+    /// device, swtpm, simulators) and of the software TPM (its execution): from writing a command to the TPM until its complete response is read. No tags: a
+    /// process-wide sum, cheap enough to leave on, to compare with the time the layers above spend around it.</summary>
+    public const string TransportTimeInstrument = "tpm.transport.time";
+
+    /// <summary>Counter of the commands <see cref="TransportTimeInstrument"/> covers (one per command written, retries included).</summary>
+    public const string TransportExchangesInstrument = "tpm.transport.exchanges";
+
     /// <summary>The command tag: the <see cref="TpmCommandCode"/> name, e.g. <c>ActivateCredential</c>.</summary>
     public const string CommandTag = "tpm.command";
 

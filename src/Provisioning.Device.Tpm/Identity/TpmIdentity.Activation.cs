@@ -50,6 +50,7 @@ public sealed partial class TpmIdentity
         try
         {
             var session = await _tpm.StartAuthSessionAsync(TpmSessionType.Policy, TpmAlgorithm.Sha256, cancellationToken).ConfigureAwait(false);
+            var sessionEnded = false;
             try
             {
                 try
@@ -61,12 +62,17 @@ public sealed partial class TpmIdentity
                     throw HierarchyRefused(e, TpmHandles.Endorsement);
                 }
 
-                innerKey = await _tpm.ActivateCredentialAsync(
+                // The session ends with the command (continueSession clear): no FlushContext when it succeeds.
+                innerKey = await _tpm.ActivateCredentialEndingSessionAsync(
                     _options.StorageRootKeyHandle, default, _options.EndorsementKeyHandle, session, blob.CredentialBlob, blob.Secret, cancellationToken).ConfigureAwait(false);
+                sessionEnded = true;
             }
             finally
             {
-                await FlushAsync(session).ConfigureAwait(false);
+                if (!sessionEnded)
+                {
+                    await FlushAsync(session).ConfigureAwait(false);
+                }
             }
 
             if (innerKey.Length != InnerKeySize)
@@ -92,9 +98,15 @@ public sealed partial class TpmIdentity
         var handle = _options.IdentityKeyHandle;
         try
         {
-            if (await IsPersistedAsync(handle, cancellationToken).ConfigureAwait(false))
+            // Evict whatever is at the handle; nothing there is fine. One command either way, where reading first took two
+            // when a key was there (always, from the second activation on).
+            try
             {
                 await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, handle, handle, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TpmException e) when (IsAbsent(e))
+            {
+                // No earlier identity key.
             }
 
             await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, loaded, handle, cancellationToken).ConfigureAwait(false);
@@ -102,19 +114,6 @@ public sealed partial class TpmIdentity
         catch (TpmException e) when (IsBadAuth(e))
         {
             throw HierarchyRefused(e, TpmHandles.Owner);
-        }
-    }
-
-    private async ValueTask<bool> IsPersistedAsync(uint handle, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _tpm.ReadPublicRawAsync(handle, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (TpmException e) when (IsAbsent(e))
-        {
-            return false;
         }
     }
 }

@@ -13,7 +13,6 @@ public sealed partial class TpmIdentity
         try
         {
             using var activity = ActivitySource.StartActivity("TpmIdentity.Sign");
-            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
             var key = _options.IdentityKeyHandle;
             try
             {

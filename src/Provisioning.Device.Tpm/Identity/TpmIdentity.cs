@@ -25,7 +25,6 @@ public sealed partial class TpmIdentity : IAsyncDisposable
     private readonly TpmIdentityOptions _options;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private bool _started;
     private byte[]? _endorsementKey;
     private byte[]? _storageRootKey;
 
@@ -41,7 +40,7 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         _transport = transport;
         _ownsTransport = ownsTransport;
         _logger = _options.Logger ?? NullLogger.Instance;
-        _tpm = new TpmCommands(transport, _options.TimeProvider);
+        _tpm = new TpmCommands(transport, _options.TimeProvider) { StartOnDemand = true };
     }
 
     /// <summary>Opens an identity over a transport spec (see <see cref="TpmTransport.Open"/>).</summary>
@@ -93,7 +92,6 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
             TpmNvPublic nv;
             try
             {
@@ -139,7 +137,6 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         }
 
         using var activity = ActivitySource.StartActivity("TpmIdentity.EnsureKeys");
-        await StartOnceAsync(cancellationToken).ConfigureAwait(false);
         _endorsementKey ??= await EnsurePrimaryAsync(
             "endorsement key", _options.EndorsementKeyHandle, TpmHandles.Endorsement, _options.EndorsementAuth, TpmTemplates.EndorsementKey, cancellationToken).ConfigureAwait(false);
         _storageRootKey ??= await EnsurePrimaryAsync(
@@ -226,24 +223,12 @@ public sealed partial class TpmIdentity : IAsyncDisposable
             e);
     }
 
-    private async ValueTask StartOnceAsync(CancellationToken cancellationToken)
+    /// <summary>Nothing to send: the TPM is started on demand (<see cref="TpmCommands.StartOnDemand"/>), when a command finds
+    /// it not started, instead of a TPM2_Startup on every boot that firmware has already made (refused, TPM_RC_INITIALIZE).</summary>
+    private static ValueTask StartOnceAsync(CancellationToken cancellationToken)
     {
-        if (_started)
-        {
-            return;
-        }
-
-        try
-        {
-            await _tpm.StartupAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (TpmException e) when (e.ResponseCode != 0)
-        {
-            // Firmware normally starts the TPM and some resource managers refuse Startup outright; the next command tells.
-            LogStartupRefused(_logger, e.Message, null);
-        }
-
-        _started = true;
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Flushes a handle on a cleanup path: never with the caller's (possibly cancelled) token, never masking the first error.</summary>
@@ -259,15 +244,13 @@ public sealed partial class TpmIdentity : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether an error means "nothing at that handle" (TPM_RC_HANDLE or TPM_RC_REFERENCE_H0).</summary>
+    /// <summary>Whether an error means "nothing at that handle" (TPM_RC_HANDLE, or TPM_RC_REFERENCE_H0/H1 for the first or
+    /// second handle of a command).</summary>
     private static bool IsAbsent(TpmException e)
-        => e.ResponseCode != 0 && (e.BaseResponseCode == TpmResponseCode.Handle || (e.ResponseCode & 0xFFFF) == 0x910);
+        => e.ResponseCode != 0 && (e.BaseResponseCode == TpmResponseCode.Handle || (e.ResponseCode & 0xFFFF) is 0x910 or 0x911);
 
     private static readonly Action<ILogger, string, uint, Exception?> LogCreating =
         LoggerMessage.Define<string, uint>(LogLevel.Information, new EventId(1, "CreatingKey"), "Creating the {What} and persisting it at 0x{Handle:X8}");
-
-    private static readonly Action<ILogger, string, Exception?> LogStartupRefused =
-        LoggerMessage.Define<string>(LogLevel.Debug, new EventId(2, "StartupRefused"), "TPM2_Startup was refused: {Reason}");
 
     private static readonly Action<ILogger, uint, string, Exception?> LogFlushFailed =
         LoggerMessage.Define<uint, string>(LogLevel.Warning, new EventId(3, "FlushFailed"), "Flushing TPM handle 0x{Handle:X8} failed: {Reason}");

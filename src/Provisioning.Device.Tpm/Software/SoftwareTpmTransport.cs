@@ -41,7 +41,15 @@ public sealed class SoftwareTpmTransport : TpmTransport
     public override ValueTask<byte[]> ExecuteAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(_tpm.Execute(command.Span));
+        if (!TpmMetrics.TransportEnabled)
+        {
+            return ValueTask.FromResult(_tpm.Execute(command.Span));
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var response = _tpm.Execute(command.Span);
+        TpmMetrics.RecordExchange(System.Diagnostics.Stopwatch.GetTimestamp() - started);
+        return ValueTask.FromResult(response);
     }
 
     /// <inheritdoc />

@@ -50,8 +50,14 @@ internal abstract class StreamTpmTransport : TpmTransport
                 var stream = _stream ??= await ConnectAsync(timeout.Token).ConfigureAwait(false);
                 connecting = false;
                 timeout.CancelAfter(deadline);
+                var started = TpmMetrics.TransportEnabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 await WriteCommandAsync(stream, command, timeout.Token).ConfigureAwait(false);
                 var response = await ReadResponseAsync(stream, firstExchange, timeout.Token).ConfigureAwait(false);
+                if (started != 0)
+                {
+                    TpmMetrics.RecordExchange(System.Diagnostics.Stopwatch.GetTimestamp() - started);
+                }
+
                 completed = true;
                 _answered = true;
                 return response;

@@ -85,7 +85,8 @@ public sealed class SampleToolTests
             var result = await ToolAsync("--tpm", tpm.TransportSpec, "--tpm-timeout", "1");
             Assert.Equal(1, result.ExitCode);
             var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.Contains("did not answer TPM2_Startup within 1 s: it is not answering", line, StringComparison.Ordinal);
+            Assert.Contains("did not answer TPM2_", line, StringComparison.Ordinal);
+            Assert.Contains("within 1 s: it is not answering", line, StringComparison.Ordinal);
         }
         finally
         {

@@ -172,9 +172,14 @@ public sealed class TpmIdentityInteropTests
             Assert.Equal(ek, await identity.GetEndorsementKeyAsync(Ct));
         }
 
-        var startup = recorder.Exchanges[0];
+        // The first command finds the TPM not started (TPM_RC_INITIALIZE): Startup(CLEAR) is sent, then the command again.
+        Assert.Equal(TpmCommandCode.ReadPublic, recorder.Exchanges[0].CommandCode);
+        Assert.Equal(TpmResponseCode.Initialize, recorder.Exchanges[0].ResponseCode);
+        var startup = recorder.Exchanges[1];
         Assert.Equal(TpmCommandCode.Startup, startup.CommandCode);
         Assert.Equal(TpmResponseCode.Success, startup.ResponseCode); // a power cycle needs Startup, and it was sent
+        Assert.Equal(TpmCommandCode.ReadPublic, recorder.Exchanges[2].CommandCode);
+        Assert.Equal(TpmResponseCode.Success, recorder.Exchanges[2].ResponseCode);
     }
 
     [Fact]

@@ -9,6 +9,8 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// <summary>Gives MQTTnet our channels (<see cref="TlsTcpChannel"/> or <see cref="WebSocketChannel"/>) instead of its own.</summary>
 internal sealed class DpsChannelAdapterFactory : IMqttClientAdapterFactory
 {
+    private const int InitialWriterBufferSize = 512;
+
     private readonly SocketEndpoint _endpoint;
     private readonly HttpMessageInvoker? _webSocketInvoker;
 
@@ -26,7 +28,10 @@ internal sealed class DpsChannelAdapterFactory : IMqttClientAdapterFactory
             : ProvisioningFeatures.IsWebSocketsSupported
                 ? new WebSocketChannel(_endpoint, _webSocketInvoker ?? throw new InvalidOperationException("MQTT over WebSockets needs an HTTP handler."))
                 : throw ProvisioningFeatures.Removed(ProvisioningTransport.MqttWebSockets, ProvisioningFeatures.WebSocketsSwitch);
-        var formatter = new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
+        // A registration's packets (CONNECT with its SAS token, the register and poll PUBLISHes) fit in 512 bytes; MQTTnet's
+        // default starts every connection with a 4 KiB buffer. A larger packet (a CSR payload) grows it as before.
+        var formatter = new MqttPacketFormatterAdapter(
+            options.ProtocolVersion, new MqttBufferWriter(Math.Min(InitialWriterBufferSize, options.WriterBufferSize), options.WriterBufferSizeMax));
         return new MqttChannelAdapter(channel, formatter, logger) { PacketInspector = packetInspector };
     }
 }

@@ -17,8 +17,18 @@ namespace Provisioning.Device.Transport.Mqtt;
 internal sealed class TlsTcpChannel : IMqttChannel
 {
     private readonly SocketEndpoint _endpoint;
+    /// <summary>MQTT 3.1.1 §3.14: the DISCONNECT packet's first byte.</summary>
+    private const byte DisconnectPacket = 0xE0;
+
+    /// <summary>How long closing waits for the pending read to end after the socket is shut down (it ends at once).</summary>
+    private static readonly TimeSpan ReadEndDeadline = TimeSpan.FromSeconds(1);
+
     private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
+    private Socket? _socket;
+    private CancellationTokenSource? _readCancellation;
+    private TaskCompletionSource? _readEnded;
+    private volatile bool _disconnecting;
 
     public TlsTcpChannel(SocketEndpoint endpoint)
     {
@@ -43,6 +53,7 @@ internal sealed class TlsTcpChannel : IMqttChannel
             LocalEndPoint = socket.LocalEndPoint;
             var stream = new SslStream(new NetworkStream(socket, ownsSocket: true));
             _stream = stream;
+            _socket = socket;
             await stream.AuthenticateAsClientAsync(
                 new SslClientAuthenticationOptions
                 {
@@ -61,22 +72,72 @@ internal sealed class TlsTcpChannel : IMqttChannel
         }
     }
 
-    public Task DisconnectAsync(CancellationToken cancellationToken)
+    /// <remarks>After DISCONNECT, the socket is shut down and the pending read is let end (with end of stream) before the stream
+    /// is closed: closing it under the read aborted the read, and MQTTnet's cancellation of it cost six first-chance exceptions
+    /// per registration (rethrown through SslStream, this channel and MQTTnet's reader).</remarks>
+    public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
+        if (_disconnecting && Volatile.Read(ref _readEnded) is { } readEnded)
+        {
+            ShutDown();
+            try
+            {
+                await readEnded.Task.WaitAsync(ReadEndDeadline, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The read did not end: closing the stream below aborts it.
+            }
+        }
+
         Dispose();
-        return Task.CompletedTask;
     }
 
+    /// <remarks>
+    /// The read waits on a token of our own. Before DISCONNECT, a cancellation (a timeout, the caller's) cancels it as it always
+    /// did. Once DISCONNECT is sent, a cancellation (MQTTnet stopping its receive loop) shuts the socket down instead, and the read
+    /// ends as a closed connection, which is how MQTTnet's loop ends without an exception.
+    /// </remarks>
     public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
-        int read = await Stream.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false);
-        _guard.Observe(buffer.AsSpan(offset, read));
-        return read;
+        SslStream stream = Stream;
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _readEnded, ended);
+        try
+        {
+            CancellationTokenSource own = _readCancellation ??= new CancellationTokenSource();
+            int read;
+            using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).OnReadCancelled(), this))
+            {
+                try
+                {
+                    read = await stream.ReadAsync(buffer.AsMemory(offset, count), own.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (own.IsCancellationRequested)
+                {
+                    _readCancellation = null;
+                    own.Dispose();
+                    throw new OperationCanceledException(cancellationToken);
+                }
+            }
+
+            _guard.Observe(buffer.AsSpan(offset, read));
+            return read;
+        }
+        finally
+        {
+            ended.TrySetResult();
+        }
     }
 
     public async Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {
         SslStream stream = Stream;
+        if (buffer.Length == 2 && buffer.FirstSpan[0] == DisconnectPacket)
+        {
+            _disconnecting = true;
+        }
+
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
             await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
@@ -92,10 +153,43 @@ internal sealed class TlsTcpChannel : IMqttChannel
 
     private SslStream Stream => _stream ?? throw new InvalidOperationException("The channel is not connected.");
 
+    private void OnReadCancelled()
+    {
+        if (_disconnecting && ShutDown())
+        {
+            return;
+        }
+
+        try
+        {
+            _readCancellation?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The read has ended meanwhile.
+        }
+    }
+
+    /// <summary>Shuts the socket down both ways: a pending receive completes with end of stream. False when already closed.</summary>
+    private bool ShutDown()
+    {
+        try
+        {
+            _socket?.Shutdown(SocketShutdown.Both);
+            return _socket is not null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     private void Close(Socket? socket)
     {
         SslStream? stream = Interlocked.Exchange(ref _stream, null);
         stream?.Dispose();
         socket?.Dispose();
+        _socket = null;
+        Interlocked.Exchange(ref _readCancellation, null)?.Dispose();
     }
 }
