@@ -15,8 +15,8 @@ namespace Provisioning.Device;
 /// was assigned to.
 /// </summary>
 /// <remarks>
-/// Over HTTPS, one client holds one connection pool, reused by the TPM challenge, the retries and the polls of every
-/// registration. Over MQTT (<see cref="ProvisioningClientOptions.Transport"/>), each registration opens one connection,
+/// Over HTTPS, one client keeps one TLS connection open, reused by the TPM challenge, the retries and the polls of every
+/// registration (through <see cref="HttpClient"/> when a proxy applies). Over MQTT (<see cref="ProvisioningClientOptions.Transport"/>), each registration opens one connection,
 /// whose client id is the registration id, and closes it with DISCONNECT when it ends; registrations of one client then
 /// run one at a time. It is safe to share between threads; dispose it when done. dps-protocol.md §1, §5, §7.
 /// </remarks>
@@ -25,7 +25,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <summary>The public DPS global endpoint.</summary>
     public const string DefaultGlobalEndpoint = "global.azure-devices-provisioning.net";
 
-    private readonly HttpProvisioningTransport? _http;
+    private readonly IProvisioningTransport? _http;
     private readonly MqttTransportFactory? _mqtt;
     private readonly AmqpTransportFactory? _amqp;
     private readonly SemaphoreSlim _connectionGate = new(1, 1);
@@ -80,8 +80,16 @@ public sealed class ProvisioningDeviceClient : IDisposable
         if (_options.Transport == ProvisioningTransport.Https)
         {
             Uri endpoint = ParseEndpoint(globalEndpoint);
-            var tlsRefusals = new TlsRefusalRecorder();
-            _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
+            if (handler is null && DirectHttpsTransport.CanUse(endpoint, _options))
+            {
+                // No proxy: HTTP/1.1 of our own over one TLS connection, without a handler and its pool per client.
+                _http = new DirectHttpsTransport(endpoint, attestation, _options);
+            }
+            else
+            {
+                var tlsRefusals = new TlsRefusalRecorder();
+                _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
+            }
         }
         else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
         {

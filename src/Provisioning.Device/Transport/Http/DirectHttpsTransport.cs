@@ -1,0 +1,373 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Provisioning.Device.Transport.Http;
+
+/// <summary>
+/// DPS over HTTPS (dps-protocol.md §1) with HTTP/1.1 of our own over one <see cref="SslStream"/>: the two requests of a registration
+/// (PUT register, GET operation status) and the TPM challenge, without an <see cref="HttpClient"/> and its handler, pool and
+/// buffers per device. Used when no proxy applies (<see cref="CanUse"/>); otherwise <see cref="HttpProvisioningTransport"/>.
+/// </summary>
+/// <remarks>
+/// TLS is as strict as the handler's: TLS 1.2 or 1.3, the server certificate checked by <see cref="ServerCertificateTrust"/> (the
+/// system's validation with the host name, and the extra roots besides), the X.509 client chain in the handshake. One idle
+/// connection is kept for the next request (the poll after the registration); a request that finds it closed by the server before
+/// any byte of the answer is sent again once on a new connection, as <see cref="SocketsHttpHandler"/> does. The answer is read by
+/// <see cref="Http1ResponseReader"/> within fixed bounds; every exchange, connecting included, has the request timeout.
+/// </remarks>
+internal sealed class DirectHttpsTransport : IProvisioningTransport
+{
+    /// <summary>The <see cref="AppContext"/> switch that sends HTTPS through <see cref="HttpClient"/> even without a proxy.</summary>
+    public const string UseHttpClientSwitch = "Provisioning.Device.Https.UseHttpClient";
+
+    private const int MaxRequestHeadBytes = 8 * 1024;
+
+    private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
+
+    private readonly Uri _endpoint;
+    private readonly string _host;
+    private readonly int _port;
+    private readonly string _basePath;
+    private readonly byte[] _fixedHeaders;
+    private readonly SslClientAuthenticationOptions _tls;
+    private readonly TimeSpan _requestTimeout;
+    private readonly TimeProvider _time;
+    private readonly TlsRefusalRecorder _tlsRefusals;
+    private SslStream? _idle;
+    private volatile bool _disposed;
+
+    public DirectHttpsTransport(Uri endpoint, ProvisioningAttestation attestation, ProvisioningClientOptions options)
+    {
+        _endpoint = endpoint;
+        _host = endpoint.IdnHost;
+        _port = endpoint.Port;
+        _basePath = endpoint.AbsolutePath;
+        _requestTimeout = options.RequestTimeout;
+        _time = options.TimeProvider;
+        _tlsRefusals = new TlsRefusalRecorder();
+        string userAgent = UserAgent.Build(options.ProductInfo);
+        if (userAgent.AsSpan().ContainsAnyExceptInRange(' ', '~'))
+        {
+            throw new ArgumentException("The product info must be printable ASCII (it goes into the User-Agent header).", nameof(options));
+        }
+
+        // Host: the name dialled, with the port unless it is the default (RFC 9110 §7.2); an IPv6 literal keeps its brackets.
+        string host = endpoint.IsDefaultPort ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port}";
+        _fixedHeaders = Encoding.ASCII.GetBytes($"Host: {host}\r\nUser-Agent: {userAgent}\r\nAccept: application/json\r\n");
+        _tls = new SslClientAuthenticationOptions
+        {
+            TargetHost = _host,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ApplicationProtocols = Http11Only,
+            CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            AllowTlsResume = true,
+            ClientCertificateContext = attestation.ClientCertificateContext,
+            RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, _tlsRefusals.Record),
+            // With extra roots the handshake builds its one chain against them (as the handler does); otherwise the system's.
+            CertificateChainPolicy = ServerCertificateTrust.CreateChainPolicy(options.TrustedRootCertificates),
+        };
+    }
+
+    /// <summary>Whether the direct transport serves <paramref name="endpoint"/>: no proxy configured, none from the environment
+    /// for it, and the <see cref="UseHttpClientSwitch"/> not set.</summary>
+    public static bool CanUse(Uri endpoint, ProvisioningClientOptions options)
+    {
+        if (options.Proxy is not null || (AppContext.TryGetSwitch(UseHttpClientSwitch, out bool useHttpClient) && useHttpClient))
+        {
+            return false;
+        }
+
+        // What SocketsHttpHandler would use without a proxy set: the environment's (HTTPS_PROXY, ALL_PROXY, NO_PROXY).
+        IWebProxy system = HttpClient.DefaultProxy;
+        return system.IsBypassed(endpoint) || system.GetProxy(endpoint) is null;
+    }
+
+    public ValueTask<DpsReply> RegisterAsync(DpsRequestContext context, CancellationToken cancellationToken) =>
+        SendAsync(put: true, context, operationId: null, "the registration", cancellationToken);
+
+    public ValueTask<DpsReply> GetOperationStatusAsync(DpsRequestContext context, string operationId, CancellationToken cancellationToken) =>
+        SendAsync(put: false, context, operationId, "the status poll", cancellationToken);
+
+    public void Dispose()
+    {
+        _disposed = true;
+        Interlocked.Exchange(ref _idle, null)?.Dispose();
+    }
+
+    private async ValueTask<DpsReply> SendAsync(bool put, DpsRequestContext context, string? operationId, string operation, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        byte[] body = put ? context.Body : [];
+        int requestLength = MaxRequestHeadBytes + body.Length;
+        byte[] request = ArrayPool<byte>.Shared.Rent(requestLength);
+        byte[] receive = ArrayPool<byte>.Shared.Rent(Http1ResponseReader.MaxHeadBytes);
+        byte[] answer = ArrayPool<byte>.Shared.Rent(DpsResponseReader.MaxBodyBytes);
+        int written = 0;
+        int receiveUsed = 0;
+        int answerLength = 0;
+        using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);
+        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        CancellationToken token = linked?.Token ?? cancellationToken;
+        long received = 0;
+        try
+        {
+            written = WriteRequest(request, put, context, operationId, body);
+            for (int attempt = 0; ; attempt++)
+            {
+                SslStream? connection = Interlocked.Exchange(ref _idle, null);
+                bool reused = connection is not null;
+                connection ??= await ConnectAsync(operation, token).ConfigureAwait(false);
+                bool keep = false;
+                try
+                {
+                    var reader = new Http1ResponseReader(connection, receive);
+                    Http1Response response;
+                    try
+                    {
+                        await connection.WriteAsync(request.AsMemory(0, written), token).ConfigureAwait(false);
+                        response = await reader.ReadAsync(answer.AsMemory(0, DpsResponseReader.MaxBodyBytes), headRequest: false, token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (reused && attempt == 0 && reader.BytesReceived == 0 && ex is IOException or Http1ResponseException { Kind: Http1Failure.Ended })
+                    {
+                        // The server closed the idle connection as the request went out: the request was not answered, so it goes
+                        // once more on a new connection (a registration and a poll are safe to repeat).
+                        continue;
+                    }
+                    finally
+                    {
+                        receiveUsed = Math.Max(receiveUsed, reader.BufferUsed);
+                        received = reader.BytesReceived;
+                    }
+
+                    answerLength = response.BodyLength;
+                    keep = response.KeepAlive;
+                    return Interpret(response, answer.AsSpan(0, answerLength), context, operation);
+                }
+                finally
+                {
+                    if (keep && !_disposed && Interlocked.CompareExchange(ref _idle, connection, null) is null)
+                    {
+                        if (_disposed)
+                        {
+                            Interlocked.Exchange(ref _idle, null)?.Dispose();
+                        }
+                    }
+                    else
+                    {
+                        connection.Dispose();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            string answered = received > 0 ? $"only {received} bytes of an answer, not all of it" : "no answer";
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} to {_endpoint.Host}:{_endpoint.Port} timed out after {_requestTimeout.TotalSeconds:0.###} s ({answered}; connecting included).",
+                isTransient: true,
+                innerException: ex);
+        }
+        catch (Http1ResponseException ex) when (ex.Kind == Http1Failure.TooLarge)
+        {
+            throw ProvisioningException.Malformed(operation, ex.Message);
+        }
+        catch (Http1ResponseException ex)
+        {
+            string kind = ex.Kind == Http1Failure.Ended ? "the server closed the connection before a complete answer" : "the server's answer is not valid HTTP";
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: {kind}, {_endpoint.Host}:{_endpoint.Port} ({ex.Message}).", isTransient: true, innerException: ex);
+        }
+        catch (IOException ex)
+        {
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: the connection broke while reading the answer: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
+                isTransient: true,
+                innerException: ex);
+        }
+        finally
+        {
+            // The request holds the SAS token; the answer may hold an activation blob.
+            CryptographicOperations.ZeroMemory(request.AsSpan(0, written));
+            CryptographicOperations.ZeroMemory(receive.AsSpan(0, receiveUsed));
+            // No more body bytes than bytes received can have been written.
+            CryptographicOperations.ZeroMemory(answer.AsSpan(0, (int)Math.Min(DpsResponseReader.MaxBodyBytes, Math.Max(received, answerLength))));
+            ArrayPool<byte>.Shared.Return(request);
+            ArrayPool<byte>.Shared.Return(receive);
+            ArrayPool<byte>.Shared.Return(answer);
+        }
+    }
+
+    private DpsReply Interpret(Http1Response response, ReadOnlySpan<byte> body, DpsRequestContext context, string operation)
+    {
+        var status = (HttpStatusCode)response.Status;
+        if (response.Status is >= 300 and < 400)
+        {
+            throw HttpProvisioningTransport.Redirect(status, response.Location is { } text && Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out Uri? location) ? location : null, operation);
+        }
+
+        TimeSpan? retryAfter = response.RetryAfter is { } value && RetryConditionHeaderValue.TryParse(value, out RetryConditionHeaderValue? parsed)
+            ? RetryAfterHeader.Read(parsed, _time.GetUtcNow())
+            : null;
+        // §1.4: only an unauthenticated request can be challenged; a 401 to a signed one is an error.
+        return DpsResponseReader.Interpret(status, body, retryAfter, challengeAllowed: context.Authorization is null, operation);
+    }
+
+    /// <summary>Writes the request line, headers and body into <paramref name="buffer"/>; returns the length.</summary>
+    private int WriteRequest(byte[] buffer, bool put, DpsRequestContext context, string? operationId, byte[] body)
+    {
+        var writer = new RequestWriter(buffer.AsSpan(0, MaxRequestHeadBytes));
+        writer.Ascii(put ? "PUT " : "GET ");
+        writer.Ascii(_basePath);
+        writer.Ascii(Uri.EscapeDataString(context.IdScope));
+        writer.Ascii("/registrations/");
+        writer.Ascii(Uri.EscapeDataString(context.RegistrationId));
+        if (operationId is null)
+        {
+            writer.Ascii("/register");
+        }
+        else
+        {
+            writer.Ascii("/operations/");
+            writer.Ascii(Uri.EscapeDataString(operationId));
+        }
+
+        writer.Ascii("?api-version=");
+        writer.Ascii(Uri.EscapeDataString(context.ApiVersion));
+        writer.Ascii(" HTTP/1.1\r\n");
+        writer.Bytes(_fixedHeaders);
+        if (context.Authorization is { } authorization)
+        {
+            writer.Ascii("Authorization: ");
+            writer.HeaderValue(authorization);
+            writer.Ascii("\r\n");
+        }
+
+        if (put)
+        {
+            writer.Ascii("Content-Type: application/json; charset=utf-8\r\nContent-Length: ");
+            writer.Number(body.Length);
+            writer.Ascii("\r\n");
+        }
+
+        writer.Ascii("\r\n");
+        int length = writer.Length;
+        body.CopyTo(buffer.AsSpan(length));
+        return length + body.Length;
+    }
+
+    private async ValueTask<SslStream> ConnectAsync(string operation, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new DnsEndPoint(_host, _port), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.", isTransient: true, innerException: ex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(_tls, cancellationToken).ConfigureAwait(false);
+            return tls;
+        }
+        catch (AuthenticationException ex)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            // The reason our certificate check gave, when it refused; otherwise the handshake's own words (a protocol failure).
+            string why = _tlsRefusals.Take() is { } refusal ? "the server certificate was refused: " + refusal : Innermost(ex);
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: the TLS handshake with {_endpoint.Host}:{_endpoint.Port} failed: {why}.", isTransient: false, innerException: ex);
+        }
+        catch (IOException ex)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw new ProvisioningException(
+                $"{Capitalize(operation)} failed: the connection broke during the TLS handshake: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
+                isTransient: true,
+                innerException: ex);
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static string Innermost(Exception ex)
+    {
+        Exception inner = ex;
+        while (inner.InnerException is not null)
+        {
+            inner = inner.InnerException;
+        }
+
+        return inner.Message.TrimEnd('.');
+    }
+
+    private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
+
+    /// <summary>ASCII into a fixed span; a request head over it, or a control character in a value, is refused.</summary>
+    private ref struct RequestWriter(Span<byte> target)
+    {
+        private readonly Span<byte> _target = target;
+
+        public int Length { get; private set; }
+
+        public void Ascii(string text)
+        {
+            if (!System.Text.Ascii.IsValid(text) || !Encoding.ASCII.TryGetBytes(text, _target[Length..], out int written))
+            {
+                throw new ProvisioningException($"The request head is over {MaxRequestHeadBytes / 1024} KB or not ASCII.", isTransient: false);
+            }
+
+            Length += written;
+        }
+
+        public void HeaderValue(string value)
+        {
+            if (value.AsSpan().ContainsAnyExceptInRange(' ', '~'))
+            {
+                // Never echoed: the value is a SAS token.
+                throw new ProvisioningException("The Authorization value holds a character an HTTP header cannot carry.", isTransient: false);
+            }
+
+            Ascii(value);
+        }
+
+        public void Bytes(ReadOnlySpan<byte> bytes)
+        {
+            if (!bytes.TryCopyTo(_target[Length..]))
+            {
+                throw new ProvisioningException($"The request head is over {MaxRequestHeadBytes / 1024} KB.", isTransient: false);
+            }
+
+            Length += bytes.Length;
+        }
+
+        public void Number(int value)
+        {
+            if (!value.TryFormat(_target[Length..], out int written, default, System.Globalization.CultureInfo.InvariantCulture))
+            {
+                throw new ProvisioningException($"The request head is over {MaxRequestHeadBytes / 1024} KB.", isTransient: false);
+            }
+
+            Length += written;
+        }
+    }
+}
