@@ -7,6 +7,7 @@
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
 //       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process]
+//       [--allocations]   (HTTPS: where a registration's bytes go, by piece and by type, instead of the load run)
 //
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.
@@ -29,6 +30,14 @@ await using var fleet = await DeviceFleet.CreateAsync(settings.Attestation, sett
 Console.WriteLine($"Prepared {fleet.Count} devices and their enrollments in {fleet.PreparationTime.TotalSeconds:0.0} s.");
 
 var runner = new LoadRunner(emulator, settings.Transport);
+if (settings.Allocations)
+{
+    // Where the bytes go, instead of the load run: see AllocationProfile.
+    await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
+    await AllocationProfile.RunAsync(runner, emulator, fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
+    return 0;
+}
+
 await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
 
 LoadResult load = await runner.RunAsync(fleet.Take(warmupCount, settings.Devices), settings.Concurrency);

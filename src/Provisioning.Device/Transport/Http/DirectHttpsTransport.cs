@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
@@ -34,7 +35,8 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     private readonly string _host;
     private readonly int _port;
     private readonly string _basePath;
-    private readonly byte[] _fixedHeaders;
+    private readonly string _hostHeader;
+    private readonly string _userAgent;
     private readonly SslClientAuthenticationOptions _tls;
     private readonly TimeSpan _requestTimeout;
     private readonly TimeProvider _time;
@@ -51,15 +53,15 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         _requestTimeout = options.RequestTimeout;
         _time = options.TimeProvider;
         _tlsRefusals = new TlsRefusalRecorder();
-        string userAgent = UserAgent.Build(options.ProductInfo);
-        if (userAgent.AsSpan().ContainsAnyExceptInRange(' ', '~'))
+        _userAgent = UserAgent.Build(options.ProductInfo);
+        if (_userAgent.AsSpan().ContainsAnyExceptInRange(' ', '~'))
         {
             throw new ArgumentException("The product info must be printable ASCII (it goes into the User-Agent header).", nameof(options));
         }
 
         // Host: the name dialled, with the port unless it is the default (RFC 9110 §7.2); an IPv6 literal keeps its brackets.
-        string host = endpoint.IsDefaultPort ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port}";
-        _fixedHeaders = Encoding.ASCII.GetBytes($"Host: {host}\r\nUser-Agent: {userAgent}\r\nAccept: application/json\r\n");
+        // Written piece by piece into each request: no header bytes kept per client.
+        _hostHeader = endpoint.Host;
         _tls = new SslClientAuthenticationOptions
         {
             TargetHost = _host,
@@ -100,38 +102,38 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         Interlocked.Exchange(ref _idle, null)?.Dispose();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<DpsReply> SendAsync(bool put, DpsRequestContext context, string? operationId, string operation, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         byte[] body = put ? context.Body : [];
-        int requestLength = MaxRequestHeadBytes + body.Length;
-        byte[] request = ArrayPool<byte>.Shared.Rent(requestLength);
-        byte[] receive = ArrayPool<byte>.Shared.Rent(Http1ResponseReader.MaxHeadBytes);
-        byte[] answer = ArrayPool<byte>.Shared.Rent(DpsResponseReader.MaxBodyBytes);
-        int written = 0;
-        int receiveUsed = 0;
-        int answerLength = 0;
-        using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);
-        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        CancellationToken token = linked?.Token ?? cancellationToken;
+        // One pooled buffer: the request goes out from it, then the answer's head comes into it (the body into the reader's own).
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(Http1ResponseReader.MaxHeadBytes, MaxRequestHeadBytes + body.Length));
+        int used = 0;
+        using CancellationTokenSource? timeout = CreateTimeout(cancellationToken, out CancellationTokenSource? linked);
+        using CancellationTokenSource? linkedToDispose = linked;
+        CancellationToken token = (linked ?? timeout)?.Token ?? cancellationToken;
         long received = 0;
         try
         {
-            written = WriteRequest(request, put, context, operationId, body);
             for (int attempt = 0; ; attempt++)
             {
                 SslStream? connection = Interlocked.Exchange(ref _idle, null);
                 bool reused = connection is not null;
                 connection ??= await ConnectAsync(operation, token).ConfigureAwait(false);
                 bool keep = false;
+                using var reader = new Http1ResponseReader(connection, buffer);
                 try
                 {
-                    var reader = new Http1ResponseReader(connection, receive);
                     Http1Response response;
                     try
                     {
-                        await connection.WriteAsync(request.AsMemory(0, written), token).ConfigureAwait(false);
-                        response = await reader.ReadAsync(answer.AsMemory(0, DpsResponseReader.MaxBodyBytes), headRequest: false, token).ConfigureAwait(false);
+                        int written = WriteRequest(buffer, put, context, operationId, body);
+                        used = Math.Max(used, written);
+                        await connection.WriteAsync(buffer.AsMemory(0, written), token).ConfigureAwait(false);
+                        // The SAS token is on its way; it stays in the buffer no longer than needed.
+                        CryptographicOperations.ZeroMemory(buffer.AsSpan(0, written));
+                        response = await reader.ReadAsync(DpsResponseReader.MaxBodyBytes, headRequest: false, token).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (reused && attempt == 0 && reader.BytesReceived == 0 && ex is IOException or Http1ResponseException { Kind: Http1Failure.Ended })
                     {
@@ -141,13 +143,12 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                     }
                     finally
                     {
-                        receiveUsed = Math.Max(receiveUsed, reader.BufferUsed);
+                        used = Math.Max(used, reader.BufferUsed);
                         received = reader.BytesReceived;
                     }
 
-                    answerLength = response.BodyLength;
                     keep = response.KeepAlive;
-                    return Interpret(response, answer.AsSpan(0, answerLength), context, operation);
+                    return Interpret(response, reader.Body, context, operation);
                 }
                 finally
                 {
@@ -160,7 +161,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                     }
                     else
                     {
-                        connection.Dispose();
+                        await connection.DisposeAsync().ConfigureAwait(false);
                     }
                 }
             }
@@ -192,15 +193,32 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         }
         finally
         {
-            // The request holds the SAS token; the answer may hold an activation blob.
-            CryptographicOperations.ZeroMemory(request.AsSpan(0, written));
-            CryptographicOperations.ZeroMemory(receive.AsSpan(0, receiveUsed));
-            // No more body bytes than bytes received can have been written.
-            CryptographicOperations.ZeroMemory(answer.AsSpan(0, (int)Math.Min(DpsResponseReader.MaxBodyBytes, Math.Max(received, answerLength))));
-            ArrayPool<byte>.Shared.Return(request);
-            ArrayPool<byte>.Shared.Return(receive);
-            ArrayPool<byte>.Shared.Return(answer);
+            // The request holds the SAS token, the answer's head what the server sent (the reader zeroes the body).
+            CryptographicOperations.ZeroMemory(buffer.AsSpan(0, used));
+            ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>The request's deadline: with the system clock one source linked to the caller's token (one timer), otherwise a
+    /// source on the configured <see cref="TimeProvider"/> and one linking it to the caller's token.</summary>
+    private CancellationTokenSource? CreateTimeout(CancellationToken cancellationToken, out CancellationTokenSource? linked)
+    {
+        linked = null;
+        if (_requestTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return null;
+        }
+
+        if (_time == TimeProvider.System)
+        {
+            CancellationTokenSource source = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+            source.CancelAfter(_requestTimeout);
+            return source;
+        }
+
+        var timeout = new CancellationTokenSource(_requestTimeout, _time);
+        linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
+        return timeout;
     }
 
     private DpsReply Interpret(Http1Response response, ReadOnlySpan<byte> body, DpsRequestContext context, string operation)
@@ -211,9 +229,10 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             throw HttpProvisioningTransport.Redirect(status, response.Location is { } text && Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out Uri? location) ? location : null, operation);
         }
 
-        TimeSpan? retryAfter = response.RetryAfter is { } value && RetryConditionHeaderValue.TryParse(value, out RetryConditionHeaderValue? parsed)
-            ? RetryAfterHeader.Read(parsed, _time.GetUtcNow())
-            : null;
+        TimeSpan? retryAfter = response.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds)
+            : response.RetryAfter is { } value && RetryConditionHeaderValue.TryParse(value, out RetryConditionHeaderValue? parsed)
+                ? RetryAfterHeader.Read(parsed, _time.GetUtcNow())
+                : null;
         // §1.4: only an unauthenticated request can be challenged; a 401 to a signed one is an error.
         return DpsResponseReader.Interpret(status, body, retryAfter, challengeAllowed: context.Authorization is null, operation);
     }
@@ -240,7 +259,17 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         writer.Ascii("?api-version=");
         writer.Ascii(Uri.EscapeDataString(context.ApiVersion));
         writer.Ascii(" HTTP/1.1\r\n");
-        writer.Bytes(_fixedHeaders);
+        writer.Ascii("Host: ");
+        writer.Ascii(_hostHeader);
+        if (!_endpoint.IsDefaultPort)
+        {
+            writer.Ascii(":");
+            writer.Number(_port);
+        }
+
+        writer.Ascii("\r\nUser-Agent: ");
+        writer.Ascii(_userAgent);
+        writer.Ascii("\r\nAccept: application/json\r\n");
         if (context.Authorization is { } authorization)
         {
             writer.Ascii("Authorization: ");
@@ -261,6 +290,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         return length + body.Length;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<SslStream> ConnectAsync(string operation, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Provisioning.Device.Transport.Http;
@@ -24,14 +28,15 @@ internal sealed class Http1ResponseException(Http1Failure kind, string message, 
     public long BytesReceived { get; } = bytesReceived;
 }
 
-/// <summary>An HTTP/1.1 response head with its body in the caller's buffer.</summary>
+/// <summary>An HTTP/1.1 response head; the body is the reader's <see cref="Http1ResponseReader.Body"/>.</summary>
 /// <param name="Status">The final status code (interim 1xx answers skipped).</param>
-/// <param name="BodyLength">How many bytes of the caller's body buffer hold the body.</param>
+/// <param name="BodyLength">How many bytes the body has.</param>
 /// <param name="KeepAlive">Whether the connection may carry the next request: HTTP/1.1, no <c>Connection: close</c>, the body
 /// framed by length or chunks, and nothing sent beyond it.</param>
-/// <param name="RetryAfter">The raw <c>Retry-After</c> value, or <see langword="null"/>.</param>
+/// <param name="RetryAfter">The raw <c>Retry-After</c> value when it is not delta seconds (an HTTP date, or junk), or <see langword="null"/>.</param>
 /// <param name="Location">The raw <c>Location</c> value, or <see langword="null"/>.</param>
-internal readonly record struct Http1Response(int Status, int BodyLength, bool KeepAlive, string? RetryAfter, string? Location);
+/// <param name="RetryAfterSeconds">The <c>Retry-After</c> delta seconds (RFC 9110 §10.2.3), or <see langword="null"/>.</param>
+internal readonly record struct Http1Response(int Status, int BodyLength, bool KeepAlive, string? RetryAfter, string? Location, int? RetryAfterSeconds = null);
 
 /// <summary>
 /// Reads one HTTP/1.1 response (RFC 9112) from a stream, strictly and within fixed bounds: the status line and headers in at most
@@ -40,7 +45,7 @@ internal readonly record struct Http1Response(int Status, int BodyLength, bool K
 /// else (obsolete line folding, bare LF, conflicting lengths, both framings, an unknown transfer coding, a bad chunk size) is an
 /// <see cref="Http1ResponseException"/>. Waits are the caller's: every read honours its token.
 /// </summary>
-internal sealed class Http1ResponseReader
+internal sealed class Http1ResponseReader : IDisposable
 {
     public const int MaxHeadBytes = 16 * 1024;
     public const int MaxHeaderCount = 64;
@@ -53,6 +58,9 @@ internal sealed class Http1ResponseReader
     private int _start;
     private int _end;
     private long _received;
+    private byte[]? _body;
+    private int _bodyLength;
+    private int _bodyWritten;
 
     /// <param name="stream">The connection.</param>
     /// <param name="buffer">The receive buffer, at least <see cref="MaxHeadBytes"/> long; the caller zeroes it afterwards.</param>
@@ -69,17 +77,42 @@ internal sealed class Http1ResponseReader
     /// <summary>How many bytes of the answer have arrived.</summary>
     public long BytesReceived => _received;
 
-    /// <summary>Reads the next response, its body into <paramref name="body"/>.</summary>
-    /// <param name="body">Where the body goes.</param>
+    /// <summary>The body of the last response read (valid until <see cref="Dispose"/>).</summary>
+    public ReadOnlySpan<byte> Body => _body.AsSpan(0, _bodyLength);
+
+    /// <summary>Zeroes and returns the body buffer (it may hold a secret, such as a TPM activation blob).</summary>
+    public void Dispose()
+    {
+        if (_body is { } body)
+        {
+            _body = null;
+            CryptographicOperations.ZeroMemory(body.AsSpan(0, _bodyWritten));
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>Reads the next response, its body into a pooled buffer of the size it needs (<see cref="Body"/>).</summary>
+    /// <param name="maxBody">The largest body accepted.</param>
     /// <param name="headRequest">Whether the request was HEAD (no body follows, whatever the headers say).</param>
     /// <param name="cancellationToken">The deadline.</param>
-    /// <exception cref="Http1ResponseException">The answer is not valid HTTP/1.1, ended early, or its body is over <paramref name="body"/>'s length.</exception>
-    public async ValueTask<Http1Response> ReadAsync(Memory<byte> body, bool headRequest, CancellationToken cancellationToken)
+    /// <exception cref="Http1ResponseException">The answer is not valid HTTP/1.1, ended early, or its body is over <paramref name="maxBody"/>.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<Http1Response> ReadAsync(int maxBody, bool headRequest, CancellationToken cancellationToken)
     {
+        _bodyLength = 0;
         Head head = default;
         for (int interim = 0; ; interim++)
         {
-            int headLength = await ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+            int searched = 0;
+            int headLength;
+            while ((headLength = FindHead(ref searched)) < 0)
+            {
+                if (EndFill(await StartFill(cancellationToken).ConfigureAwait(false)) == 0)
+                {
+                    throw Ended(_end == _start && _received == 0 ? "the server closed the connection without answering" : "the server closed the connection in the middle of the response head");
+                }
+            }
+
             head = ParseHead(_buffer.AsSpan(_start, headLength));
             _start += headLength;
             if (head.Status >= 200)
@@ -99,70 +132,74 @@ internal sealed class Http1ResponseReader
         }
 
         bool noBody = headRequest || head.Status is 204 or 304;
-        int length;
         bool framed = true;
         if (noBody)
         {
-            length = 0;
+            _bodyLength = 0;
         }
         else if (head.Chunked)
         {
-            length = await ReadChunkedAsync(body, cancellationToken).ConfigureAwait(false);
+            await ReadChunkedAsync(maxBody, cancellationToken).ConfigureAwait(false);
         }
         else if (head.ContentLength is { } declared)
         {
-            if (declared > body.Length)
+            if (declared > maxBody)
             {
-                throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is {declared} bytes, over the {body.Length / 1024} KB limit", _received);
+                throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is {declared} bytes, over the {maxBody / 1024} KB limit", _received);
             }
 
-            length = (int)declared;
-            await ReadExactlyAsync(body[..length], "the body", cancellationToken).ConfigureAwait(false);
+            EnsureBody((int)declared);
+            await ReadExactlyAsync((int)declared, "the body", cancellationToken).ConfigureAwait(false);
         }
         else
         {
             framed = false;
-            length = await ReadToEndAsync(body, cancellationToken).ConfigureAwait(false);
+            await ReadToEndAsync(maxBody, cancellationToken).ConfigureAwait(false);
         }
 
         // Bytes beyond the answer were never asked for: such a connection is not reused.
         bool keepAlive = framed && head.Http11 && !head.Close && _start == _end;
-        return new Http1Response(head.Status, length, keepAlive, head.RetryAfter, head.Location);
+        return new Http1Response(head.Status, _bodyLength, keepAlive, head.RetryAfter, head.Location, head.RetryAfterSeconds);
     }
 
-    /// <summary>Makes sure the receive buffer holds the head; returns its length from <see cref="_start"/>, terminator included.</summary>
-    private async ValueTask<int> ReadHeadAsync(CancellationToken cancellationToken)
+    /// <summary>Makes the body buffer hold at least <paramref name="needed"/> bytes, keeping what it holds (doubling, from 1 KB).</summary>
+    private void EnsureBody(int needed)
     {
-        int searched = 0;
-        while (true)
+        int current = _body?.Length ?? 0;
+        if (needed <= current)
         {
-            int found = _buffer.AsSpan(_start + searched, _end - _start - searched).IndexOf("\r\n\r\n"u8);
-            if (found >= 0)
-            {
-                int length = searched + found + 4;
-                if (length > MaxHeadBytes)
-                {
-                    throw Invalid($"the response head is over {MaxHeadBytes / 1024} KB");
-                }
-
-                return length;
-            }
-
-            searched = Math.Max(0, _end - _start - 3);
-            if (_end - _start >= MaxHeadBytes)
-            {
-                throw Invalid($"the response head is over {MaxHeadBytes / 1024} KB");
-            }
-
-            if (await FillAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                throw Ended(_end == _start && _received == 0 ? "the server closed the connection without answering" : "the server closed the connection in the middle of the response head");
-            }
+            return;
         }
+
+        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(1024, current * 2)));
+        if (_body is { } old)
+        {
+            old.AsSpan(0, _bodyLength).CopyTo(larger);
+            CryptographicOperations.ZeroMemory(old.AsSpan(0, _bodyWritten));
+            ArrayPool<byte>.Shared.Return(old);
+        }
+
+        _body = larger;
+        _bodyWritten = _bodyLength;
     }
 
-    /// <summary>Reads more bytes after <see cref="_end"/>, first moving what is unread to the start of the buffer when needed.</summary>
-    private async ValueTask<int> FillAsync(CancellationToken cancellationToken)
+    /// <summary>Finds the end of the head from <see cref="_start"/>: its length, terminator included, or -1 when more is needed.</summary>
+    private int FindHead(ref int searched)
+    {
+        int found = _buffer.AsSpan(_start + searched, _end - _start - searched).IndexOf("\r\n\r\n"u8);
+        if (found >= 0)
+        {
+            int length = searched + found + 4;
+            return length <= MaxHeadBytes ? length : throw Invalid($"the response head is over {MaxHeadBytes / 1024} KB");
+        }
+
+        searched = Math.Max(0, _end - _start - 3);
+        return _end - _start < MaxHeadBytes ? -1 : throw Invalid($"the response head is over {MaxHeadBytes / 1024} KB");
+    }
+
+    /// <summary>Starts reading more bytes after <see cref="_end"/>, first moving what is unread to the start of the buffer when
+    /// needed; <see cref="EndFill"/> takes the count. (Not an async method: one state machine fewer per read.)</summary>
+    private ValueTask<int> StartFill(CancellationToken cancellationToken)
     {
         int limit = Math.Min(_buffer.Length, MaxHeadBytes);
         if (_end == limit || (_start > 0 && _start == _end))
@@ -172,7 +209,11 @@ internal sealed class Http1ResponseReader
             _start = 0;
         }
 
-        int read = await _stream.ReadAsync(_buffer.AsMemory(_end, limit - _end), cancellationToken).ConfigureAwait(false);
+        return _stream.ReadAsync(_buffer.AsMemory(_end, limit - _end), cancellationToken);
+    }
+
+    private int EndFill(int read)
+    {
         _end += read;
         _received += read;
         BufferUsed = Math.Max(BufferUsed, _end);
@@ -265,7 +306,18 @@ internal sealed class Http1ResponseReader
         }
         else if (Ascii.EqualsIgnoreCase(name, "Retry-After"u8))
         {
-            head.RetryAfter ??= Encoding.ASCII.GetString(value);
+            if (head.RetryAfter is null && head.RetryAfterSeconds is null)
+            {
+                // Delta seconds, the usual form, without a string; anything else is kept for the date parser.
+                if (!value.IsEmpty && value.Length <= 9 && !value.ContainsAnyExceptInRange((byte)'0', (byte)'9'))
+                {
+                    head.RetryAfterSeconds = int.Parse(value, CultureInfo.InvariantCulture);
+                }
+                else
+                {
+                    head.RetryAfter = Encoding.ASCII.GetString(value);
+                }
+            }
         }
         else if (Ascii.EqualsIgnoreCase(name, "Location"u8))
         {
@@ -295,18 +347,23 @@ internal sealed class Http1ResponseReader
         return length;
     }
 
-    private async ValueTask ReadExactlyAsync(Memory<byte> target, string what, CancellationToken cancellationToken)
+    /// <summary>Appends exactly <paramref name="count"/> bytes to the body (its buffer already large enough).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadExactlyAsync(int count, string what, CancellationToken cancellationToken)
     {
-        int copied = TakeBuffered(target.Span);
-        while (copied < target.Length)
+        int target = _bodyLength + count;
+        _bodyLength += TakeBuffered(_body.AsSpan(_bodyLength, count));
+        _bodyWritten = Math.Max(_bodyWritten, _bodyLength);
+        while (_bodyLength < target)
         {
-            int read = await _stream.ReadAsync(target[copied..], cancellationToken).ConfigureAwait(false);
+            int read = await _stream.ReadAsync(_body.AsMemory(_bodyLength, target - _bodyLength), cancellationToken).ConfigureAwait(false);
+            _bodyWritten = Math.Max(_bodyWritten, _bodyLength + read);
             if (read == 0)
             {
-                throw Ended($"{what} ended after {copied} of {target.Length} bytes (the server closed the connection)");
+                throw Ended($"{what} ended after {count - (target - _bodyLength)} of {count} bytes (the server closed the connection)");
             }
 
-            copied += read;
+            _bodyLength += read;
             _received += read;
         }
     }
@@ -319,36 +376,46 @@ internal sealed class Http1ResponseReader
         return count;
     }
 
-    private async ValueTask<int> ReadToEndAsync(Memory<byte> body, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadToEndAsync(int maxBody, CancellationToken cancellationToken)
     {
-        int total = TakeBuffered(body.Span);
         while (true)
         {
-            if (total == body.Length)
+            if (_bodyLength == maxBody)
             {
                 // One more byte says whether the body goes on past the limit.
-                if (_start < _end || await FillAsync(cancellationToken).ConfigureAwait(false) > 0)
+                if (_start < _end || EndFill(await StartFill(cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is over the {body.Length / 1024} KB limit", _received);
+                    throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is over the {maxBody / 1024} KB limit", _received);
                 }
 
-                return total;
+                return;
             }
 
-            int read = await _stream.ReadAsync(body[total..], cancellationToken).ConfigureAwait(false);
+            EnsureBody(Math.Min(maxBody, _bodyLength + 1));
+            int room = Math.Min(_body!.Length, maxBody) - _bodyLength;
+            if (_start < _end)
+            {
+                _bodyLength += TakeBuffered(_body.AsSpan(_bodyLength, room));
+                _bodyWritten = Math.Max(_bodyWritten, _bodyLength);
+                continue;
+            }
+
+            int read = await _stream.ReadAsync(_body.AsMemory(_bodyLength, room), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                return total;
+                return;
             }
 
-            total += read;
+            _bodyLength += read;
+            _bodyWritten = Math.Max(_bodyWritten, _bodyLength);
             _received += read;
         }
     }
 
-    private async ValueTask<int> ReadChunkedAsync(Memory<byte> body, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadChunkedAsync(int maxBody, CancellationToken cancellationToken)
     {
-        int total = 0;
         while (true)
         {
             ReadOnlyMemory<byte> line = await ReadLineAsync(MaxChunkLineBytes, "a chunk size line", cancellationToken).ConfigureAwait(false);
@@ -356,16 +423,16 @@ internal sealed class Http1ResponseReader
             if (size == 0)
             {
                 await ReadTrailersAsync(cancellationToken).ConfigureAwait(false);
-                return total;
+                return;
             }
 
-            if (size > body.Length - total)
+            if (size > maxBody - _bodyLength)
             {
-                throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is over the {body.Length / 1024} KB limit", _received);
+                throw new Http1ResponseException(Http1Failure.TooLarge, $"the body is over the {maxBody / 1024} KB limit", _received);
             }
 
-            await ReadExactlyAsync(body.Slice(total, size), "a chunk", cancellationToken).ConfigureAwait(false);
-            total += size;
+            EnsureBody(_bodyLength + size);
+            await ReadExactlyAsync(size, "a chunk", cancellationToken).ConfigureAwait(false);
             ReadOnlyMemory<byte> end = await ReadLineAsync(2, "the end of a chunk", cancellationToken).ConfigureAwait(false);
             if (!end.IsEmpty)
             {
@@ -374,6 +441,7 @@ internal sealed class Http1ResponseReader
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadTrailersAsync(CancellationToken cancellationToken)
     {
         int budget = MaxTrailerBytes;
@@ -402,6 +470,7 @@ internal sealed class Http1ResponseReader
     }
 
     /// <summary>The next line without its CRLF, at most <paramref name="max"/> bytes; valid until the next read.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReadLineAsync(int max, string what, CancellationToken cancellationToken)
     {
         int searched = 0;
@@ -427,7 +496,7 @@ internal sealed class Http1ResponseReader
                 throw Invalid($"{what} is over {max} bytes");
             }
 
-            if (await FillAsync(cancellationToken).ConfigureAwait(false) == 0)
+            if (EndFill(await StartFill(cancellationToken).ConfigureAwait(false)) == 0)
             {
                 throw Ended($"the server closed the connection in the middle of the chunked body ({what})");
             }
@@ -525,6 +594,7 @@ internal sealed class Http1ResponseReader
         public bool Chunked;
         public bool Close;
         public string? RetryAfter;
+        public int? RetryAfterSeconds;
         public string? Location;
     }
 }
