@@ -28,7 +28,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private readonly IProvisioningTransport? _http;
     private readonly MqttTransportFactory? _mqtt;
     private readonly AmqpTransportFactory? _amqp;
-    private readonly SemaphoreSlim _connectionGate = new(1, 1);
+    private readonly SemaphoreSlim? _connectionGate;
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -94,10 +94,12 @@ public sealed class ProvisioningDeviceClient : IDisposable
         else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
         {
             _amqp = new AmqpTransportFactory(globalEndpoint, attestation, _options, _logger);
+            _connectionGate = new SemaphoreSlim(1, 1);
         }
         else
         {
             _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger, mqttConnection);
+            _connectionGate = new SemaphoreSlim(1, 1);
         }
     }
 
@@ -125,13 +127,29 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <exception cref="ProvisioningException">The service refused, the network failed past the retries, the deadline
     /// passed, or the service answered something malformed.</exception>
     /// <exception cref="ArgumentException">The request payload is not valid JSON.</exception>
-    public async Task<DeviceRegistrationResult> RegisterAsync(ProvisioningRegistrationRequest? request = null, CancellationToken cancellationToken = default)
+    public Task<DeviceRegistrationResult> RegisterAsync(ProvisioningRegistrationRequest? request = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        request ??= new ProvisioningRegistrationRequest();
-        ArgumentException.ThrowIfNullOrWhiteSpace(request.ApiVersion, nameof(request));
-        RegistrationRequestWriter.Validate(request);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            request ??= new ProvisioningRegistrationRequest();
+            ArgumentException.ThrowIfNullOrWhiteSpace(request.ApiVersion, nameof(request));
+            RegistrationRequestWriter.Validate(request);
+        }
+        catch (Exception ex) when (ex is ArgumentException or ObjectDisposedException)
+        {
+            // As from an async method: the mistake is in the returned task.
+            return Task.FromException<DeviceRegistrationResult>(ex);
+        }
 
+        // HTTPS without a cache: the state machine's own task, with no second one around it.
+        return _http is not null && _options.RegistrationCache is null
+            ? new RegistrationStateMachine(_http, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken)
+            : RegisterCachedOrOverSocketAsync(request, cancellationToken);
+    }
+
+    private async Task<DeviceRegistrationResult> RegisterCachedOrOverSocketAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
         IRegistrationCache? cache = _options.RegistrationCache;
         if (cache is not null && !request.BypassCache && await LoadCachedAsync(cache, request, cancellationToken).ConfigureAwait(false) is { } cached)
         {
@@ -165,7 +183,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             _http?.Dispose();
             _mqtt?.Dispose();
             _amqp?.Dispose();
-            _connectionGate.Dispose();
+            _connectionGate?.Dispose();
         }
     }
 
@@ -173,7 +191,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverMqttAsync(MqttTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per client id at a time: DPS would close the older of two.
-        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate!.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             MqttProvisioningTransport transport = factory.Create();
@@ -184,7 +202,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _connectionGate.Release();
+            _connectionGate!.Release();
         }
     }
 
@@ -192,7 +210,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverAmqpAsync(AmqpTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per registration id at a time, as over MQTT.
-        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate!.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             AmqpProvisioningTransport transport = factory.Create();
@@ -203,7 +221,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _connectionGate.Release();
+            _connectionGate!.Release();
         }
     }
 
@@ -328,6 +346,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             throw new ArgumentException("The global endpoint must be a host name, host:port or an https:// URI without a query.", nameof(globalEndpoint));
         }
 
-        return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
+        // Already the base form (a path ending in '/', no query or fragment): no second parse.
+        return uri.AbsolutePath.EndsWith('/') && uri.UserInfo.Length == 0 ? uri : new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
     }
 }
