@@ -106,6 +106,9 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <summary>The DPS ID scope.</summary>
     public string IdScope { get; }
 
+    /// <summary>Whether HTTPS goes through <see cref="DirectHttpsTransport"/> (no proxy) rather than <see cref="HttpClient"/>.</summary>
+    internal bool UsesDirectHttps => _http is DirectHttpsTransport;
+
     /// <summary>The attestation; the hub client signs its tokens with the same one.</summary>
     public ProvisioningAttestation Attestation { get; }
 
