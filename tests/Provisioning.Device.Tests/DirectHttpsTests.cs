@@ -192,6 +192,32 @@ public sealed class DirectHttpsTests : IClassFixture<DirectHttpsTests.Pki>
         Assert.IsAssignableFrom<OperationCanceledException>(ex.InnerException);
     }
 
+    [Fact]
+    public async Task Register_WhenTheServerTricklesItsAnswer_HitsTheRequestDeadlineOnTheConfiguredClock()
+    {
+        await using var dps = new HostileDps(_pki.Server, (_, _) => HostileReply.Trickle(TimeSpan.FromMilliseconds(50)));
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        ProvisioningClientOptions options = Options(requestTimeout: TimeSpan.FromSeconds(5));
+        options.TimeProvider = time;
+        options.RegistrationTimeout = Timeout.InfiniteTimeSpan;
+        options.RetryPolicy.MaxRetries = 0;
+        using var client = new ProvisioningDeviceClient(dps.Endpoint, Dps.IdScope, attestation, options);
+
+        Task<DeviceRegistrationResult> registration = client.RegisterAsync(cancellationToken: Ct);
+        while (dps.Requests.Count == 0 && !registration.IsCompleted)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        // Only the fake clock moves the deadline: real time alone never ends the request.
+        time.Advance(TimeSpan.FromSeconds(6));
+        ProvisioningException ex = await Assert.ThrowsAsync<ProvisioningException>(() => registration);
+
+        Assert.True(ex.IsTransient);
+        Assert.Contains("timed out after 5 s", ex.Message, StringComparison.Ordinal);
+    }
+
     public sealed class Pki : IDisposable
     {
         public TestPki Value { get; } = new();

@@ -42,6 +42,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     private readonly TimeProvider _time;
     private readonly TlsRefusalRecorder _tlsRefusals;
     private SslStream? _idle;
+    private RequestDeadline? _spareDeadline;
     private volatile bool _disposed;
 
     public DirectHttpsTransport(Uri endpoint, ProvisioningAttestation attestation, ProvisioningClientOptions options)
@@ -100,6 +101,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     {
         _disposed = true;
         Interlocked.Exchange(ref _idle, null)?.Dispose();
+        Interlocked.Exchange(ref _spareDeadline, null)?.Dispose();
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -110,9 +112,8 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         // One pooled buffer: the request goes out from it, then the answer's head comes into it (the body into the reader's own).
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(Http1ResponseReader.MaxHeadBytes, MaxRequestHeadBytes + body.Length));
         int used = 0;
-        using CancellationTokenSource? timeout = CreateTimeout(cancellationToken, out CancellationTokenSource? linked);
-        using CancellationTokenSource? linkedToDispose = linked;
-        CancellationToken token = (linked ?? timeout)?.Token ?? cancellationToken;
+        RequestDeadline? deadline = StartDeadline(cancellationToken);
+        CancellationToken token = deadline?.Token ?? cancellationToken;
         long received = 0;
         try
         {
@@ -193,32 +194,57 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         }
         finally
         {
+            EndDeadline(deadline);
             // The request holds the SAS token, the answer's head what the server sent (the reader zeroes the body).
             CryptographicOperations.ZeroMemory(buffer.AsSpan(0, used));
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
-    /// <summary>The request's deadline: with the system clock one source linked to the caller's token (one timer), otherwise a
-    /// source on the configured <see cref="TimeProvider"/> and one linking it to the caller's token.</summary>
-    private CancellationTokenSource? CreateTimeout(CancellationToken cancellationToken, out CancellationTokenSource? linked)
+    /// <summary>The request's deadline, linked to the caller's token. With the system clock, the source of the previous request
+    /// with the same caller token (the registration's: its register and its poll) is reset and used again, its timer and
+    /// registrations with it; otherwise a source on the configured <see cref="TimeProvider"/>.</summary>
+    private RequestDeadline? StartDeadline(CancellationToken cancellationToken)
     {
-        linked = null;
         if (_requestTimeout == Timeout.InfiniteTimeSpan)
         {
             return null;
         }
 
-        if (_time == TimeProvider.System)
+        if (_time != TimeProvider.System)
         {
-            CancellationTokenSource source = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
-            source.CancelAfter(_requestTimeout);
-            return source;
+            return new RequestDeadline(new CancellationTokenSource(_requestTimeout, _time), linkToParent: true, cancellationToken);
         }
 
-        var timeout = new CancellationTokenSource(_requestTimeout, _time);
-        linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
-        return timeout;
+        RequestDeadline? spare = Interlocked.Exchange(ref _spareDeadline, null);
+        if (spare is not null && spare.Parent == cancellationToken && spare.Source.TryReset())
+        {
+            spare.Source.CancelAfter(_requestTimeout);
+            return spare;
+        }
+
+        spare?.Dispose();
+        var source = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+        source.CancelAfter(_requestTimeout);
+        return new RequestDeadline(source, linkToParent: false, cancellationToken);
+    }
+
+    /// <summary>Keeps the deadline's source for the next request when it can be reset (it was not cancelled), else disposes it.</summary>
+    private void EndDeadline(RequestDeadline? deadline)
+    {
+        if (deadline is null)
+        {
+            return;
+        }
+
+        if (_time != TimeProvider.System || _disposed || !deadline.Source.TryReset() || Interlocked.CompareExchange(ref _spareDeadline, deadline, null) is not null)
+        {
+            deadline.Dispose();
+        }
+        else if (_disposed)
+        {
+            Interlocked.Exchange(ref _spareDeadline, null)?.Dispose();
+        }
     }
 
     private DpsReply Interpret(Http1Response response, ReadOnlySpan<byte> body, DpsRequestContext context, string operation)
@@ -351,6 +377,33 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     }
 
     private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
+
+    /// <summary>A request's deadline: its source, linked to <see cref="Parent"/> (the caller's token), and a linking source when
+    /// the deadline runs on another <see cref="TimeProvider"/>.</summary>
+    private sealed class RequestDeadline : IDisposable
+    {
+        private readonly CancellationTokenSource? _linked;
+
+        public RequestDeadline(CancellationTokenSource source, bool linkToParent, CancellationToken parent)
+        {
+            Parent = parent;
+            Source = source;
+            // A source on another clock cannot be linked at creation: a second one joins it to the caller's token.
+            _linked = linkToParent && parent.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(parent, source.Token) : null;
+        }
+
+        public CancellationToken Parent { get; }
+
+        public CancellationTokenSource Source { get; }
+
+        public CancellationToken Token => _linked?.Token ?? Source.Token;
+
+        public void Dispose()
+        {
+            _linked?.Dispose();
+            Source.Dispose();
+        }
+    }
 
     /// <summary>ASCII into a fixed span; a request head over it, or a control character in a value, is refused.</summary>
     private ref struct RequestWriter(Span<byte> target)
