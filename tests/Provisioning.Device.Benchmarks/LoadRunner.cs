@@ -46,6 +46,7 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
         var http = new double[devices.Count];
         int exchanges = 0;
         using var meter = new HttpExchangeMeter();
+        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         for (int i = 0; i < devices.Count; i++)
         {
             meter.Reset();
@@ -56,7 +57,8 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
             exchanges = meter.Count;
         }
 
-        return new SingleDeviceResult(devices.Count, Median(totals), Median(http), exchanges);
+        TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        return new SingleDeviceResult(devices.Count, Median(totals), Median(http), exchanges, cpu.TotalMilliseconds / devices.Count);
     }
 
     public async Task RegisterOneAsync(BenchmarkDevice device)
@@ -88,7 +90,8 @@ internal sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLa
     public double Percentile(double p) => SortedLatencies[Math.Min(SortedLatencies.Length - 1, (int)Math.Ceiling(p * SortedLatencies.Length) - 1)];
 }
 
-internal sealed record SingleDeviceResult(int Count, double TotalMs, double HttpMs, int Exchanges);
+/// <param name="CpuMs">The client's CPU time per registration, one device at a time (no contention between devices).</param>
+internal sealed record SingleDeviceResult(int Count, double TotalMs, double HttpMs, int Exchanges, double CpuMs);
 
 /// <summary>
 /// Sums the durations of the HTTP exchanges (<c>System.Net.Http</c>'s request activities: connect, TLS, send, headers and
