@@ -90,10 +90,6 @@ internal sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLa
     public double Percentile(double p) => SortedLatencies[Math.Min(SortedLatencies.Length - 1, (int)Math.Ceiling(p * SortedLatencies.Length) - 1)];
 }
 
-/// <param name="Count">Registrations.</param>
-/// <param name="TotalMs">Median time to assigned.</param>
-/// <param name="HttpMs">Median time of the HTTP exchanges (HttpClient only).</param>
-/// <param name="Exchanges">HTTP exchanges per registration (HttpClient only).</param>
 /// <param name="CpuMs">The client's CPU time per registration, one device at a time (no contention between devices).</param>
 internal sealed record SingleDeviceResult(int Count, double TotalMs, double HttpMs, int Exchanges, double CpuMs);
 
