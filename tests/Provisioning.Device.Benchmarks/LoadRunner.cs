@@ -46,7 +46,6 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
         var http = new double[devices.Count];
         int exchanges = 0;
         using var meter = new HttpExchangeMeter();
-        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         for (int i = 0; i < devices.Count; i++)
         {
             meter.Reset();
@@ -57,8 +56,7 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
             exchanges = meter.Count;
         }
 
-        TimeSpan cpu = Environment.CpuUsage.TotalTime - cpuBefore;
-        return new SingleDeviceResult(devices.Count, Median(totals), Median(http), exchanges, cpu.TotalMilliseconds / devices.Count);
+        return new SingleDeviceResult(devices.Count, Median(totals), Median(http), exchanges);
     }
 
     public async Task RegisterOneAsync(BenchmarkDevice device)
@@ -90,8 +88,7 @@ internal sealed record LoadResult(int Count, TimeSpan Elapsed, double[] SortedLa
     public double Percentile(double p) => SortedLatencies[Math.Min(SortedLatencies.Length - 1, (int)Math.Ceiling(p * SortedLatencies.Length) - 1)];
 }
 
-/// <param name="CpuMs">The client's CPU time per registration, one device at a time (no contention between devices).</param>
-internal sealed record SingleDeviceResult(int Count, double TotalMs, double HttpMs, int Exchanges, double CpuMs);
+internal sealed record SingleDeviceResult(int Count, double TotalMs, double HttpMs, int Exchanges);
 
 /// <summary>
 /// Sums the durations of the HTTP exchanges (<c>System.Net.Http</c>'s request activities: connect, TLS, send, headers and
