@@ -218,6 +218,31 @@ public sealed class DirectHttpsTests : IClassFixture<DirectHttpsTests.Pki>
         Assert.Contains("timed out after 5 s", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 2)]
+    public async Task RegisterAgain_ReusesTheKeptConnectionUnlessItWasIdleTooLong(bool waitPastIdleTimeout, int connections)
+    {
+        await using var dps = new HostileDps(_pki.Server, (_, _) => HostileReply.Respond(200, Dps.Assigned()));
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        ProvisioningClientOptions options = Options();
+        options.TimeProvider = time;
+        using var client = new ProvisioningDeviceClient(dps.Endpoint, Dps.IdScope, attestation, options);
+
+        await client.RegisterAsync(cancellationToken: Ct);
+        if (waitPastIdleTimeout)
+        {
+            time.Advance(Transport.Http.DirectHttpsTransport.IdleTimeout + TimeSpan.FromSeconds(1));
+        }
+
+        DeviceRegistrationResult again = await client.RegisterAsync(cancellationToken: Ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, again.Status);
+        Assert.Equal(2, dps.Requests.Count);
+        Assert.Equal(connections, dps.Connections);
+    }
+
     public sealed class Pki : IDisposable
     {
         public TestPki Value { get; } = new();

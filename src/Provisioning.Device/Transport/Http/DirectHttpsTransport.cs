@@ -29,6 +29,9 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
 
     private const int MaxRequestHeadBytes = 8 * 1024;
 
+    /// <summary>How long a kept connection may wait for the next request; older ones are closed, not used (as the handler's pool).</summary>
+    internal static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(1);
+
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
 
     private readonly Uri _endpoint;
@@ -42,6 +45,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     private readonly TimeProvider _time;
     private readonly TlsRefusalRecorder _tlsRefusals;
     private SslStream? _idle;
+    private long _idleSince;
     private RequestDeadline? _spareDeadline;
     private volatile bool _disposed;
 
@@ -120,6 +124,13 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             for (int attempt = 0; ; attempt++)
             {
                 SslStream? connection = Interlocked.Exchange(ref _idle, null);
+                if (connection is not null && _time.GetElapsedTime(Volatile.Read(ref _idleSince)) > IdleTimeout)
+                {
+                    // Idle too long: a NAT or the server may have dropped it without a word; a request on it could only time out.
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    connection = null;
+                }
+
                 bool reused = connection is not null;
                 connection ??= await ConnectAsync(operation, token).ConfigureAwait(false);
                 bool keep = false;
@@ -153,7 +164,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                 }
                 finally
                 {
-                    if (keep && !_disposed && Interlocked.CompareExchange(ref _idle, connection, null) is null)
+                    if (keep && !_disposed && StampIdle() && Interlocked.CompareExchange(ref _idle, connection, null) is null)
                     {
                         if (_disposed)
                         {
@@ -199,6 +210,12 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             CryptographicOperations.ZeroMemory(buffer.AsSpan(0, used));
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private bool StampIdle()
+    {
+        Volatile.Write(ref _idleSince, _time.GetTimestamp());
+        return true;
     }
 
     /// <summary>The request's deadline, linked to the caller's token. With the system clock, the source of the previous request
