@@ -175,6 +175,28 @@ public sealed class Http1ResponseReaderTests
         Assert.Contains("over 16 KB", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task Read_HeadLongerThanTheCallersBuffer_MovesToALargerOneAndStillEndsAtTheLimit(int piece)
+    {
+        string headers = string.Concat(Enumerable.Repeat("X-Padding: " + new string('p', 100) + "\r\n", 30));
+        var stream = new PiecewiseStream(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\n" + headers + "Content-Length: 2\r\n\r\nok"), piece);
+        using (var reader = new Http1ResponseReader(stream, new byte[Http1ResponseReader.MinBufferBytes]))
+        {
+            Http1Response response = await reader.ReadAsync(MaxBody, headRequest: false, Ct);
+
+            Assert.Equal(200, response.Status);
+            Assert.Equal("ok", Encoding.ASCII.GetString(reader.Body));
+            Assert.Equal(Http1ResponseReader.MinBufferBytes, reader.BufferUsed);
+        }
+
+        string endless = "HTTP/1.1 200 OK\r\n" + string.Concat(Enumerable.Repeat(headers, 8));
+        using var small = new Http1ResponseReader(new PiecewiseStream(Encoding.ASCII.GetBytes(endless), piece, hangAtEnd: true), new byte[Http1ResponseReader.MinBufferBytes]);
+        Http1ResponseException ex = await Assert.ThrowsAsync<Http1ResponseException>(() => small.ReadAsync(MaxBody, headRequest: false, Ct).AsTask());
+        Assert.Contains("over 16 KB", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Read_TooManyHeaderLines_IsInvalid()
     {

@@ -114,7 +114,12 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         ObjectDisposedException.ThrowIf(_disposed, this);
         byte[] body = put ? context.Body : [];
         // One pooled buffer: the request goes out from it, then the answer's head comes into it (the body into the reader's own).
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(Http1ResponseReader.MaxHeadBytes, MaxRequestHeadBytes + body.Length));
+        // Sized to this request (escaping at most triples a character), at least 4 KB for the answer's head; a longer head moves
+        // to a buffer of the full limit inside the reader. Small buffers stay plentiful in the pool under load.
+        int headEstimate = 256 + _basePath.Length + _hostHeader.Length + _userAgent.Length + (context.Authorization?.Length ?? 0)
+            + (3 * (context.IdScope.Length + context.RegistrationId.Length + context.ApiVersion.Length + (operationId?.Length ?? 0)));
+        int headRoom = Math.Min(headEstimate, MaxRequestHeadBytes);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(4096, headRoom + body.Length));
         int used = 0;
         RequestDeadline? deadline = StartDeadline(cancellationToken);
         CancellationToken token = deadline?.Token ?? cancellationToken;
@@ -283,7 +288,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     /// <summary>Writes the request line, headers and body into <paramref name="buffer"/>; returns the length.</summary>
     private int WriteRequest(byte[] buffer, bool put, DpsRequestContext context, string? operationId, byte[] body)
     {
-        var writer = new RequestWriter(buffer.AsSpan(0, MaxRequestHeadBytes));
+        var writer = new RequestWriter(buffer.AsSpan(0, Math.Min(MaxRequestHeadBytes, buffer.Length - body.Length)));
         writer.Ascii(put ? "PUT " : "GET ");
         writer.Ascii(_basePath);
         writer.Ascii(Uri.EscapeDataString(context.IdScope));

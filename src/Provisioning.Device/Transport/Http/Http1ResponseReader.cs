@@ -54,7 +54,9 @@ internal sealed class Http1ResponseReader : IDisposable
     public const int MaxTrailerBytes = 4 * 1024;
 
     private readonly Stream _stream;
-    private readonly byte[] _buffer;
+    private readonly byte[] _callerBuffer;
+    private byte[] _buffer;
+    private int _ownBufferUsed;
     private int _start;
     private int _end;
     private long _received;
@@ -63,15 +65,19 @@ internal sealed class Http1ResponseReader : IDisposable
     private int _bodyWritten;
 
     /// <param name="stream">The connection.</param>
-    /// <param name="buffer">The receive buffer, at least <see cref="MaxHeadBytes"/> long; the caller zeroes it afterwards.</param>
+    /// <param name="buffer">The receive buffer, at least <see cref="MinBufferBytes"/> long (a head that does not fit moves to a pooled
+    /// buffer of <see cref="MaxHeadBytes"/>, which the reader zeroes and returns); the caller zeroes theirs afterwards.</param>
     public Http1ResponseReader(Stream stream, byte[] buffer)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(buffer.Length, MaxHeadBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(buffer.Length, MinBufferBytes);
         _stream = stream;
-        _buffer = buffer;
+        _buffer = _callerBuffer = buffer;
     }
 
-    /// <summary>How many bytes of the receive buffer were used (to zero them).</summary>
+    /// <summary>The smallest receive buffer accepted (a chunk size line and its CRLF must fit).</summary>
+    public const int MinBufferBytes = MaxChunkLineBytes + 8;
+
+    /// <summary>How many bytes of the caller's receive buffer were used (to zero them).</summary>
     public int BufferUsed { get; private set; }
 
     /// <summary>How many bytes of the answer have arrived.</summary>
@@ -83,6 +89,14 @@ internal sealed class Http1ResponseReader : IDisposable
     /// <summary>Zeroes and returns the body buffer (it may hold a secret, such as a TPM activation blob).</summary>
     public void Dispose()
     {
+        if (!ReferenceEquals(_buffer, _callerBuffer))
+        {
+            byte[] own = _buffer;
+            _buffer = _callerBuffer;
+            CryptographicOperations.ZeroMemory(own.AsSpan(0, _ownBufferUsed));
+            ArrayPool<byte>.Shared.Return(own);
+        }
+
         if (_body is { } body)
         {
             _body = null;
@@ -202,6 +216,21 @@ internal sealed class Http1ResponseReader : IDisposable
     private ValueTask<int> StartFill(CancellationToken cancellationToken)
     {
         int limit = Math.Min(_buffer.Length, MaxHeadBytes);
+        if (_end == limit && _start == 0 && limit < MaxHeadBytes)
+        {
+            // A head longer than the caller's buffer (rare: DPS heads are a few hundred bytes): on into a pooled one of the full limit.
+            byte[] larger = ArrayPool<byte>.Shared.Rent(MaxHeadBytes);
+            _buffer.AsSpan(0, _end).CopyTo(larger);
+            if (!ReferenceEquals(_buffer, _callerBuffer))
+            {
+                CryptographicOperations.ZeroMemory(_buffer.AsSpan(0, _ownBufferUsed));
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            _buffer = larger;
+            limit = Math.Min(_buffer.Length, MaxHeadBytes);
+        }
+
         if (_end == limit || (_start > 0 && _start == _end))
         {
             _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
@@ -216,7 +245,15 @@ internal sealed class Http1ResponseReader : IDisposable
     {
         _end += read;
         _received += read;
-        BufferUsed = Math.Max(BufferUsed, _end);
+        if (ReferenceEquals(_buffer, _callerBuffer))
+        {
+            BufferUsed = Math.Max(BufferUsed, _end);
+        }
+        else
+        {
+            _ownBufferUsed = Math.Max(_ownBufferUsed, _end);
+        }
+
         return read;
     }
 
