@@ -64,9 +64,9 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             throw new ArgumentException("The product info must be printable ASCII (it goes into the User-Agent header).", nameof(options));
         }
 
-        // Host: the name dialled, with the port unless it is the default (RFC 9110 §7.2); an IPv6 literal keeps its brackets.
-        // Written piece by piece into each request: no header bytes kept per client.
-        _hostHeader = endpoint.Host;
+        // Host: the name dialled in ASCII (punycode), with the port unless it is the default (RFC 9110 §7.2); an IPv6 literal
+        // keeps its brackets. Written piece by piece into each request: no header bytes kept per client.
+        _hostHeader = endpoint.HostNameType == UriHostNameType.IPv6 ? endpoint.Host : endpoint.IdnHost;
         _tls = new SslClientAuthenticationOptions
         {
             TargetHost = _host,
