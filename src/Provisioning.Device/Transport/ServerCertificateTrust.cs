@@ -34,15 +34,24 @@ internal static class ServerCertificateTrust
         roots.AddRange(extraRoots);
         return (_, certificate, chain, errors) =>
         {
-            string? reason = null;
-            bool trusted = roots.Count == 0 ? errors == SslPolicyErrors.None : IsTrusted(roots, certificate, chain, errors, out reason);
+            bool trusted = Check(roots, certificate, chain, errors, out string? refusal);
             if (!trusted && onRefused is not null)
             {
-                onRefused(Describe(certificate, chain, errors, reason));
+                onRefused(refusal!);
             }
 
             return trusted;
         };
+    }
+
+    /// <summary>The check the callback of <see cref="CreateCallback(X509Certificate2Collection, Action{string}?)"/> makes, for a caller
+    /// that keeps <paramref name="roots"/> unchanged itself: the system's decision, or the extra roots'; when refused, why and whose.</summary>
+    public static bool Check(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, out string? refusal)
+    {
+        string? reason = null;
+        bool trusted = roots.Count == 0 ? errors == SslPolicyErrors.None : IsTrusted(roots, certificate, chain, errors, out reason);
+        refusal = trusted ? null : Describe(certificate, chain, errors, reason);
+        return trusted;
     }
 
     internal static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Provisioning.Device.Transport.Http;
@@ -34,6 +35,8 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
 
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
 
+    private static readonly X509Certificate2Collection NoRoots = [];
+
     private readonly Uri _endpoint;
     private readonly string _host;
     private readonly int _port;
@@ -43,7 +46,8 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
     private readonly SslClientAuthenticationOptions _tls;
     private readonly TimeSpan _requestTimeout;
     private readonly TimeProvider _time;
-    private readonly TlsRefusalRecorder _tlsRefusals;
+    private readonly X509Certificate2Collection _roots;
+    private string? _lastRefusal;
     private SslStream? _idle;
     private long _idleSince;
     private RequestDeadline? _spareDeadline;
@@ -57,7 +61,6 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         _basePath = endpoint.AbsolutePath;
         _requestTimeout = options.RequestTimeout;
         _time = options.TimeProvider;
-        _tlsRefusals = new TlsRefusalRecorder();
         _userAgent = UserAgent.Build(options.ProductInfo);
         if (_userAgent.AsSpan().ContainsAnyExceptInRange(' ', '~'))
         {
@@ -75,10 +78,13 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
             AllowTlsResume = true,
             ClientCertificateContext = attestation.ClientCertificateContext,
-            RemoteCertificateValidationCallback = ServerCertificateTrust.CreateCallback(options.TrustedRootCertificates, _tlsRefusals.Record),
+            RemoteCertificateValidationCallback = ValidateServerCertificate,
             // With extra roots the handshake builds its one chain against them (as the handler does); otherwise the system's.
             CertificateChainPolicy = ServerCertificateTrust.CreateChainPolicy(options.TrustedRootCertificates),
         };
+
+        // The roots the check falls back to: the chain policy's own copies (shared, never changed), not another copy per client.
+        _roots = _tls.CertificateChainPolicy?.CustomTrustStore ?? NoRoots;
     }
 
     /// <summary>Whether the direct transport serves <paramref name="endpoint"/>: no proxy configured, none from the environment
@@ -368,7 +374,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         {
             await tls.DisposeAsync().ConfigureAwait(false);
             // The reason our certificate check gave, when it refused; otherwise the handshake's own words (a protocol failure).
-            string why = _tlsRefusals.Take() is { } refusal ? "the server certificate was refused: " + refusal : Innermost(ex);
+            string why = Interlocked.Exchange(ref _lastRefusal, null) is { } refusal ? "the server certificate was refused: " + refusal : Innermost(ex);
             throw new ProvisioningException(
                 $"{Capitalize(operation)} failed: the TLS handshake with {_endpoint.Host}:{_endpoint.Port} failed: {why}.", isTransient: false, innerException: ex);
         }
@@ -385,6 +391,18 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             await tls.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The server-certificate check (<see cref="ServerCertificateTrust"/>); why it refused is kept for the handshake's error.</summary>
+    private bool ValidateServerCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        bool trusted = ServerCertificateTrust.Check(_roots, certificate, chain, errors, out string? refusal);
+        if (!trusted)
+        {
+            Volatile.Write(ref _lastRefusal, refusal);
+        }
+
+        return trusted;
     }
 
     private static string Innermost(Exception ex)
