@@ -104,10 +104,16 @@ internal sealed class HttpExchangeMeter : IDisposable
     {
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == "System.Net.Http",
+            ShouldListenTo = source => source.Name is "System.Net.Http" or "Provisioning.Device",
             Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
             ActivityStopped = activity =>
             {
+                // HTTP exchanges only (HttpClient's, or the direct transport's), not the registration span.
+                if (activity.GetTagItem("url.full") is null)
+                {
+                    return;
+                }
+
                 Interlocked.Add(ref _ticks, activity.Duration.Ticks);
                 Interlocked.Increment(ref _count);
             },

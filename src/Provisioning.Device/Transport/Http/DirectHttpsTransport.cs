@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
@@ -8,6 +9,8 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+
+using Provisioning.Device.Diagnostics;
 
 namespace Provisioning.Device.Transport.Http;
 
@@ -130,6 +133,8 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         RequestDeadline? deadline = StartDeadline(cancellationToken);
         CancellationToken token = deadline?.Token ?? cancellationToken;
         long received = 0;
+        // A span per exchange, only when someone listens (the tags are built then, never otherwise).
+        using Activity? activity = ProvisioningDiagnostics.Source.HasListeners() ? StartActivity(put, context, operationId) : null;
         try
         {
             for (int attempt = 0; ; attempt++)
@@ -171,6 +176,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                     }
 
                     keep = response.KeepAlive;
+                    activity?.SetTag("http.response.status_code", response.Status);
                     return Interpret(response, reader.Body, context, operation);
                 }
                 finally
@@ -188,6 +194,11 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                     }
                 }
             }
+        }
+        catch (Exception ex) when (TagFailure(activity, ex))
+        {
+            // Never taken: the filter tags the span with the failure and lets the handlers below have it.
+            throw;
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -391,6 +402,29 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             await tls.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    private static bool TagFailure(Activity? activity, Exception ex)
+    {
+        activity?.SetTag("error.type", ex.GetType().FullName);
+        return false;
+    }
+
+    private Activity? StartActivity(bool put, DpsRequestContext context, string? operationId)
+    {
+        Activity? activity = ProvisioningDiagnostics.Source.StartActivity(ProvisioningDiagnostics.HttpActivityName, ActivityKind.Client);
+        if (activity is not null)
+        {
+            // The same address the request line names (never a token: the SAS is a header).
+            string path = $"{_basePath}{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}" +
+                (operationId is null ? "/register" : "/operations/" + Uri.EscapeDataString(operationId)) + $"?api-version={Uri.EscapeDataString(context.ApiVersion)}";
+            activity.SetTag("http.request.method", put ? "PUT" : "GET");
+            activity.SetTag("url.full", $"https://{_endpoint.Authority}{path}");
+            activity.SetTag("server.address", _host);
+            activity.SetTag("server.port", _port);
+        }
+
+        return activity;
     }
 
     /// <summary>The server-certificate check (<see cref="ServerCertificateTrust"/>); why it refused is kept for the handshake's error.</summary>
