@@ -1,9 +1,9 @@
 // Client registration benchmark (not a test): provisions N devices with a given concurrency against the emulator, one
 // ProvisioningDeviceClient per device (as on real devices: its own connection pool and TLS handshake), and prints
-// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS through HttpClient, i.e.
-// with a proxy or the Provisioning.Device.Https.UseHttpClient switch) how far one device's time to assigned is from the time
-// its HTTP exchanges took. Without a proxy the client speaks HTTP/1.1 itself (no System.Net.Http activities to time).
-// --https-client httpclient runs HTTPS through HttpClient (the AppContext switch), to compare with the direct transport. --transport mqtt / mqttws register over the emulator's DPS
+// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's time
+// to assigned is from the time its HTTP exchanges took (System.Net.Http's spans, or the direct transport's Provisioning.Http
+// spans). Without a proxy the client speaks HTTP/1.1 itself; --https-client httpclient runs HTTPS through HttpClient (the
+// Provisioning.Device.Https.UseHttpClient AppContext switch), to compare. --transport mqtt / mqttws register over the emulator's DPS
 // MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does; --transport amqp /
 // amqpws over its DPS AMQP endpoint, one AMQP connection (TLS, SASL, session, two links) per registration.
 //
