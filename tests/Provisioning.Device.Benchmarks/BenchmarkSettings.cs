@@ -4,9 +4,9 @@ namespace Provisioning.Device.Benchmarks;
 
 // Tpm: for TPM attestation, swtpm (real TPM 2.0 emulator processes, shared by devices in turn) or software (the in-process
 // software TPM, one per device). Tpms: how many swtpm processes the devices share (each serves one registration at a time).
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, string Tpm, int Tpms)
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, string Tpm, int Tpms, bool Allocations = false, bool UseHttpClient = false)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--tpm swtpm|software] [--tpms <n>] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--tpm swtpm|software] [--tpms <n>] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>] [--allocations] [--https-client direct|httpclient]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -53,7 +53,14 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
             Number(args, "--warmup", tpm ? 10 : 100),
             Number(args, "--single", tpm ? 10 : 50),
             tpmKind,
-            Number(args, "--tpms", Math.Min(concurrency, 8)));
+            Number(args, "--tpms", Math.Min(concurrency, 8)),
+            args.Contains("--allocations"),
+            (Value(args, "--https-client") ?? "direct") switch
+            {
+                "direct" => false,
+                "httpclient" => true,
+                _ => throw new ArgumentException(Usage),
+            });
     }
 
     private static string? Value(string[] args, string name)
