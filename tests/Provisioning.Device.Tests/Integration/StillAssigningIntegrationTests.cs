@@ -38,6 +38,46 @@ public sealed class StillAssigningIntegrationTests
         Assert.Equal(3, counter.Gets);
     }
 
+    public static TheoryData<ProvisioningTransport> MqttTransports => [ProvisioningTransport.Mqtt, ProvisioningTransport.MqttWebSockets];
+
+    [Theory]
+    [MemberData(nameof(MqttTransports))]
+    public async Task Register_OverMqtt_WhileTheOperationStaysAssigning_PollsOnTheSameConnectionUntilAssigned(ProvisioningTransport transport)
+    {
+        // The deadline bounds a client that would stop polling or poll forever; nothing is asserted about time.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromMinutes(2));
+        CancellationToken ct = deadline.Token;
+        var clock = new OffsetClock();
+        await using var session = await EmulatorSession.StartAsync(o =>
+        {
+            o.TimeProvider = clock;
+            o.AssignmentDelay = TimeSpan.FromMinutes(10);
+        });
+        SymmetricKeyPair group = await session.Dps.Enrollments.AddSymmetricKeyGroupAsync("still-assigning-mqtt", cancellationToken: ct);
+        using var attestation = SymmetricKeyAttestation.FromEnrollmentGroup("still-assigning-mqtt-1", group.PrimaryKey);
+        using var client = MqttConnectionCounter.CreateClient(session, attestation, transport, out MqttConnectionCounter counter);
+        using var _ = counter;
+
+        // The register and two polls are answered 202 'assigning'; as the third poll is sent the emulator's clock passes the delay.
+        counter.OnStatusRequest = number =>
+        {
+            if (number == 3)
+            {
+                clock.Offset = TimeSpan.FromMinutes(11);
+            }
+        };
+
+        DeviceRegistrationResult result = await client.RegisterAsync(cancellationToken: ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+        Assert.Equal("still-assigning-mqtt-1", result.DeviceId);
+        Assert.Equal(3, counter.AssigningAnswers);
+        Assert.Equal(1, counter.Connections);
+        Assert.Equal(1, counter.Registers);
+        Assert.Equal(3, counter.StatusRequests);
+    }
+
     /// <summary>Real time plus an offset the test sets (SAS tokens stay valid: the offset stays below their lifetime).</summary>
     private sealed class OffsetClock : TimeProvider
     {
