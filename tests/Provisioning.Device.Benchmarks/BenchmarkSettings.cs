@@ -2,9 +2,9 @@ using System.Globalization;
 
 namespace Provisioning.Device.Benchmarks;
 
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single)
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, int PauseMs)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>] [--pause-ms <n>]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -42,7 +42,10 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
             transport,
             emulator == "inproc",
             Number(args, "--warmup", tpm ? 10 : 100),
-            Number(args, "--single", tpm ? 10 : 50));
+            Number(args, "--single", tpm ? 10 : 50),
+            Value(args, "--pause-ms") is { } pause
+                ? int.TryParse(pause, NumberStyles.None, CultureInfo.InvariantCulture, out int ms) && ms <= 60_000 ? ms : throw new ArgumentException($"--pause-ms needs 0 to 60000. {Usage}")
+                : 0);
     }
 
     private static string? Value(string[] args, string name)
