@@ -148,7 +148,9 @@ internal sealed class MqttConnectionCounter : IDisposable
             }
             else
             {
-                owner.OnStatusRequest?.Invoke(Interlocked.Increment(ref owner._statusRequests));
+                // Counted first: with no callback, ?.Invoke would skip evaluating its argument.
+                int number = Interlocked.Increment(ref owner._statusRequests);
+                owner.OnStatusRequest?.Invoke(number);
             }
 
             return inner.PublishAsync(topic, payload, cancellationToken);
