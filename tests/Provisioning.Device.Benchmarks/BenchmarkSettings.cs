@@ -4,9 +4,9 @@ namespace Provisioning.Device.Benchmarks;
 
 // Tpm: for TPM attestation, swtpm (real TPM 2.0 emulator processes, shared by devices in turn) or software (the in-process
 // software TPM, one per device). Tpms: how many swtpm processes the devices share (each serves one registration at a time).
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, string Tpm, int Tpms, bool Allocations = false, bool UseHttpClient = false)
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, string Tpm, int Tpms, bool Allocations = false, bool UseHttpClient = false, int PauseMs = 0)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--tpm swtpm|software] [--tpms <n>] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>] [--allocations] [--https-client direct|httpclient]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--tpm swtpm|software] [--tpms <n>] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>] [--pause-ms <n>] [--allocations] [--https-client direct|httpclient]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -60,7 +60,10 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
                 "direct" => false,
                 "httpclient" => true,
                 _ => throw new ArgumentException(Usage),
-            });
+            },
+            Value(args, "--pause-ms") is { } pause
+                ? int.TryParse(pause, NumberStyles.None, CultureInfo.InvariantCulture, out int ms) && ms <= 60_000 ? ms : throw new ArgumentException($"--pause-ms needs 0 to 60000. {Usage}")
+                : 0);
     }
 
     private static string? Value(string[] args, string name)

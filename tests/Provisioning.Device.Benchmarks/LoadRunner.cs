@@ -10,8 +10,11 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
 {
     private readonly string _endpoint = emulator.EndpointFor(transport);
 
-    /// <summary>Registers every device with <paramref name="concurrency"/> callers at a time.</summary>
-    public async Task<LoadResult> RunAsync(ArraySegment<BenchmarkDevice> devices, int concurrency)
+    /// <summary>
+    /// Registers every device with <paramref name="concurrency"/> callers at a time; each caller waits <paramref name="pauseMs"/>
+    /// after each registration (no connection open), so registrations trickle in as from a client that waits between requests.
+    /// </summary>
+    public async Task<LoadResult> RunAsync(ArraySegment<BenchmarkDevice> devices, int concurrency, int pauseMs = 0)
     {
         var latencies = new double[devices.Count];
         int next = -1;
@@ -30,6 +33,10 @@ internal sealed class LoadRunner(BenchmarkEmulator emulator, ProvisioningTranspo
                     long one = Stopwatch.GetTimestamp();
                     await RegisterOneAsync(devices[i]);
                     latencies[i] = Stopwatch.GetElapsedTime(one).TotalMilliseconds;
+                    if (pauseMs > 0)
+                    {
+                        await Task.Delay(pauseMs);
+                    }
                 }
             });
         }

@@ -9,7 +9,11 @@
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
 //       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process]
+//       [--warmup 100] [--single 50] [--pause-ms 0] [--tpm swtpm|software] [--tpms n] [--https-client direct|httpclient]
 //       [--allocations]   (HTTPS: where a registration's bytes go, by piece and by type, instead of the load run)
+//
+// --pause-ms n: each caller waits n ms after each registration, so registrations trickle in (at concurrency c, about
+// c / (n / 1000) per second), as they do from Microsoft's device client, which waits 2 s between its PUT and its GET.
 //
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.
@@ -29,6 +33,7 @@ if (settings.UseHttpClient)
 
 Console.WriteLine($"Provisioning.Device benchmark: {settings.Devices} {settings.Attestation} devices, concurrency {settings.Concurrency}, "
     + $"transport {settings.Transport}{(settings.Transport == ProvisioningTransport.Https ? settings.UseHttpClient ? " (HttpClient)" : " (direct)" : "")}, emulator {(settings.EmulatorInProcess ? "in-process" : "in its own process")}, Retry-After 0, "
+    + (settings.PauseMs > 0 ? $"{settings.PauseMs} ms pause after each registration, " : "")
     + $"{Environment.ProcessorCount} cores, .NET {Environment.Version}");
 
 await using var emulator = settings.EmulatorInProcess ? await BenchmarkEmulator.StartInProcessAsync() : await BenchmarkEmulator.StartProcessAsync();
@@ -41,14 +46,14 @@ var runner = new LoadRunner(emulator, settings.Transport);
 if (settings.Allocations)
 {
     // Where the bytes go, instead of the load run: see AllocationProfile.
-    await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
+    await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency, settings.PauseMs);
     await AllocationProfile.RunAsync(runner, emulator, fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
     return 0;
 }
 
-await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
+await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency, settings.PauseMs);
 
-LoadResult load = await runner.RunAsync(fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
+LoadResult load = await runner.RunAsync(fleet.Take(warmupCount, settings.Devices), settings.Concurrency, settings.PauseMs);
 string allocationOwner = settings.EmulatorInProcess ? "process (client + emulator)" : "client";
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"""

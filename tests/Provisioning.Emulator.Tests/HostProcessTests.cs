@@ -74,6 +74,17 @@ public sealed class HostProcessTests
         }
     }
 
+    [Fact]
+    public async Task Host_RunsWithoutDynamicPgo_SoTrickledTrafficDoesNotPayASecondRecompilation()
+    {
+        // The host's own runtime configuration (what `dotnet exec Provisioning.Emulator.dll` and `dotnet run` read).
+        var path = Path.Combine(AppContext.BaseDirectory, "Provisioning.Emulator.runtimeconfig.json");
+        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.True(properties.TryGetProperty("System.Runtime.TieredPGO", out var pgo), "the host's runtimeconfig.json has no System.Runtime.TieredPGO");
+        Assert.Equal(JsonValueKind.False, pgo.ValueKind);
+    }
+
     private static Process StartHost(string data)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Provisioning.Emulator.dll");

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 
 using Provisioning.Device.Transport.Http;
 using Provisioning.Device.Transport.Mqtt;
@@ -19,6 +20,7 @@ internal sealed class MqttConnectionCounter : IDisposable
     private readonly List<Counted> _connections = [];
     private int _registers;
     private int _statusRequests;
+    private int _assigningAnswers;
 
     private MqttConnectionCounter(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
     {
@@ -32,6 +34,12 @@ internal sealed class MqttConnectionCounter : IDisposable
 
     /// <summary>Operation status publishes sent.</summary>
     public int StatusRequests => Volatile.Read(ref _statusRequests);
+
+    /// <summary>Answers received with status 202 whose body says <c>assigning</c> (the register's and each poll's).</summary>
+    public int AssigningAnswers => Volatile.Read(ref _assigningAnswers);
+
+    /// <summary>Called with the number of each operation status request (1, 2, …) before it is published.</summary>
+    public Action<int>? OnStatusRequest { get; set; }
 
     /// <summary>Connections opened (CONNECT sent).</summary>
     public int Connections
@@ -111,7 +119,18 @@ internal sealed class MqttConnectionCounter : IDisposable
         public bool IsConnected => inner.IsConnected;
 
         public void SetHandlers(Action<string, ReadOnlySequence<byte>> messageReceived, Action<Exception?> connectionLost) =>
-            inner.SetHandlers(messageReceived, connectionLost);
+            inner.SetHandlers(
+                (topic, payload) =>
+                {
+                    if (topic.StartsWith("$dps/registrations/res/202/", StringComparison.Ordinal)
+                        && Encoding.UTF8.GetString(payload).Contains("\"status\":\"assigning\"", StringComparison.Ordinal))
+                    {
+                        Interlocked.Increment(ref owner._assigningAnswers);
+                    }
+
+                    messageReceived(topic, payload);
+                },
+                connectionLost);
 
         public ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
         {
@@ -123,7 +142,17 @@ internal sealed class MqttConnectionCounter : IDisposable
 
         public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
         {
-            Interlocked.Increment(ref topic.Contains("/PUT/iotdps-register/", StringComparison.Ordinal) ? ref owner._registers : ref owner._statusRequests);
+            if (topic.Contains("/PUT/iotdps-register/", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref owner._registers);
+            }
+            else
+            {
+                // Counted first: with no callback, ?.Invoke would skip evaluating its argument.
+                int number = Interlocked.Increment(ref owner._statusRequests);
+                owner.OnStatusRequest?.Invoke(number);
+            }
+
             return inner.PublishAsync(topic, payload, cancellationToken);
         }
 
