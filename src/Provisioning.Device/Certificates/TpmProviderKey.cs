@@ -7,8 +7,9 @@ namespace Provisioning.Device;
 /// <summary>Presents a TPM-resident key to TLS through OpenSSL's provider interface: Debian's <c>tpm2-openssl</c>
 /// provider, opened with <see cref="SafeEvpPKeyHandle.OpenKeyFromProvider"/> (.NET 9+), the key named by its persistent
 /// handle.</summary>
-/// <remarks>The provider reads its TCTI from <c>TPM2OPENSSL_TCTI</c> when it is first loaded in the process; when the
-/// variable is not set, it is set here from the key's transport spec before that first load. swtpm serves one connection
+/// <remarks>The provider reads its TCTI from <c>TPM2OPENSSL_TCTI</c> each time it is loaded (.NET loads it in a library
+/// context of its own for each opened key); when the process does not set the variable, it is set here from each key's
+/// transport spec before the key is opened. swtpm serves one connection
 /// at a time and the provider connects for each command: an open <c>TpmIdentity</c> on the same swtpm must release its
 /// connection between commands (<c>TpmTransportOptions.ReleaseConnectionBetweenCommands</c>) or be closed, else the signature
 /// waits for it. libssl signs through <see cref="OpenSslSigningBridge"/>.</remarks>
@@ -17,6 +18,7 @@ internal static partial class TpmProviderKey
     internal const string ProviderName = "tpm2";
     internal const string TctiVariable = "TPM2OPENSSL_TCTI";
     private static readonly Lock Gate = new();
+    private static string? s_tctiSetHere; // the TCTI this class last set, under Gate
 
     /// <summary>The provider's TCTI for a transport spec, or null for one the provider cannot reach (the software TPM).</summary>
     public static string? TctiFor(string? spec)
@@ -65,9 +67,17 @@ internal static partial class TpmProviderKey
         SafeEvpPKeyHandle handle;
         lock (Gate)
         {
-            if (string.IsNullOrEmpty(GetNativeVariable(TctiVariable)))
+            // The provider reads the variable each time .NET loads it (a library context per opened key): a value the process
+            // set is kept, a value set here follows the key's TPM (a later key may be on another TPM, e.g. another swtpm).
+            string? current = GetNativeVariable(TctiVariable);
+            if (string.IsNullOrEmpty(current) || (s_tctiSetHere is not null && current == s_tctiSetHere))
             {
-                SetNativeVariable(TctiVariable, tcti);
+                if (current != tcti)
+                {
+                    SetNativeVariable(TctiVariable, tcti);
+                }
+
+                s_tctiSetHere = tcti;
             }
 
             try
@@ -142,7 +152,7 @@ internal static partial class TpmProviderKey
 
     private static void SetNativeVariable(string name, string value)
     {
-        if (SetEnv(name, value, 0) != 0)
+        if (SetEnv(name, value, 1) != 0) // overwrite: the caller checked the value is empty or its own
         {
             throw new PlatformNotSupportedException($"Could not set {name} for OpenSSL's tpm2 provider; set it in the process environment.");
         }

@@ -8,9 +8,10 @@ namespace Provisioning.Device.Hub.Tests.FirstBoot;
 
 /// <summary>TLS to the hub with a key that never leaves the TPM (issue 16): swtpm, OpenSSL's tpm2-openssl provider opened
 /// with SafeEvpPKeyHandle.OpenKeyFromProvider, the key named by its persistent handle.</summary>
-/// <remarks>The provider reads its TCTI once per process, so this is the only test that opens it. Whether a handshake with
+/// <remarks>The provider's TCTI is a process-wide variable, so the tests that open it take turns (TpmProviderTurns). Whether a handshake with
 /// the key works is shown here only: a signature alone (also checked) went through before the bridge, the handshake did not.</remarks>
 [Trait("Category", "Interop")]
+[Collection(TpmProviderTurns.Name)]
 public sealed class TpmKeyTlsTests
 {
     private const string ProviderModule = "/usr/lib/x86_64-linux-gnu/ossl-modules/tpm2.so";
