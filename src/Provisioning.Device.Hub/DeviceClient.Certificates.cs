@@ -27,6 +27,10 @@ public sealed partial class DeviceClient
     private readonly ConcurrentDictionary<long, Channel<(int Status, byte[] Body)>> _credentialRequests = new();
     private DateTimeOffset _lastCertificateRenewal = DateTimeOffset.MinValue;
 
+    /// <summary>When a failed renewal may be tried again (the hub's retryAfter, or the backoff): kept across reconnections, so
+    /// a dropped connection does not bring the next attempt forward.</summary>
+    private DateTimeOffset _nextCertificateRenewalAttempt = DateTimeOffset.MinValue;
+
     /// <summary>When the current issued certificate is due for renewal: <see cref="DeviceClientOptions.CertificateRenewalThreshold"/>
     /// of its lifetime before it expires.</summary>
     internal DateTimeOffset CertificateRenewalTime(HubAuthentication.IssuedCertificateAuthentication issued) =>
@@ -38,6 +42,7 @@ public sealed partial class DeviceClient
     {
         // A floor between renewals: a certificate due as soon as it is issued (a tiny lifetime) is not renewed in a tight loop.
         var floor = _lastCertificateRenewal + MinRenewalRetry;
+        floor = _nextCertificateRenewalAttempt > floor ? _nextCertificateRenewalAttempt : floor;
         var due = CertificateRenewalTime(issued) > floor ? CertificateRenewalTime(issued) : floor;
         for (var attempt = 1; ; attempt++)
         {
@@ -50,6 +55,7 @@ public sealed partial class DeviceClient
             {
                 await RenewCertificateAsync(session, issued, cancellationToken).ConfigureAwait(false);
                 _lastCertificateRenewal = _time.GetUtcNow();
+                _nextCertificateRenewalAttempt = DateTimeOffset.MinValue;
                 return true;
             }
             catch (HubException ex) when (!cancellationToken.IsCancellationRequested)
@@ -67,6 +73,7 @@ public sealed partial class DeviceClient
                 var wait = ex.RetryAfter is { } retry && retry > MinRenewalRetry ? retry : BackoffDelay(attempt) < MinRenewalRetry ? MinRenewalRetry : BackoffDelay(attempt);
                 HubClientLog.CertificateRenewalFailed(_logger, DeviceId, attempt, ex.Message);
                 due = now + wait;
+                _nextCertificateRenewalAttempt = due;
             }
         }
     }

@@ -66,15 +66,20 @@ public sealed partial class TpmIdentity
 
             LogCreating(_logger, "certificate key", handle, null);
             var (outPrivate, outPublic) = await _tpm.CreateAsync(_options.StorageRootKeyHandle, default, template, cancellationToken).ConfigureAwait(false);
-            var loaded = await _tpm.LoadAsync(_options.StorageRootKeyHandle, default, outPrivate, outPublic.AsMemory(2), cancellationToken).ConfigureAwait(false);
+            // Load, persist and flush are not cancelled (each command has its deadline): a Load cancelled after the TPM ran it
+            // leaves a transient object nobody knows the handle of, which a TPM without a resource manager (swtpm, /dev/tpm0)
+            // keeps in one of its few object slots.
+            var loaded = await _tpm.LoadAsync(_options.StorageRootKeyHandle, default, outPrivate, outPublic.AsMemory(2), CancellationToken.None).ConfigureAwait(false);
             try
             {
-                await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, loaded, handle, cancellationToken).ConfigureAwait(false);
+                await _tpm.EvictControlAsync(TpmHandles.Owner, _options.OwnerAuth, loaded, handle, CancellationToken.None).ConfigureAwait(false);
             }
             finally
             {
                 await FlushAsync(loaded).ConfigureAwait(false);
             }
+
+            cancellationToken.ThrowIfCancellationRequested();
 
             var persisted = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
             if (!persisted.Tpm2BPublic.AsSpan().SequenceEqual(outPublic))
