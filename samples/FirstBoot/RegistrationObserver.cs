@@ -37,7 +37,7 @@ internal sealed class RegistrationObserver : ILoggerFactory
         _verbose = verbose is null ? null : new TextLoggerFactory(verbose);
         _http = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == "System.Net.Http",
+            ShouldListenTo = source => source.Name is "System.Net.Http" or "Provisioning.Device", // HttpClient, or the client's own HTTP/1.1
             Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
             ActivityStopped = OnHttpStopped,
         };

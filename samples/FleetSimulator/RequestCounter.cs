@@ -19,7 +19,7 @@ internal sealed class RequestCounter : IDisposable
         _authority = dps.Authority;
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == "System.Net.Http",
+            ShouldListenTo = source => source.Name is "System.Net.Http" or "Provisioning.Device", // HttpClient, or the client's own HTTP/1.1
             Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
             ActivityStopped = OnStopped,
         };

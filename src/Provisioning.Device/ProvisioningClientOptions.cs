@@ -77,7 +77,10 @@ public sealed class ProvisioningClientOptions
     public TimeSpan SasTokenTimeToLive { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The source of jitter: uniform values in [0, 1). Tests make it fixed.</summary>
-    internal Func<double> NextRandom { get; set; } = Random.Shared.NextDouble;
+    internal Func<double> NextRandom { get; set; } = SharedRandom;
+
+    // One delegate for every options object (Random.Shared is thread-safe).
+    private static readonly Func<double> SharedRandom = Random.Shared.NextDouble;
 
     internal void Validate()
     {

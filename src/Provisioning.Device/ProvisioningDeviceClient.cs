@@ -15,8 +15,8 @@ namespace Provisioning.Device;
 /// was assigned to.
 /// </summary>
 /// <remarks>
-/// Over HTTPS, one client holds one connection pool, reused by the TPM challenge, the retries and the polls of every
-/// registration. Over MQTT (<see cref="ProvisioningClientOptions.Transport"/>), each registration opens one connection,
+/// Over HTTPS, one client keeps one TLS connection open, reused by the TPM challenge, the retries and the polls of every
+/// registration (through <see cref="HttpClient"/> when a proxy applies). Over MQTT (<see cref="ProvisioningClientOptions.Transport"/>), each registration opens one connection,
 /// whose client id is the registration id, and closes it with DISCONNECT when it ends; registrations of one client then
 /// run one at a time. It is safe to share between threads; dispose it when done. dps-protocol.md §1, §5, §7.
 /// </remarks>
@@ -25,10 +25,10 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <summary>The public DPS global endpoint.</summary>
     public const string DefaultGlobalEndpoint = "global.azure-devices-provisioning.net";
 
-    private readonly HttpProvisioningTransport? _http;
+    private readonly IProvisioningTransport? _http;
     private readonly MqttTransportFactory? _mqtt;
     private readonly AmqpTransportFactory? _amqp;
-    private readonly SemaphoreSlim _connectionGate = new(1, 1);
+    private readonly SemaphoreSlim? _connectionGate;
     private readonly ProvisioningClientOptions _options;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -88,8 +88,16 @@ public sealed class ProvisioningDeviceClient : IDisposable
             }
 
             Uri endpoint = ParseEndpoint(globalEndpoint);
-            var tlsRefusals = new TlsRefusalRecorder();
-            _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
+            if (handler is null && DirectHttpsTransport.CanUse(endpoint, _options))
+            {
+                // No proxy: HTTP/1.1 of our own over one TLS connection, without a handler and its pool per client.
+                _http = new DirectHttpsTransport(endpoint, attestation, _options);
+            }
+            else
+            {
+                var tlsRefusals = new TlsRefusalRecorder();
+                _http = new HttpProvisioningTransport(handler ?? ProvisioningHttpHandler.Create(attestation, _options, tlsRefusals), endpoint, _options, tlsRefusals);
+            }
         }
         else if (_options.Transport is ProvisioningTransport.Amqp or ProvisioningTransport.AmqpWebSockets)
         {
@@ -99,6 +107,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             }
 
             _amqp = new AmqpTransportFactory(globalEndpoint, attestation, _options, _logger);
+            _connectionGate = new SemaphoreSlim(1, 1);
         }
         else
         {
@@ -108,11 +117,15 @@ public sealed class ProvisioningDeviceClient : IDisposable
             }
 
             _mqtt = new MqttTransportFactory(globalEndpoint, attestation, _options, _logger, mqttConnection);
+            _connectionGate = new SemaphoreSlim(1, 1);
         }
     }
 
     /// <summary>The DPS ID scope.</summary>
     public string IdScope { get; }
+
+    /// <summary>Whether HTTPS goes through <see cref="DirectHttpsTransport"/> (no proxy) rather than <see cref="HttpClient"/>.</summary>
+    internal bool UsesDirectHttps => _http is DirectHttpsTransport;
 
     /// <summary>The attestation; the hub client signs its tokens with the same one.</summary>
     public ProvisioningAttestation Attestation { get; }
@@ -135,13 +148,29 @@ public sealed class ProvisioningDeviceClient : IDisposable
     /// <exception cref="ProvisioningException">The service refused, the network failed past the retries, the deadline
     /// passed, or the service answered something malformed.</exception>
     /// <exception cref="ArgumentException">The request payload is not valid JSON.</exception>
-    public async Task<DeviceRegistrationResult> RegisterAsync(ProvisioningRegistrationRequest? request = null, CancellationToken cancellationToken = default)
+    public Task<DeviceRegistrationResult> RegisterAsync(ProvisioningRegistrationRequest? request = null, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        request ??= new ProvisioningRegistrationRequest();
-        ArgumentException.ThrowIfNullOrWhiteSpace(request.ApiVersion, nameof(request));
-        RegistrationRequestWriter.Validate(request);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            request ??= new ProvisioningRegistrationRequest();
+            ArgumentException.ThrowIfNullOrWhiteSpace(request.ApiVersion, nameof(request));
+            RegistrationRequestWriter.Validate(request);
+        }
+        catch (Exception ex) when (ex is ArgumentException or ObjectDisposedException)
+        {
+            // As from an async method: the mistake is in the returned task.
+            return Task.FromException<DeviceRegistrationResult>(ex);
+        }
 
+        // HTTPS without a cache: the state machine's own task, with no second one around it.
+        return _http is not null && _options.RegistrationCache is null
+            ? new RegistrationStateMachine(_http, Attestation, IdScope, _options, _logger).RunAsync(request, cancellationToken)
+            : RegisterCachedOrOverSocketAsync(request, cancellationToken);
+    }
+
+    private async Task<DeviceRegistrationResult> RegisterCachedOrOverSocketAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    {
         IRegistrationCache? cache = _options.RegistrationCache;
         if (cache is not null && !request.BypassCache && await LoadCachedAsync(cache, request, cancellationToken).ConfigureAwait(false) is { } cached)
         {
@@ -178,7 +207,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             _http?.Dispose();
             _mqtt?.Dispose();
             _amqp?.Dispose();
-            _connectionGate.Dispose();
+            _connectionGate?.Dispose();
         }
     }
 
@@ -186,7 +215,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverMqttAsync(MqttTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per client id at a time: DPS would close the older of two.
-        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate!.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             MqttProvisioningTransport transport = factory.Create();
@@ -197,7 +226,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _connectionGate.Release();
+            _connectionGate!.Release();
         }
     }
 
@@ -205,7 +234,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
     private async Task<DeviceRegistrationResult> RegisterOverAmqpAsync(AmqpTransportFactory factory, ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         // One connection per registration id at a time, as over MQTT.
-        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _connectionGate!.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             AmqpProvisioningTransport transport = factory.Create();
@@ -216,7 +245,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
         }
         finally
         {
-            _connectionGate.Release();
+            _connectionGate!.Release();
         }
     }
 
@@ -427,6 +456,7 @@ public sealed class ProvisioningDeviceClient : IDisposable
             throw new ArgumentException("The global endpoint must be a host name, host:port or an https:// URI without a query.", nameof(globalEndpoint));
         }
 
-        return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
+        // Already the base form (a path ending in '/', no query or fragment): no second parse.
+        return uri.AbsolutePath.EndsWith('/') && uri.UserInfo.Length == 0 ? uri : new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/");
     }
 }

@@ -2,9 +2,9 @@ using System.Globalization;
 
 namespace Provisioning.Device.Benchmarks;
 
-internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single)
+internal sealed record BenchmarkSettings(int Devices, int Concurrency, string Attestation, ProvisioningTransport Transport, bool EmulatorInProcess, int Warmup, int Single, bool Allocations = false, bool UseHttpClient = false)
 {
-    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>]";
+    private const string Usage = "usage: [--devices <n>] [--concurrency <n>] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process] [--warmup <n>] [--single <n>] [--allocations] [--https-client direct|httpclient]";
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -42,7 +42,14 @@ internal sealed record BenchmarkSettings(int Devices, int Concurrency, string At
             transport,
             emulator == "inproc",
             Number(args, "--warmup", tpm ? 10 : 100),
-            Number(args, "--single", tpm ? 10 : 50));
+            Number(args, "--single", tpm ? 10 : 50),
+            args.Contains("--allocations"),
+            (Value(args, "--https-client") ?? "direct") switch
+            {
+                "direct" => false,
+                "httpclient" => true,
+                _ => throw new ArgumentException(Usage),
+            });
     }
 
     private static string? Value(string[] args, string name)

@@ -1,12 +1,15 @@
 // Client registration benchmark (not a test): provisions N devices with a given concurrency against the emulator, one
 // ProvisioningDeviceClient per device (as on real devices: its own connection pool and TLS handshake), and prints
-// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's
-// time to assigned is from the time its HTTP exchanges took. --transport mqtt / mqttws register over the emulator's DPS
+// registrations/s, latency p50/p95/p99, bytes allocated and CPU time per registration, and (HTTPS) how far one device's time
+// to assigned is from the time its HTTP exchanges took (System.Net.Http's spans, or the direct transport's Provisioning.Http
+// spans). Without a proxy the client speaks HTTP/1.1 itself; --https-client httpclient runs HTTPS through HttpClient (the
+// Provisioning.Device.Https.UseHttpClient AppContext switch), to compare. --transport mqtt / mqttws register over the emulator's DPS
 // MQTT endpoint (TLS, or WebSockets), one MQTT connection per registration as the client library does; --transport amqp /
 // amqpws over its DPS AMQP endpoint, one AMQP connection (TLS, SASL, session, two links) per registration.
 //
 //   dotnet run -c Release --project tests/Provisioning.Device.Benchmarks -- \
 //       [--devices 1000] [--concurrency 50] [--attestation symmetric|tpm] [--transport https|mqtt|mqttws|amqp|amqpws] [--emulator inproc|process]
+//       [--allocations]   (HTTPS: where a registration's bytes go, by piece and by type, instead of the load run)
 //
 // Allocations: GC.GetTotalAllocatedBytes(precise) counts every thread of the process. With --emulator inproc (the issue's
 // setting: client and emulator in one process) it includes the emulator's share, so it is printed as "process" bytes.
@@ -19,8 +22,13 @@ using Provisioning.Device;
 using Provisioning.Device.Benchmarks;
 
 var settings = BenchmarkSettings.Parse(args);
+if (settings.UseHttpClient)
+{
+    AppContext.SetSwitch("Provisioning.Device.Https.UseHttpClient", true);
+}
+
 Console.WriteLine($"Provisioning.Device benchmark: {settings.Devices} {settings.Attestation} devices, concurrency {settings.Concurrency}, "
-    + $"transport {settings.Transport}, emulator {(settings.EmulatorInProcess ? "in-process" : "in its own process")}, Retry-After 0, "
+    + $"transport {settings.Transport}{(settings.Transport == ProvisioningTransport.Https ? settings.UseHttpClient ? " (HttpClient)" : " (direct)" : "")}, emulator {(settings.EmulatorInProcess ? "in-process" : "in its own process")}, Retry-After 0, "
     + $"{Environment.ProcessorCount} cores, .NET {Environment.Version}");
 
 await using var emulator = settings.EmulatorInProcess ? await BenchmarkEmulator.StartInProcessAsync() : await BenchmarkEmulator.StartProcessAsync();
@@ -29,6 +37,14 @@ await using var fleet = await DeviceFleet.CreateAsync(settings.Attestation, sett
 Console.WriteLine($"Prepared {fleet.Count} devices and their enrollments in {fleet.PreparationTime.TotalSeconds:0.0} s.");
 
 var runner = new LoadRunner(emulator, settings.Transport);
+if (settings.Allocations)
+{
+    // Where the bytes go, instead of the load run: see AllocationProfile.
+    await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
+    await AllocationProfile.RunAsync(runner, emulator, fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
+    return 0;
+}
+
 await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency);
 
 LoadResult load = await runner.RunAsync(fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
@@ -44,7 +60,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
 SingleDeviceResult single = await runner.RunSingleAsync(fleet.Take(warmupCount + settings.Devices, settings.Single));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"""
-    One device at a time ({single.Count} devices, medians): time to assigned {single.TotalMs:0.00} ms{(settings.Transport == ProvisioningTransport.Https
+    One device at a time ({single.Count} devices, medians): time to assigned {single.TotalMs:0.00} ms{(settings.Transport == ProvisioningTransport.Https && single.Exchanges > 0
         ? $", its {single.Exchanges} HTTP exchanges {single.HttpMs:0.00} ms (TCP + TLS connect included), the rest {single.TotalMs - single.HttpMs:0.00} ms" : "")}
     """));
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -32,9 +33,23 @@ internal static class SasToken
         CancellationToken cancellationToken)
     {
         string sr = Uri.EscapeDataString(resource);
-        string se = expiresOn.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        byte[] toSign = Encoding.UTF8.GetBytes(sr + "\n" + se);
-        byte[] signature = await sign(toSign, cancellationToken).ConfigureAwait(false);
+        long se = expiresOn.ToUnixTimeSeconds();
+        // The string to sign, sr + "\n" + se: ASCII (sr is escaped), in a pooled buffer rather than two strings and an array.
+        byte[] toSign = ArrayPool<byte>.Shared.Rent(sr.Length + 22);
+        int length = Encoding.ASCII.GetBytes(sr, toSign);
+        toSign[length++] = (byte)'\n';
+        se.TryFormat(toSign.AsSpan(length), out int seLength, default, CultureInfo.InvariantCulture);
+        length += seLength;
+        byte[] signature;
+        try
+        {
+            signature = await sign(toSign.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(toSign);
+        }
+
         try
         {
             if (signature.Length != HMACSHA256.HashSizeInBytes)
@@ -42,14 +57,57 @@ internal static class SasToken
                 throw new CryptographicException($"The signer returned {signature.Length} bytes; HMAC-SHA256 has {HMACSHA256.HashSizeInBytes}.");
             }
 
-            string sig = Uri.EscapeDataString(Convert.ToBase64String(signature));
-            return keyName is null
-                ? $"SharedAccessSignature sr={sr}&sig={sig}&se={se}"
-                : $"SharedAccessSignature sr={sr}&sig={sig}&se={se}&skn={Uri.EscapeDataString(keyName)}";
+            return Compose(sr, signature, se, keyName is null ? null : Uri.EscapeDataString(keyName));
         }
         finally
         {
             CryptographicOperations.ZeroMemory(signature);
         }
+    }
+
+    /// <summary><c>SharedAccessSignature sr={sr}&amp;sig={UrlEncode(base64(signature))}&amp;se={se}[&amp;skn={skn}]</c>, built on the stack
+    /// into the one string returned.</summary>
+    private static string Compose(string sr, ReadOnlySpan<byte> signature, long se, string? skn)
+    {
+        // 32 bytes are 44 base64 characters, at most 3 each once escaped; se is at most 20 digits.
+        Span<char> sig = stackalloc char[44 + (44 * 3)];
+        Convert.TryToBase64Chars(signature, sig, out int base64Length);
+        Uri.TryEscapeDataString(sig[..base64Length], sig[44..], out int sigLength);
+        int total = 25 + sr.Length + 5 + sigLength + 4 + 20 + (skn is null ? 0 : 5 + skn.Length);
+        char[]? rented = total > 512 ? ArrayPool<char>.Shared.Rent(total) : null;
+        Span<char> token = rented ?? stackalloc char[512];
+        try
+        {
+            int at = 0;
+            Append(token, ref at, "SharedAccessSignature sr=");
+            Append(token, ref at, sr);
+            Append(token, ref at, "&sig=");
+            Append(token, ref at, sig.Slice(44, sigLength));
+            Append(token, ref at, "&se=");
+            se.TryFormat(token[at..], out int written, default, CultureInfo.InvariantCulture);
+            at += written;
+            if (skn is not null)
+            {
+                Append(token, ref at, "&skn=");
+                Append(token, ref at, skn);
+            }
+
+            return new string(token[..at]);
+        }
+        finally
+        {
+            token.Clear();
+            sig.Clear();
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static void Append(Span<char> target, ref int at, ReadOnlySpan<char> text)
+    {
+        text.CopyTo(target[at..]);
+        at += text.Length;
     }
 }

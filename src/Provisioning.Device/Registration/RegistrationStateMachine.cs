@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 using Microsoft.Extensions.Logging;
 
@@ -49,11 +50,18 @@ internal sealed class RegistrationStateMachine
         }
 
         using Activity? activity = ProvisioningDiagnostics.Source.StartActivity(ProvisioningDiagnostics.RegisterActivityName, ActivityKind.Client);
+        // With the system clock, one source linked to the caller's token carries the deadline (one timer, no second source).
+        bool systemClock = time == TimeProvider.System;
         using CancellationTokenSource? deadline = _options.RegistrationTimeout == Timeout.InfiniteTimeSpan
             ? null
-            : new CancellationTokenSource(_options.RegistrationTimeout, time);
-        using CancellationTokenSource? linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        CancellationToken token = linked?.Token ?? cancellationToken;
+            : systemClock ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource(_options.RegistrationTimeout, time);
+        if (systemClock)
+        {
+            deadline?.CancelAfter(_options.RegistrationTimeout);
+        }
+
+        using CancellationTokenSource? linked = deadline is null || systemClock ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        CancellationToken token = (linked ?? deadline)?.Token ?? cancellationToken;
         string outcome = "error";
         try
         {
@@ -98,7 +106,8 @@ internal sealed class RegistrationStateMachine
         }
     }
 
-    private async Task<DeviceRegistrationResult> RunStatesAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<DeviceRegistrationResult> RunStatesAsync(ProvisioningRegistrationRequest request, CancellationToken cancellationToken)
     {
         Enter(RegistrationState.Attesting);
         _registrationId = await _attestation.GetRegistrationIdAsync(cancellationToken).ConfigureAwait(false);
@@ -215,6 +224,7 @@ internal sealed class RegistrationStateMachine
     private ValueTask<string?> GetAuthorizationAsync(DpsRequestContext context, CancellationToken cancellationToken) =>
         _attestation.GetAuthorizationAsync(context.SasResource, _options.TimeProvider.GetUtcNow() + _options.SasTokenTimeToLive, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<DpsReply> SendWithRetriesAsync(Func<CancellationToken, ValueTask<DpsReply>> send, CancellationToken cancellationToken)
     {
         ProvisioningRetryPolicy policy = _options.RetryPolicy;

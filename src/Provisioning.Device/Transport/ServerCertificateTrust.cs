@@ -34,15 +34,24 @@ internal static class ServerCertificateTrust
         roots.AddRange(extraRoots);
         return (_, certificate, chain, errors) =>
         {
-            string? reason = null;
-            bool trusted = roots.Count == 0 ? errors == SslPolicyErrors.None : IsTrusted(roots, certificate, chain, errors, out reason);
+            bool trusted = Check(roots, certificate, chain, errors, out string? refusal);
             if (!trusted && onRefused is not null)
             {
-                onRefused(Describe(certificate, chain, errors, reason));
+                onRefused(refusal!);
             }
 
             return trusted;
         };
+    }
+
+    /// <summary>The check the callback of <see cref="CreateCallback(X509Certificate2Collection, Action{string}?)"/> makes, for a caller
+    /// that keeps <paramref name="roots"/> unchanged itself: the system's decision, or the extra roots'; when refused, why and whose.</summary>
+    public static bool Check(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, out string? refusal)
+    {
+        string? reason = null;
+        bool trusted = roots.Count == 0 ? errors == SslPolicyErrors.None : IsTrusted(roots, certificate, chain, errors, out reason);
+        refusal = trusted ? null : Describe(certificate, chain, errors, reason);
+        return trusted;
     }
 
     internal static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
@@ -52,6 +61,9 @@ internal static class ServerCertificateTrust
     /// so that the callback of <see cref="CreateCallback(X509Certificate2Collection, Action{string}?)"/> need not build it again:
     /// custom root trust, the serverAuth EKU, no revocation lists (as for the extra roots today). The system store is then tried by the
     /// callback only when the extra roots do not vouch for the certificate. <see langword="null"/> when there are no extra roots.</summary>
+    /// <remarks>The last policy made is reused while the roots are the same certificates (by their bytes): the TLS stack copies
+    /// the policy for each handshake, so many clients of one process (a fleet, a test) share it. It holds its own copies of the
+    /// roots, so that a caller disposing theirs does not break it.</remarks>
     public static X509ChainPolicy? CreateChainPolicy(X509Certificate2Collection extraRoots)
     {
         ArgumentNullException.ThrowIfNull(extraRoots);
@@ -60,14 +72,44 @@ internal static class ServerCertificateTrust
             return null;
         }
 
+        if (Volatile.Read(ref s_lastPolicy) is { } last && SameCertificates(last.CustomTrustStore, extraRoots))
+        {
+            return last;
+        }
+
         var policy = new X509ChainPolicy
         {
             TrustMode = X509ChainTrustMode.CustomRootTrust,
             RevocationMode = X509RevocationMode.NoCheck,
         };
-        policy.CustomTrustStore.AddRange(extraRoots);
+        foreach (X509Certificate2 root in extraRoots)
+        {
+            policy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(root.RawDataMemory.Span));
+        }
+
         policy.ApplicationPolicy.Add(ServerAuthentication);
+        Volatile.Write(ref s_lastPolicy, policy);
         return policy;
+    }
+
+    private static X509ChainPolicy? s_lastPolicy;
+
+    private static bool SameCertificates(X509Certificate2Collection a, X509Certificate2Collection b)
+    {
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (!a[i].RawDataMemory.Span.SequenceEqual(b[i].RawDataMemory.Span))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Why a certificate was refused, and whose it is: "untrusted root" (no trusted root), "name mismatch", "expired or not

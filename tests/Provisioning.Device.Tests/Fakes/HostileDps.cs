@@ -15,6 +15,21 @@ public abstract record HostileReply
     /// <summary>Resets the TCP connection (RST) instead of answering.</summary>
     public static HostileReply Reset { get; } = new ResetConnection();
 
+    /// <summary>Sends these bytes (ASCII) as the whole answer, framing and all; then closes the connection when asked.</summary>
+    public static HostileReply Raw(string text, bool close = false) => new RawBytes(text, close);
+
+    /// <summary>Sends a valid start of an answer, then one byte of a header every <paramref name="interval"/>, forever (slowloris).</summary>
+    public static HostileReply Trickle(TimeSpan interval) => new Slow(interval);
+
+    /// <summary>Answers, then closes the connection without saying so (no <c>Connection: close</c>): an idle timeout.</summary>
+    public static HostileReply RespondThenClose(int status, string? body = null) => new AnswerThenClose(status, body);
+
+    public sealed record RawBytes(string Text, bool Close) : HostileReply;
+
+    public sealed record Slow(TimeSpan Interval) : HostileReply;
+
+    public sealed record AnswerThenClose(int Status, string? Body) : HostileReply;
+
     public sealed record Answer(int Status, string? Body, (string Name, string Value)[] Headers) : HostileReply;
 
     public sealed record ResetConnection : HostileReply;
@@ -48,6 +63,11 @@ public sealed class HostileDps : IAsyncDisposable
 
     /// <summary>The endpoint a client dials: <c>localhost:port</c> (the certificate names localhost).</summary>
     public string Endpoint => $"localhost:{Port}";
+
+    private int _connections;
+
+    /// <summary>How many TCP connections were accepted.</summary>
+    public int Connections => Volatile.Read(ref _connections);
 
     public IReadOnlyList<string> Requests
     {
@@ -99,6 +119,7 @@ public sealed class HostileDps : IAsyncDisposable
 
     private async Task ServeConnectionAsync(Socket socket)
     {
+        Interlocked.Increment(ref _connections);
         try
         {
             await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
@@ -127,6 +148,30 @@ public sealed class HostileDps : IAsyncDisposable
                     case HostileReply.ResetConnection:
                         socket.LingerState = new LingerOption(true, 0);
                         socket.Close();
+                        return;
+                    case HostileReply.RawBytes raw:
+                        await tls.WriteAsync(Encoding.ASCII.GetBytes(raw.Text), _stop.Token);
+                        await tls.FlushAsync(_stop.Token);
+                        if (raw.Close)
+                        {
+                            return;
+                        }
+
+                        break;
+                    case HostileReply.Slow slow:
+                        await tls.WriteAsync("HTTP/1.1 200 OK\r\nX-Slow: "u8.ToArray(), _stop.Token);
+                        while (true)
+                        {
+                            await tls.WriteAsync("a"u8.ToArray(), _stop.Token);
+                            await tls.FlushAsync(_stop.Token);
+                            await Task.Delay(slow.Interval, _stop.Token);
+                        }
+
+                    case HostileReply.AnswerThenClose closing:
+                        byte[] closingPayload = Encoding.UTF8.GetBytes(closing.Body ?? string.Empty);
+                        await tls.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {closing.Status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {closingPayload.Length}\r\n\r\n"), _stop.Token);
+                        await tls.WriteAsync(closingPayload, _stop.Token);
+                        await tls.FlushAsync(_stop.Token);
                         return;
                     case HostileReply.Answer answer:
                         byte[] payload = Encoding.UTF8.GetBytes(answer.Body ?? string.Empty);

@@ -65,7 +65,7 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
             using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             if ((int)response.StatusCode is >= 300 and < 400)
             {
-                throw Redirect(response, operation);
+                throw Redirect(response.StatusCode, response.Headers.Location, operation);
             }
 
             TimeSpan? retryAfter = RetryAfterHeader.Read(response.Headers, _time.GetUtcNow());
@@ -112,17 +112,16 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
     }
 
     /// <summary>A 3xx: DPS never redirects, so it is not followed; the error names the host it pointed to.</summary>
-    private static ProvisioningException Redirect(HttpResponseMessage response, string operation)
+    internal static ProvisioningException Redirect(HttpStatusCode status, Uri? location, string operation)
     {
-        Uri? location = response.Headers.Location;
         string target = location is null ? "no Location"
             : location.IsAbsoluteUri ? $"host '{location.Host}'"
             : "a relative location on the same host";
         return new ProvisioningException(
-            $"The provisioning service answered {operation} with the redirect {(int)response.StatusCode} ({response.StatusCode}) to {target}. " +
+            $"The provisioning service answered {operation} with the redirect {(int)status} ({status}) to {target}. " +
             "DPS never redirects, so it was not followed and nothing was sent there; check the global endpoint (a proxy or captive portal may be answering).",
             isTransient: false,
-            statusCode: response.StatusCode);
+            statusCode: status);
     }
 
     /// <summary>Says what the network did, where: host and port, and the socket error when there is one.</summary>

@@ -6,9 +6,11 @@ namespace Provisioning.Device.Transport.Http;
 internal static class RetryAfterHeader
 {
     /// <returns>The wait, never negative, or <see langword="null"/> when the header is absent or unreadable.</returns>
-    public static TimeSpan? Read(HttpResponseHeaders headers, DateTimeOffset now)
+    public static TimeSpan? Read(HttpResponseHeaders headers, DateTimeOffset now) => Read(headers.RetryAfter, now);
+
+    /// <returns>The wait, never negative, or <see langword="null"/> when <paramref name="value"/> is absent or holds neither.</returns>
+    public static TimeSpan? Read(RetryConditionHeaderValue? value, DateTimeOffset now)
     {
-        RetryConditionHeaderValue? value = headers.RetryAfter;
         if (value?.Delta is { } delta)
         {
             return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
