@@ -55,7 +55,7 @@ public sealed partial class DeviceClient
     /// <summary>Sends the 503 answers of requests refused by a full queue, independently of the (busy) handlers.</summary>
     private async Task RunMethodRejectionsAsync(CancellationToken cancellationToken)
     {
-        await foreach (var rid in _methodRejections.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var rid in ReadUntilCancelledAsync(_methodRejections.Reader, cancellationToken).ConfigureAwait(false))
         {
             try
             {
@@ -73,7 +73,7 @@ public sealed partial class DeviceClient
     private async Task RunMethodDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
-        await foreach (var (request, rid) in _methodRequests.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var (request, rid) in ReadUntilCancelledAsync(_methodRequests.Reader, cancellationToken).ConfigureAwait(false))
         {
             try
             {

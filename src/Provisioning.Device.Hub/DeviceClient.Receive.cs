@@ -101,7 +101,7 @@ public sealed partial class DeviceClient
     private async Task RunMessageDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
-        await foreach (var (message, delivery) in _messages.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var (message, delivery) in ReadUntilCancelledAsync(_messages.Reader, cancellationToken).ConfigureAwait(false))
         {
             if (_messageHandler is { } handler)
             {

@@ -130,7 +130,7 @@ public sealed partial class DeviceClient
     private async Task RunDesiredDispatcherAsync(CancellationToken cancellationToken)
     {
         CallbackOwner.Value = this;
-        await foreach (var (topic, body) in _desired.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var (topic, body) in ReadUntilCancelledAsync(_desired.Reader, cancellationToken).ConfigureAwait(false))
         {
             try
             {

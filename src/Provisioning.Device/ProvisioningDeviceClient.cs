@@ -88,7 +88,20 @@ public sealed class ProvisioningDeviceClient : IDisposable
             }
 
             Uri endpoint = ParseEndpoint(globalEndpoint);
-            if (handler is null && DirectHttpsTransport.CanUse(endpoint, _options))
+            if (!ProvisioningFeatures.IsHttpClientSupported)
+            {
+                // The application's build left HttpClient out (a small device): the direct transport, or a clear refusal
+                // where only HttpClient would do (a proxy), never a silent bypass of the proxy.
+                if (handler is not null || !DirectHttpsTransport.CanUse(endpoint, _options))
+                {
+                    throw new NotSupportedException(
+                        $"DPS over HTTPS through a proxy (or HttpClient) was left out of this application when it was built (the feature switch '{ProvisioningFeatures.HttpClientSwitch}' " +
+                        "is false in its project or runtimeconfig): remove the proxy (options or HTTPS_PROXY/ALL_PROXY), or the RuntimeHostConfigurationOption that turns it off.");
+                }
+
+                _http = new DirectHttpsTransport(endpoint, attestation, _options);
+            }
+            else if (handler is null && DirectHttpsTransport.CanUse(endpoint, _options))
             {
                 // No proxy: HTTP/1.1 of our own over one TLS connection, without a handler and its pool per client.
                 _http = new DirectHttpsTransport(endpoint, attestation, _options);

@@ -15,6 +15,7 @@ internal static class ProvisioningFeatures
     public const string MqttSwitch = "Provisioning.Device.Mqtt.IsSupported";
     public const string AmqpSwitch = "Provisioning.Device.Amqp.IsSupported";
     public const string WebSocketsSwitch = "Provisioning.Device.WebSockets.IsSupported";
+    public const string HttpClientSwitch = "Provisioning.Device.Https.HttpClient.IsSupported";
 
     /// <summary>DPS over HTTPS (<see cref="ProvisioningTransport.Https"/>).</summary>
     [FeatureSwitchDefinition(HttpsSwitch)]
@@ -32,6 +33,12 @@ internal static class ProvisioningFeatures
     /// <see cref="ProvisioningTransport.AmqpWebSockets"/>).</summary>
     [FeatureSwitchDefinition(WebSocketsSwitch)]
     public static bool IsWebSocketsSupported => IsOn(WebSocketsSwitch);
+
+    /// <summary>DPS over HTTPS through <see cref="System.Net.Http.HttpClient"/> and <see cref="System.Net.Http.SocketsHttpHandler"/>,
+    /// which the client uses only with a proxy (or the <c>Provisioning.Device.Https.UseHttpClient</c> switch); off, HTTPS goes
+    /// through the direct transport only, and the trimmer drops the handler, its pool and decompression.</summary>
+    [FeatureSwitchDefinition(HttpClientSwitch)]
+    public static bool IsHttpClientSupported => IsOn(HttpClientSwitch);
 
     /// <summary>The error for a transport the application's build left out.</summary>
     public static NotSupportedException Removed(ProvisioningTransport transport, string switchName) => new(

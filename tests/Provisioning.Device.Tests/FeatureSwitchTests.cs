@@ -73,6 +73,32 @@ public sealed class FeatureSwitchTests
             }
         }
     }
+
+    [Fact]
+    public void Https_WithHttpClientSwitchedOff_UsesTheDirectTransport_AndRefusesAProxyNamingTheSwitch()
+    {
+        const string Switch = "Provisioning.Device.Https.HttpClient.IsSupported";
+        using SymmetricKeyAttestation attestation = TestClients.SymmetricKey();
+        AppContext.SetSwitch(Switch, false);
+        try
+        {
+            using var direct = new ProvisioningDeviceClient("localhost:4443", Dps.IdScope, attestation, new ProvisioningClientOptions());
+            Assert.True(direct.UsesDirectHttps);
+
+            var proxied = new ProvisioningClientOptions { Proxy = new System.Net.WebProxy("http://127.0.0.1:3128") };
+            var error = Assert.Throws<NotSupportedException>(() => new ProvisioningDeviceClient("localhost:4443", Dps.IdScope, attestation, proxied));
+            Assert.Contains(Switch, error.Message, StringComparison.Ordinal);
+            Assert.Contains("proxy", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            AppContext.SetSwitch(Switch, true);
+        }
+
+        var proxiedAgain = new ProvisioningClientOptions { Proxy = new System.Net.WebProxy("http://127.0.0.1:3128") };
+        using var viaProxy = new ProvisioningDeviceClient("localhost:4443", Dps.IdScope, attestation, proxiedAgain);
+        Assert.False(viaProxy.UsesDirectHttps);
+    }
 }
 
 [CollectionDefinition(nameof(FeatureSwitchTests), DisableParallelization = true)]
