@@ -114,12 +114,13 @@ public sealed partial class DeviceClient
         {
             key = _options.RenewCertificateWithNewKey ? await NewKeyAsync(current, cancellationToken).ConfigureAwait(false) : current;
         }
-        catch (Exception ex) when (ex is Tpm.TpmException or IOException or UnauthorizedAccessException or CryptographicException)
+        catch (Exception ex) when (ex is Tpm.TpmException or IOException or UnauthorizedAccessException or CryptographicException or InvalidDataException)
         {
             throw new HubException($"The new certificate key could not be created ({ex.Message}); the current one stays.", 0, isTransient: true, ex);
         }
 
         var stored = false;
+        var handedOut = false;
         try
         {
             IReadOnlyList<string> chain;
@@ -142,6 +143,7 @@ public sealed partial class DeviceClient
                 if (_options.CertificateRenewed is { } renewed)
                 {
                     await renewed(chain, key, cancellationToken).ConfigureAwait(false);
+                    handedOut = true;
                 }
 
                 if (StoreRenewedCertificate is { } store)
@@ -162,7 +164,13 @@ public sealed partial class DeviceClient
         {
             if (!stored && !ReferenceEquals(key, current))
             {
-                await RetireQuietlyAsync(key).ConfigureAwait(false);
+                // Once the application has the new chain (CertificateRenewed returned), its key stays where it is even if the
+                // cache write failed: the application may have stored the chain; the next renewal's successor replaces it.
+                if (!handedOut)
+                {
+                    await RetireQuietlyAsync(key).ConfigureAwait(false);
+                }
+
                 key.Dispose();
             }
         }
@@ -182,8 +190,10 @@ public sealed partial class DeviceClient
             // Not cancelled with the connection: a half-done cleanup is worse than a finished one.
             await key.RetireAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Tpm.TpmException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Whatever the key store says (a TPM error, an unreadable file), a failed cleanup must neither stop the connection
+            // loop nor hide the renewal's own error: it is logged, and the next renewal's successor replaces what was left.
             HubClientLog.CertificateKeyNotRetired(_logger, DeviceId, ex.Message);
         }
     }

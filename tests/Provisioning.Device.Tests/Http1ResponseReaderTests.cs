@@ -184,7 +184,7 @@ public sealed class Http1ResponseReaderTests
         var stream = new PiecewiseStream(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\n" + headers + "Content-Length: 2\r\n\r\nok"), piece);
         using (var reader = new Http1ResponseReader(stream, new byte[Http1ResponseReader.MinBufferBytes]))
         {
-            Http1Response response = await reader.ReadAsync(MaxBody, headRequest: false, Ct);
+            Http1Response response = await reader.ReadAsync(MaxBody, Ct);
 
             Assert.Equal(200, response.Status);
             Assert.Equal("ok", Encoding.ASCII.GetString(reader.Body));
@@ -193,7 +193,7 @@ public sealed class Http1ResponseReaderTests
 
         string endless = "HTTP/1.1 200 OK\r\n" + string.Concat(Enumerable.Repeat(headers, 8));
         using var small = new Http1ResponseReader(new PiecewiseStream(Encoding.ASCII.GetBytes(endless), piece, hangAtEnd: true), new byte[Http1ResponseReader.MinBufferBytes]);
-        Http1ResponseException ex = await Assert.ThrowsAsync<Http1ResponseException>(() => small.ReadAsync(MaxBody, headRequest: false, Ct).AsTask());
+        Http1ResponseException ex = await Assert.ThrowsAsync<Http1ResponseException>(() => small.ReadAsync(MaxBody, Ct).AsTask());
         Assert.Contains("over 16 KB", ex.Message, StringComparison.Ordinal);
     }
 
@@ -273,7 +273,7 @@ public sealed class Http1ResponseReaderTests
         var stream = new PiecewiseStream(Encoding.ASCII.GetBytes(text), 1, hangAtEnd: true, onDrained: deadline.Cancel);
         using var reader = new Http1ResponseReader(stream, new byte[Http1ResponseReader.MaxHeadBytes]);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader.ReadAsync(MaxBody, headRequest: false, deadline.Token).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader.ReadAsync(MaxBody, deadline.Token).AsTask());
         Assert.Equal(text.Length, reader.BytesReceived);
     }
 
@@ -282,11 +282,11 @@ public sealed class Http1ResponseReaderTests
     {
         var stream = new PiecewiseStream(Encoding.ASCII.GetBytes("HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\na"), 4096);
         using var reader = new Http1ResponseReader(stream, new byte[Http1ResponseReader.MaxHeadBytes]);
-        Http1Response first = await reader.ReadAsync(MaxBody, headRequest: false, Ct);
+        Http1Response first = await reader.ReadAsync(MaxBody, Ct);
         Assert.Equal("a", Encoding.ASCII.GetString(reader.Body));
 
         stream.Append(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbcd\r\n0\r\n\r\n"));
-        Http1Response second = await reader.ReadAsync(MaxBody, headRequest: false, Ct);
+        Http1Response second = await reader.ReadAsync(MaxBody, Ct);
 
         Assert.True(first.KeepAlive);
         Assert.Equal(200, second.Status);
@@ -308,7 +308,7 @@ public sealed class Http1ResponseReaderTests
     {
         var stream = new PiecewiseStream(Encoding.ASCII.GetBytes(text), piece, hangAtEnd);
         using var reader = new Http1ResponseReader(stream, new byte[Http1ResponseReader.MaxHeadBytes]);
-        Http1Response response = await reader.ReadAsync(maxBody, headRequest: false, Ct);
+        Http1Response response = await reader.ReadAsync(maxBody, Ct);
         return (response, Encoding.ASCII.GetString(reader.Body));
     }
 

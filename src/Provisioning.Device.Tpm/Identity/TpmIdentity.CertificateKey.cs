@@ -109,7 +109,6 @@ public sealed partial class TpmIdentity
         try
         {
             using var activity = ActivitySource.StartActivity("TpmIdentity.EvictCertificateKey");
-            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var existing = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
@@ -140,7 +139,6 @@ public sealed partial class TpmIdentity
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var existing = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
@@ -172,7 +170,6 @@ public sealed partial class TpmIdentity
         try
         {
             using var activity = ActivitySource.StartActivity("TpmIdentity.SignWithCertificateKey");
-            await StartOnceAsync(cancellationToken).ConfigureAwait(false);
             var key = await _tpm.ReadPublicAsync(handle, cancellationToken).ConfigureAwait(false);
             if (!IsCertificateKey(key.Public))
             {
@@ -208,7 +205,11 @@ public sealed partial class TpmIdentity
         }
     }
 
-    private void CheckCertificateKeyHandle(uint handle)
+    /// <summary>Checks that <paramref name="handle"/> can hold a certificate key: in the owner's persistent range, and not the EK,
+    /// SRK or identity key handle of these options.</summary>
+    /// <param name="handle">The persistent handle.</param>
+    /// <exception cref="ArgumentException">It cannot.</exception>
+    public void CheckCertificateKeyHandle(uint handle)
     {
         if (handle is < 0x8100_0000 or > 0x817F_FFFF)
         {

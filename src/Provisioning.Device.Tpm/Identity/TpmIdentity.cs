@@ -223,14 +223,6 @@ public sealed partial class TpmIdentity : IAsyncDisposable
             e);
     }
 
-    /// <summary>Nothing to send: the TPM is started on demand (<see cref="TpmCommands.StartOnDemand"/>), when a command finds
-    /// it not started, instead of a TPM2_Startup on every boot that firmware has already made (refused, TPM_RC_INITIALIZE).</summary>
-    private static ValueTask StartOnceAsync(CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.CompletedTask;
-    }
-
     /// <summary>Flushes a handle on a cleanup path: never with the caller's (possibly cancelled) token, never masking the first error.</summary>
     private async ValueTask FlushAsync(uint handle)
     {

@@ -36,17 +36,28 @@ internal static unsafe partial class OpenSslSigningBridge
     public static SafeEvpPKeyHandle Wrap(ECDsa signer)
     {
         ArgumentNullException.ThrowIfNull(signer);
-        ECParameters pub = signer.ExportParameters(includePrivateParameters: false);
-        if (pub.Q.X is not { Length: 32 } x || pub.Q.Y is not { Length: 32 } y)
+        byte[] x, y;
+        nint method, key;
+        try
         {
-            throw new CryptographicException("The provider key is not an ECC P-256 key.");
-        }
+            ECParameters pub = signer.ExportParameters(includePrivateParameters: false);
+            if (pub.Q.X is not { Length: 32 } px || pub.Q.Y is not { Length: 32 } py)
+            {
+                throw new CryptographicException("The provider key is not an ECC P-256 key.");
+            }
 
-        nint method = Method();
-        nint key = EC_KEY_new_by_curve_name(NidP256);
-        if (key == 0)
+            (x, y) = (px, py);
+            method = Method();
+            key = EC_KEY_new_by_curve_name(NidP256);
+            if (key == 0)
+            {
+                throw Failure("EC_KEY_new_by_curve_name");
+            }
+        }
+        catch
         {
-            throw Failure("EC_KEY_new_by_curve_name");
+            signer.Dispose(); // owned from the call on, whatever fails
+            throw;
         }
 
         nint pkey = 0;
@@ -171,9 +182,17 @@ internal static unsafe partial class OpenSslSigningBridge
     [UnmanagedCallersOnly]
     private static void Finish(nint eckey)
     {
-        if (Signers.TryRemove(eckey, out ECDsa? signer))
+        try
         {
-            signer.Dispose();
+            if (Signers.TryRemove(eckey, out ECDsa? signer))
+            {
+                signer.Dispose();
+            }
+        }
+#pragma warning disable CA1031 // an exception must not cross into OpenSSL (it would end the process); the key is gone either way
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -88,11 +88,9 @@ public sealed class TpmCertificateKey : CertificateSigningKey
         ArgumentNullException.ThrowIfNull(tpm);
         Validate(algorithm, nameof(algorithm));
         uint alternate = alternateHandle ?? handle + 1;
-        if (alternate is < 0x8100_0000 or > 0x817F_FFFF)
-        {
-            throw new ArgumentOutOfRangeException(nameof(alternateHandle), $"0x{alternate:X8} is not in the owner's persistent range 0x81000000–0x817FFFFF.");
-        }
-
+        // Both handles up front (range, and not the EK, SRK or identity key), not at the first renewal.
+        tpm.CheckCertificateKeyHandle(handle);
+        tpm.CheckCertificateKeyHandle(alternate);
         if (alternate == handle)
         {
             throw new ArgumentException($"The alternate handle 0x{alternate:X8} is the key's own handle.", nameof(alternateHandle));

@@ -36,6 +36,15 @@ internal sealed class SocketEndpoint
     /// the system store is read only when they do not vouch for the server; <see langword="null"/> without extra roots.</summary>
     public System.Security.Cryptography.X509Certificates.X509ChainPolicy? ServerCertificateChainPolicy { get; private init; }
 
+    /// <summary>The TLS options of one connection to this endpoint: its host, the client certificate and the server check.</summary>
+    public SslClientAuthenticationOptions CreateTlsOptions() => new()
+    {
+        TargetHost = Host,
+        ClientCertificateContext = ClientCertificate,
+        RemoteCertificateValidationCallback = ServerCertificateValidation,
+        CertificateChainPolicy = ServerCertificateChainPolicy,
+    };
+
     /// <summary>
     /// Parses <c>host</c>, <c>host:port</c>, or (matching the transport) <c>mqtts://host[:port]</c>, <c>amqps://host[:port]</c>
     /// or <c>wss://host[:port]</c>; the default port is 8883 (MQTT) or 5671 (AMQP) over TCP, 443 over WebSockets.

@@ -37,7 +37,7 @@ internal static class SeedLoader
         {
             var problem = string.IsNullOrWhiteSpace(enrollment.RegistrationId) ? "registrationId is missing"
                 : !Protocol.RegistrationIds.IsValid(enrollment.RegistrationId) ? $"registrationId is invalid: a registration id is {Protocol.RegistrationIds.Rule}"
-                : validator.Normalize(enrollment.Attestation, group: false) ?? EnrollmentValidator.CheckOptionalFields(enrollment);
+                : validator.Validate(enrollment);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment '{enrollment.RegistrationId}': {problem}");
@@ -56,7 +56,7 @@ internal static class SeedLoader
         {
             var problem = string.IsNullOrWhiteSpace(group.EnrollmentGroupId) ? "enrollmentGroupId is missing"
                 : !Protocol.RegistrationIds.IsValid(group.EnrollmentGroupId) ? $"enrollmentGroupId is invalid: an enrollment group id is {Protocol.RegistrationIds.Rule}"
-                : validator.Normalize(group.Attestation, group: true) ?? EnrollmentValidator.CheckOptionalFields(group);
+                : validator.Validate(group);
             if (problem is not null)
             {
                 throw new ArgumentException($"Seed enrollment group '{group.EnrollmentGroupId}': {problem}");

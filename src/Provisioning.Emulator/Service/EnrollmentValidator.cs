@@ -72,6 +72,15 @@ internal sealed class EnrollmentValidator(IReadOnlyDictionary<string, string> ca
         }
     }
 
+    /// <summary>The attestation (normalized in place) and the optional fields of an individual enrollment, as the service API
+    /// and the seed file both check them; returns the problem, naming the field, or null.</summary>
+    public string? Validate(IndividualEnrollment enrollment) =>
+        Normalize(enrollment.Attestation, group: false) ?? CheckOptionalFields(enrollment);
+
+    /// <inheritdoc cref="Validate(IndividualEnrollment)"/>
+    public string? Validate(EnrollmentGroup group) =>
+        Normalize(group.Attestation, group: true) ?? CheckOptionalFields(group);
+
     /// <summary>
     /// The optional fields the emulator keeps and returns without acting on them: <c>optionalDeviceInformation</c> a JSON
     /// object; <c>credentialPolicyName</c>, <c>clientCertificateIssuancePolicy.certificateAuthorityName</c> and

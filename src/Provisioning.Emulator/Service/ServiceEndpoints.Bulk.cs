@@ -29,7 +29,7 @@ internal sealed partial class ServiceEndpoints
         var batch = new StoreBatch();
         var errors = await RunBulkAsync(context, operation.Mode, enrollments, "enrollment", batch,
             e => e.RegistrationId, e => e.Etag,
-            key => store.Enrollments.TryGetValue(key, out var existing) ? existing : null, e => e.Etag,
+            key => store.Enrollments.TryGetValue(key, out var existing) ? existing : null,
             (e, key, existing) => Prepare(e, key, existing), (b, e) => b.PutEnrollment(e), (b, key) => b.DeleteEnrollment(key)).ConfigureAwait(false);
         if (errors is null)
         {
@@ -57,7 +57,7 @@ internal sealed partial class ServiceEndpoints
         var batch = new StoreBatch();
         var errors = await RunBulkAsync(context, operation.Mode, groups, "enrollment group", batch,
             g => g.EnrollmentGroupId, g => g.Etag,
-            key => store.Groups.TryGetValue(key, out var existing) ? existing : null, g => g.Etag,
+            key => store.Groups.TryGetValue(key, out var existing) ? existing : null,
             (g, key, existing) => PrepareGroup(g, key, existing), (b, g) => b.PutGroup(g), (b, key) => b.DeleteGroup(key)).ConfigureAwait(false);
         if (errors is null)
         {
@@ -79,7 +79,7 @@ internal sealed partial class ServiceEndpoints
     /// invalid content) come back as errors.
     /// </summary>
     private async Task<List<(string? Id, int Code, string Status)>?> RunBulkAsync<T>(HttpContext context, string? modeText, List<T> items, string noun,
-        StoreBatch batch, Func<T, string?> idOf, Func<T, string?> etagOf, Func<string, T?> find, Func<T, string?> storedEtagOf,
+        StoreBatch batch, Func<T, string?> idOf, Func<T, string?> etagOf, Func<string, T?> find,
         Func<T, string, T?, string?> prepare, Action<StoreBatch, T> put, Action<StoreBatch, string> delete)
         where T : class
     {
@@ -116,7 +116,7 @@ internal sealed partial class ServiceEndpoints
                 "create" when existing is not null => (DpsErrorCodes.Conflict, $"The {noun} already exists."),
                 "delete" when existing is null => (DpsErrorCodes.NotFound, $"The {noun} does not exist."),
                 "updateifmatchetag" when existing is not null
-                    && !string.Equals(ServiceQuery.Unquote(etagOf(item) ?? ""), ServiceQuery.Unquote(storedEtagOf(existing) ?? ""), StringComparison.Ordinal)
+                    && !string.Equals(ServiceQuery.Unquote(etagOf(item) ?? ""), ServiceQuery.Unquote(etagOf(existing) ?? ""), StringComparison.Ordinal)
                     => (DpsErrorCodes.PreconditionFailed, "The etag does not match the current one."),
                 "delete" => (0, null),
                 _ => prepare(item, key, existing) is { } reason ? (DpsErrorCodes.InvalidArgument, reason) : (0, null),

@@ -101,8 +101,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     {
         enrollment.RegistrationId ??= id;
         var problem = string.Equals(enrollment.RegistrationId, id, StringComparison.OrdinalIgnoreCase)
-            ? validator.Normalize(enrollment.Attestation, group: false)
-                ?? EnrollmentValidator.CheckOptionalFields(enrollment)
+            ? validator.Validate(enrollment)
             : "The registration id in the body does not match the URL.";
         if (problem is not null)
         {
@@ -198,8 +197,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     {
         group.EnrollmentGroupId ??= id;
         var problem = string.Equals(group.EnrollmentGroupId, id, StringComparison.OrdinalIgnoreCase)
-            ? validator.Normalize(group.Attestation, group: true)
-                ?? EnrollmentValidator.CheckOptionalFields(group)
+            ? validator.Validate(group)
             : "The enrollment group id in the body does not match the URL.";
         if (problem is not null)
         {

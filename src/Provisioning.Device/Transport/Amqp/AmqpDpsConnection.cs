@@ -51,7 +51,9 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
         SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, SaslHandler? sasl, string address, string apiVersion, string clientVersion, CancellationToken cancellationToken)
     {
         Stream stream = endpoint.WebSocketUri is { } uri
-            ? await ConnectWebSocketAsync(uri, webSocketInvoker!, cancellationToken).ConfigureAwait(false)
+            ? ProvisioningFeatures.IsWebSocketsSupported
+                ? await ConnectWebSocketAsync(uri, webSocketInvoker!, cancellationToken).ConfigureAwait(false)
+                : throw ProvisioningFeatures.Removed(ProvisioningTransport.AmqpWebSockets, ProvisioningFeatures.WebSocketsSwitch)
             : await ConnectTlsAsync(endpoint, cancellationToken).ConfigureAwait(false);
         TransportBase transport = new AmqpStreamTransport(stream, null, null);
         AmqpConnection? connection = null;
@@ -164,13 +166,7 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
             await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
             tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
             await tls.AuthenticateAsClientAsync(
-                new SslClientAuthenticationOptions
-                {
-                    TargetHost = endpoint.Host,
-                    ClientCertificateContext = endpoint.ClientCertificate,
-                    RemoteCertificateValidationCallback = endpoint.ServerCertificateValidation,
-                    CertificateChainPolicy = endpoint.ServerCertificateChainPolicy,
-                },
+                endpoint.CreateTlsOptions(),
                 cancellationToken).ConfigureAwait(false);
             return tls;
         }

@@ -156,12 +156,14 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
                     Http1Response response;
                     try
                     {
+                        // Until WriteRequest returns, the whole space it may write counts as used: a request refused part-way
+                        // (too long) may already hold the SAS token.
+                        used = Math.Max(used, Math.Min(buffer.Length, MaxRequestHeadBytes + body.Length));
                         int written = WriteRequest(buffer, put, context, operationId, body);
-                        used = Math.Max(used, written);
                         await connection.WriteAsync(buffer.AsMemory(0, written), token).ConfigureAwait(false);
                         // The SAS token is on its way; it stays in the buffer no longer than needed.
                         CryptographicOperations.ZeroMemory(buffer.AsSpan(0, written));
-                        response = await reader.ReadAsync(DpsResponseReader.MaxBodyBytes, headRequest: false, token).ConfigureAwait(false);
+                        response = await reader.ReadAsync(DpsResponseReader.MaxBodyBytes, token).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (reused && attempt == 0 && reader.BytesReceived == 0 && ex is IOException or Http1ResponseException { Kind: Http1Failure.Ended })
                     {
@@ -204,7 +206,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         {
             string answered = received > 0 ? $"only {received} bytes of an answer, not all of it" : "no answer";
             throw new ProvisioningException(
-                $"{Capitalize(operation)} to {_endpoint.Host}:{_endpoint.Port} timed out after {_requestTimeout.TotalSeconds:0.###} s ({answered}; connecting included).",
+                $"{HttpProvisioningTransport.Capitalize(operation)} to {_endpoint.Host}:{_endpoint.Port} timed out after {_requestTimeout.TotalSeconds:0.###} s ({answered}; connecting included).",
                 isTransient: true,
                 innerException: ex);
         }
@@ -216,12 +218,12 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         {
             string kind = ex.Kind == Http1Failure.Ended ? "the server closed the connection before a complete answer" : "the server's answer is not valid HTTP";
             throw new ProvisioningException(
-                $"{Capitalize(operation)} failed: {kind}, {_endpoint.Host}:{_endpoint.Port} ({ex.Message}).", isTransient: true, innerException: ex);
+                $"{HttpProvisioningTransport.Capitalize(operation)} failed: {kind}, {_endpoint.Host}:{_endpoint.Port} ({ex.Message}).", isTransient: true, innerException: ex);
         }
         catch (IOException ex)
         {
             throw new ProvisioningException(
-                $"{Capitalize(operation)} failed: the connection broke while reading the answer: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
+                $"{HttpProvisioningTransport.Capitalize(operation)} failed: the connection broke while reading the answer: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
                 isTransient: true,
                 innerException: ex);
         }
@@ -367,7 +369,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         {
             socket.Dispose();
             throw new ProvisioningException(
-                $"{Capitalize(operation)} failed: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.", isTransient: true, innerException: ex);
+                $"{HttpProvisioningTransport.Capitalize(operation)} failed: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.", isTransient: true, innerException: ex);
         }
         catch
         {
@@ -385,15 +387,15 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         {
             await tls.DisposeAsync().ConfigureAwait(false);
             // The reason our certificate check gave, when it refused; otherwise the handshake's own words (a protocol failure).
-            string why = Interlocked.Exchange(ref _lastRefusal, null) is { } refusal ? "the server certificate was refused: " + refusal : Innermost(ex);
+            string why = Interlocked.Exchange(ref _lastRefusal, null) is { } refusal ? "the server certificate was refused: " + refusal : HttpProvisioningTransport.Innermost(ex);
             throw new ProvisioningException(
-                $"{Capitalize(operation)} failed: the TLS handshake with {_endpoint.Host}:{_endpoint.Port} failed: {why}.", isTransient: false, innerException: ex);
+                $"{HttpProvisioningTransport.Capitalize(operation)} failed: the TLS handshake with {_endpoint.Host}:{_endpoint.Port} failed: {why}.", isTransient: false, innerException: ex);
         }
         catch (IOException ex)
         {
             await tls.DisposeAsync().ConfigureAwait(false);
             throw new ProvisioningException(
-                $"{Capitalize(operation)} failed: the connection broke during the TLS handshake: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
+                $"{HttpProvisioningTransport.Capitalize(operation)} failed: the connection broke during the TLS handshake: {HttpProvisioningTransport.DescribeNetworkFailure(ex, _endpoint, null)}.",
                 isTransient: true,
                 innerException: ex);
         }
@@ -438,19 +440,6 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
 
         return trusted;
     }
-
-    private static string Innermost(Exception ex)
-    {
-        Exception inner = ex;
-        while (inner.InnerException is not null)
-        {
-            inner = inner.InnerException;
-        }
-
-        return inner.Message.TrimEnd('.');
-    }
-
-    private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>A request's deadline: its source, linked to <see cref="Parent"/> (the caller's token), and a linking source when
     /// the deadline runs on another <see cref="TimeProvider"/>.</summary>
@@ -505,16 +494,6 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
             }
 
             Ascii(value);
-        }
-
-        public void Bytes(ReadOnlySpan<byte> bytes)
-        {
-            if (!bytes.TryCopyTo(_target[Length..]))
-            {
-                throw new ProvisioningException($"The request head is over {MaxRequestHeadBytes / 1024} KB.", isTransient: false);
-            }
-
-            Length += bytes.Length;
         }
 
         public void Number(int value)

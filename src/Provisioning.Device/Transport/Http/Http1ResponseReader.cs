@@ -30,13 +30,12 @@ internal sealed class Http1ResponseException(Http1Failure kind, string message, 
 
 /// <summary>An HTTP/1.1 response head; the body is the reader's <see cref="Http1ResponseReader.Body"/>.</summary>
 /// <param name="Status">The final status code (interim 1xx answers skipped).</param>
-/// <param name="BodyLength">How many bytes the body has.</param>
 /// <param name="KeepAlive">Whether the connection may carry the next request: HTTP/1.1, no <c>Connection: close</c>, the body
 /// framed by length or chunks, and nothing sent beyond it.</param>
 /// <param name="RetryAfter">The raw <c>Retry-After</c> value when it is not delta seconds (an HTTP date, or junk), or <see langword="null"/>.</param>
 /// <param name="Location">The raw <c>Location</c> value, or <see langword="null"/>.</param>
 /// <param name="RetryAfterSeconds">The <c>Retry-After</c> delta seconds (RFC 9110 §10.2.3), or <see langword="null"/>.</param>
-internal readonly record struct Http1Response(int Status, int BodyLength, bool KeepAlive, string? RetryAfter, string? Location, int? RetryAfterSeconds = null);
+internal readonly record struct Http1Response(int Status, bool KeepAlive, string? RetryAfter, string? Location, int? RetryAfterSeconds = null);
 
 /// <summary>
 /// Reads one HTTP/1.1 response (RFC 9112) from a stream, strictly and within fixed bounds: the status line and headers in at most
@@ -107,11 +106,10 @@ internal sealed class Http1ResponseReader : IDisposable
 
     /// <summary>Reads the next response, its body into a pooled buffer of the size it needs (<see cref="Body"/>).</summary>
     /// <param name="maxBody">The largest body accepted.</param>
-    /// <param name="headRequest">Whether the request was HEAD (no body follows, whatever the headers say).</param>
     /// <param name="cancellationToken">The deadline.</param>
     /// <exception cref="Http1ResponseException">The answer is not valid HTTP/1.1, ended early, or its body is over <paramref name="maxBody"/>.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Http1Response> ReadAsync(int maxBody, bool headRequest, CancellationToken cancellationToken)
+    public async ValueTask<Http1Response> ReadAsync(int maxBody, CancellationToken cancellationToken)
     {
         _bodyLength = 0;
         Head head = default;
@@ -145,7 +143,7 @@ internal sealed class Http1ResponseReader : IDisposable
             }
         }
 
-        bool noBody = headRequest || head.Status is 204 or 304;
+        bool noBody = head.Status is 204 or 304;
         bool framed = true;
         if (noBody)
         {
@@ -173,7 +171,7 @@ internal sealed class Http1ResponseReader : IDisposable
 
         // Bytes beyond the answer were never asked for: such a connection is not reused.
         bool keepAlive = framed && head.Http11 && !head.Close && _start == _end;
-        return new Http1Response(head.Status, _bodyLength, keepAlive, head.RetryAfter, head.Location, head.RetryAfterSeconds);
+        return new Http1Response(head.Status, keepAlive, head.RetryAfter, head.Location, head.RetryAfterSeconds);
     }
 
     /// <summary>Makes the body buffer hold at least <paramref name="needed"/> bytes, keeping what it holds (doubling, from 1 KB).</summary>

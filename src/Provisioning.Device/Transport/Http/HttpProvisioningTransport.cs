@@ -159,7 +159,8 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         return $"{kind}, {where} ({Innermost(ex)})";
     }
 
-    private static string Innermost(Exception ex)
+    /// <summary>The innermost exception's message, without its final period.</summary>
+    internal static string Innermost(Exception ex)
     {
         Exception inner = ex;
         while (inner.InnerException is not null)
@@ -197,5 +198,6 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         }
     }
 
-    private static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
+    /// <summary>The operation's name as the start of a sentence.</summary>
+    internal static string Capitalize(string text) => char.ToUpperInvariant(text[0]) + text[1..];
 }

@@ -55,13 +55,7 @@ internal sealed class TlsTcpChannel : IMqttChannel
             _stream = stream;
             _socket = socket;
             await stream.AuthenticateAsClientAsync(
-                new SslClientAuthenticationOptions
-                {
-                    TargetHost = _endpoint.Host,
-                    ClientCertificateContext = _endpoint.ClientCertificate,
-                    RemoteCertificateValidationCallback = _endpoint.ServerCertificateValidation,
-                    CertificateChainPolicy = _endpoint.ServerCertificateChainPolicy,
-                },
+                _endpoint.CreateTlsOptions(),
                 cancellationToken).ConfigureAwait(false);
         }
         catch
