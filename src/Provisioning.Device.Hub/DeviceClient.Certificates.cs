@@ -66,7 +66,7 @@ public sealed partial class DeviceClient
                 if (now >= issued.NotAfter)
                 {
                     HubClientLog.CertificateRenewalFailed(_logger, DeviceId, attempt, ex.Message);
-                    await session.Closed.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await session.Closed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     return false;
                 }
 
@@ -78,7 +78,8 @@ public sealed partial class DeviceClient
         }
     }
 
-    /// <summary>False when the connection closed before <paramref name="due"/>.</summary>
+    /// <summary>True at <paramref name="due"/> (or at once when the clock is already past it); false when the connection closed first
+    /// or on cancellation (disposal), which the caller reads from its token. Shared by SAS token and certificate renewal.</summary>
     private async Task<bool> WaitUntilAsync(DateTimeOffset due, HubSession session, CancellationToken cancellationToken)
     {
         var wait = due - _time.GetUtcNow();
@@ -91,8 +92,8 @@ public sealed partial class DeviceClient
 
         var first = await Task.WhenAny(timer, session.Closed).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
-        return first == timer && !session.Closed.IsCompleted;
+        // On disposal the caller sees the cancellation on its token: no exception, which a small device pays in RSS.
+        return !cancellationToken.IsCancellationRequested && first == timer && !session.Closed.IsCompleted;
     }
 
     /// <summary>Stores a renewed certificate before the client switches to it (the <see cref="DeviceConnector"/> points it at

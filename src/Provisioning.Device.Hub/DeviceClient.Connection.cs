@@ -110,20 +110,7 @@ public sealed partial class DeviceClient
         }
 
         var renewAt = expiresAt - (_options.SasTokenLifetime * _options.RenewalThreshold);
-        var wait = renewAt - _time.GetUtcNow();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var due = wait > TimeSpan.Zero ? Task.Delay(wait, _time, stop.Token) : Task.CompletedTask;
-        if (!due.IsCompleted && _time.GetUtcNow() >= renewAt)
-        {
-            // The clock moved past the renewal time between reading it and arming the timer (a suspended device, a
-            // test clock): the timer would fire one jump too late, so renew now.
-            due = Task.CompletedTask;
-        }
-
-        var first = await Task.WhenAny(due, session.Closed).ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
-        // On disposal the caller sees the cancellation on its token: no exception, which a small device pays in RSS.
-        return !cancellationToken.IsCancellationRequested && first == due && !session.Closed.IsCompleted;
+        return await WaitUntilAsync(renewAt, session, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Exponential backoff from <see cref="DeviceClientOptions.MinReconnectDelay"/>, capped, with "equal jitter"

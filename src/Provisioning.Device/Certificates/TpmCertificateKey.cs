@@ -97,11 +97,22 @@ public sealed class TpmCertificateKey : CertificateSigningKey
         }
 
         TpmPublic template = Template(algorithm);
-        if (!replace && await tpm.ReadCertificateKeyAsync(handle, cancellationToken).ConfigureAwait(false) is null
-            && await tpm.ReadCertificateKeyAsync(alternate, cancellationToken).ConfigureAwait(false) is { } moved
-            && Provisioning.Device.Tpm.TpmPublic.FromTpm2B(moved).MatchesTemplate(template))
+        if (!replace)
         {
-            return new TpmCertificateKey(tpm, alternate, handle, algorithm, moved, transportSpec);
+            // A boot with its key in place: one read, nothing created (EnsureCertificateKeyAsync would read it again).
+            byte[]? current = await tpm.ReadCertificateKeyAsync(handle, cancellationToken).ConfigureAwait(false);
+            if (current is not null && Provisioning.Device.Tpm.TpmPublic.FromTpm2B(current).MatchesTemplate(template))
+            {
+                return new TpmCertificateKey(tpm, handle, alternate, algorithm, current, transportSpec);
+            }
+
+            // Nothing at the handle: a finished renewal may have moved the key to the alternate handle.
+            if (current is null
+                && await tpm.ReadCertificateKeyAsync(alternate, cancellationToken).ConfigureAwait(false) is { } moved
+                && Provisioning.Device.Tpm.TpmPublic.FromTpm2B(moved).MatchesTemplate(template))
+            {
+                return new TpmCertificateKey(tpm, alternate, handle, algorithm, moved, transportSpec);
+            }
         }
 
         byte[] persisted = await tpm.EnsureCertificateKeyAsync(handle, template, replace, cancellationToken).ConfigureAwait(false);
