@@ -57,6 +57,24 @@ internal sealed class OperationStore(TimeProvider time)
     public bool IsAssigning(RegistrationRecord record) =>
         record.LastOperationId is { } operationId && Find(operationId, record.RegistrationId, out var readyAt) is not null && time.GetUtcNow() < readyAt;
 
+    /// <summary>
+    /// The registration as the service API and the portal show it: while its operation is still assigning (<see cref="IsAssigning"/>),
+    /// a copy with <c>status: assigning</c>, the id, dates, attestation and group, and an etag of its own
+    /// (<see cref="RegistrationResults.AssigningEtag"/>), no hub or device id yet; otherwise the stored record itself.
+    /// </summary>
+    public RegistrationRecord AsSeen(RegistrationRecord record) => IsAssigning(record)
+        ? new RegistrationRecord
+        {
+            RegistrationId = record.RegistrationId,
+            Status = "assigning",
+            CreatedDateTimeUtc = record.CreatedDateTimeUtc,
+            LastUpdatedDateTimeUtc = record.LastUpdatedDateTimeUtc,
+            Etag = RegistrationResults.AssigningEtag(record),
+            AttestationType = record.AttestationType,
+            EnrollmentGroupId = record.EnrollmentGroupId,
+        }
+        : record;
+
     /// <summary>A new id in the service's <c>4.{hex}.{guid}</c> form.</summary>
     public static string NewId() => "4." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) + "." + Guid.NewGuid();
 

@@ -38,13 +38,7 @@ internal sealed partial class PortalPages
         foreach (var stored in records.Take(MaxRows))
         {
             // A registration whose operation is still assigning (assignment delay) shows as the service API shows it.
-            var r = dps.Operations?.IsAssigning(stored) == true
-                ? new RegistrationRecord
-                {
-                    RegistrationId = stored.RegistrationId, Status = "assigning", AttestationType = stored.AttestationType,
-                    EnrollmentGroupId = stored.EnrollmentGroupId, LastUpdatedDateTimeUtc = stored.LastUpdatedDateTimeUtc,
-                }
-                : stored;
+            var r = dps.Operations?.AsSeen(stored) ?? stored;
             var enrollment = r.EnrollmentGroupId is { } groupId
                 ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/groups/view", ("id", groupId))}\">group <code>{groupId}</code></a>")
                 : store.Enrollments.ContainsKey(r.RegistrationId) ? Html.Of($"{AttestationName(r.AttestationType)} · <a href=\"{Link("/enrollments/view", ("id", r.RegistrationId))}\">individual</a>")

@@ -267,7 +267,7 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
         }
 
         // The etag a reader saw: the assigning one while the registration's operation is still assigning.
-        if (!await CheckIfMatchAsync(context, operations.IsAssigning(record) ? RegistrationResults.AssigningEtag(record) : record.Etag).ConfigureAwait(false))
+        if (!await CheckIfMatchAsync(context, operations.AsSeen(record).Etag).ConfigureAwait(false))
         {
             return;
         }
@@ -312,18 +312,9 @@ internal sealed partial class ServiceEndpoints(EmulatorStore store, DpsEmulatorO
     /// or a slow-assignment fault), <c>status: assigning</c> with the id, dates and an etag of its own, and no hub or device id
     /// yet; then the stored state.
     /// </summary>
-    private DeviceRegistrationState ToState(RegistrationRecord r) => operations.IsAssigning(r)
-        ? new DeviceRegistrationState
-        {
-            RegistrationId = r.RegistrationId,
-            CreatedDateTimeUtc = r.CreatedDateTimeUtc,
-            Status = "assigning",
-            LastUpdatedDateTimeUtc = r.LastUpdatedDateTimeUtc,
-            Etag = RegistrationResults.AssigningEtag(r),
-        }
-        : ToStoredState(r);
+    private DeviceRegistrationState ToState(RegistrationRecord r) => ToStoredState(operations.AsSeen(r));
 
-    internal static DeviceRegistrationState ToStoredState(RegistrationRecord r) => new()
+    private static DeviceRegistrationState ToStoredState(RegistrationRecord r) => new()
     {
         RegistrationId = r.RegistrationId,
         CreatedDateTimeUtc = r.CreatedDateTimeUtc,
