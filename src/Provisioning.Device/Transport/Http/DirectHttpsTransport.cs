@@ -310,21 +310,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         var writer = new RequestWriter(buffer.AsSpan(0, Math.Min(MaxRequestHeadBytes, buffer.Length - body.Length)));
         writer.Ascii(put ? "PUT " : "GET ");
         writer.Ascii(_basePath);
-        writer.Ascii(Uri.EscapeDataString(context.IdScope));
-        writer.Ascii("/registrations/");
-        writer.Ascii(Uri.EscapeDataString(context.RegistrationId));
-        if (operationId is null)
-        {
-            writer.Ascii("/register");
-        }
-        else
-        {
-            writer.Ascii("/operations/");
-            writer.Ascii(Uri.EscapeDataString(operationId));
-        }
-
-        writer.Ascii("?api-version=");
-        writer.Ascii(Uri.EscapeDataString(context.ApiVersion));
+        writer.Ascii(HttpProvisioningTransport.RelativePath(context, operationId));
         writer.Ascii(" HTTP/1.1\r\n");
         writer.Ascii("Host: ");
         writer.Ascii(_hostHeader);
@@ -418,8 +404,7 @@ internal sealed class DirectHttpsTransport : IProvisioningTransport
         if (activity is not null)
         {
             // The same address the request line names (never a token: the SAS is a header).
-            string path = $"{_basePath}{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}" +
-                (operationId is null ? "/register" : "/operations/" + Uri.EscapeDataString(operationId)) + $"?api-version={Uri.EscapeDataString(context.ApiVersion)}";
+            string path = _basePath + HttpProvisioningTransport.RelativePath(context, operationId);
             activity.SetTag("http.request.method", put ? "PUT" : "GET");
             activity.SetTag("url.full", $"https://{_endpoint.Authority}{path}");
             activity.SetTag("server.address", _host);

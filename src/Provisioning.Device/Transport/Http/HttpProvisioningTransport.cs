@@ -26,15 +26,22 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
         _userAgent = UserAgent.Build(options.ProductInfo);
     }
 
+    /// <summary>The DPS device API's path and query below the global endpoint (dps-protocol.md §1): the registration's
+    /// <c>register</c>, or one of its operations; every part escaped.</summary>
+    internal static string RelativePath(DpsRequestContext context, string? operationId) =>
+        $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}"
+        + (operationId is null ? "/register" : "/operations/" + Uri.EscapeDataString(operationId))
+        + $"?api-version={Uri.EscapeDataString(context.ApiVersion)}";
+
     public ValueTask<DpsReply> RegisterAsync(DpsRequestContext context, CancellationToken cancellationToken)
     {
-        var uri = new Uri(_endpoint, $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/register?api-version={Uri.EscapeDataString(context.ApiVersion)}");
+        var uri = new Uri(_endpoint, RelativePath(context, operationId: null));
         return SendAsync(HttpMethod.Put, uri, context, "the registration", cancellationToken);
     }
 
     public ValueTask<DpsReply> GetOperationStatusAsync(DpsRequestContext context, string operationId, CancellationToken cancellationToken)
     {
-        var uri = new Uri(_endpoint, $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/operations/{Uri.EscapeDataString(operationId)}?api-version={Uri.EscapeDataString(context.ApiVersion)}");
+        var uri = new Uri(_endpoint, RelativePath(context, operationId));
         return SendAsync(HttpMethod.Get, uri, context, "the status poll", cancellationToken);
     }
 
