@@ -29,9 +29,9 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
     /// <summary>The DPS device API's path and query below the global endpoint (dps-protocol.md §1): the registration's
     /// <c>register</c>, or one of its operations; every part escaped.</summary>
     internal static string RelativePath(DpsRequestContext context, string? operationId) =>
-        $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}"
-        + (operationId is null ? "/register" : "/operations/" + Uri.EscapeDataString(operationId))
-        + $"?api-version={Uri.EscapeDataString(context.ApiVersion)}";
+        operationId is null
+            ? $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/register?api-version={Uri.EscapeDataString(context.ApiVersion)}"
+            : $"{Uri.EscapeDataString(context.IdScope)}/registrations/{Uri.EscapeDataString(context.RegistrationId)}/operations/{Uri.EscapeDataString(operationId)}?api-version={Uri.EscapeDataString(context.ApiVersion)}";
 
     public ValueTask<DpsReply> RegisterAsync(DpsRequestContext context, CancellationToken cancellationToken)
     {
