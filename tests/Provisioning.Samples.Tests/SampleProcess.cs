@@ -18,6 +18,9 @@ internal static class SampleProcess
 
     public static string DeviceOnlyDll => Dll("DeviceOnlyDll");
 
+    /// <summary>samples/DeviceOnly/DeviceOnly.order, the native code layout of the small-device sample.</summary>
+    public static string DeviceOnlyOrderFile => Dll("DeviceOnlyOrderFile");
+
     public static async Task<SampleRun> RunAsync(string dll, string home, IEnumerable<string> arguments, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var variables = new Dictionary<string, string> { ["HOME"] = home, ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" };
@@ -47,7 +50,7 @@ internal static class SampleProcess
     private static string Dll(string key)
     {
         var path = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
-        return File.Exists(path) ? Path.GetFullPath(path) : throw new FileNotFoundException($"The sample was not built where expected: {path}");
+        return File.Exists(path) ? Path.GetFullPath(path) : throw new FileNotFoundException($"Not found where expected (is the sample built?): {path}");
     }
 }
 
