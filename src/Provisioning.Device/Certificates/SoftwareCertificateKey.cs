@@ -67,23 +67,15 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
         Validate(algorithm, nameof(algorithm));
         string full = System.IO.Path.GetFullPath(path);
         string alternate = full + AlternateSuffix;
-        if (await TryLoadAsync(full, alternate, cancellationToken).ConfigureAwait(false) is { } loaded)
+        // The configured file, or the alternate one when a renewal's successor was left there alone.
+        if (await TryLoadAsync(full, alternate, algorithm, cancellationToken).ConfigureAwait(false) is { } loaded)
         {
-            if (loaded.Algorithm == algorithm)
-            {
-                return loaded;
-            }
-
-            loaded.Dispose();
+            return loaded;
         }
-        else if (!File.Exists(full) && await TryLoadAsync(alternate, full, cancellationToken).ConfigureAwait(false) is { } moved)
-        {
-            if (moved.Algorithm == algorithm)
-            {
-                return moved;
-            }
 
-            moved.Dispose();
+        if (!File.Exists(full) && await TryLoadAsync(alternate, full, algorithm, cancellationToken).ConfigureAwait(false) is { } moved)
+        {
+            return moved;
         }
 
         var created = new SoftwareCertificateKey(Generate(algorithm), algorithm, full, alternate);
@@ -149,14 +141,7 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
 
         try
         {
-            var other = await TryLoadAsync(AlternatePath, Path, cancellationToken).ConfigureAwait(false);
-            if (other is not null && other.Algorithm != Algorithm)
-            {
-                other.Dispose();
-                return null;
-            }
-
-            return other;
+            return await TryLoadAsync(AlternatePath, Path, Algorithm, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException)
         {
@@ -197,6 +182,20 @@ public sealed class SoftwareCertificateKey : CertificateSigningKey
 
     private static AsymmetricAlgorithm Generate(CertificateKeyAlgorithm algorithm) =>
         algorithm == CertificateKeyAlgorithm.EccP256 ? ECDsa.Create(ECCurve.NamedCurves.nistP256) : RSA.Create(RsaBits(algorithm));
+
+    /// <summary>The key stored at <paramref name="path"/> when it is one of <paramref name="algorithm"/>; null when there is no
+    /// file or it holds a key of another algorithm.</summary>
+    private static async Task<SoftwareCertificateKey?> TryLoadAsync(string path, string? alternatePath, CertificateKeyAlgorithm algorithm, CancellationToken cancellationToken)
+    {
+        var loaded = await TryLoadAsync(path, alternatePath, cancellationToken).ConfigureAwait(false);
+        if (loaded is not null && loaded.Algorithm != algorithm)
+        {
+            loaded.Dispose();
+            return null;
+        }
+
+        return loaded;
+    }
 
     private static async Task<SoftwareCertificateKey?> TryLoadAsync(string path, string? alternatePath, CancellationToken cancellationToken)
     {

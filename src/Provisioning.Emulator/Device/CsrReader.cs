@@ -27,31 +27,34 @@ internal static class CsrReader
         problem = "";
         errorCode = DpsErrorCodes.MalformedRequest;
         byte[] der;
-        CertificateRequest loaded;
         try
         {
             der = Convert.FromBase64String(base64);
-            loaded = CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.SkipSignatureValidation);
         }
-        // NotSupportedException (and PlatformNotSupportedException): a key algorithm or curve this platform does not know, e.g. a mutated OID.
-        catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException or NotSupportedException)
+        catch (FormatException)
         {
             problem = "The csr is not a base64 DER PKCS#10 request.";
             return false;
         }
 
-        if (KeyProblem(loaded.PublicKey) is { } weak)
+        // Loaded once, its signature verified, on the way every good request takes; only a refusal loads it a second time
+        // without the signature check, to say whether its key or its signature is at fault (a weak key is named first).
+        CertificateRequest? loaded = Load(der, verify: true);
+        var unverified = loaded ?? Load(der, verify: false);
+        if (unverified is null)
+        {
+            problem = "The csr is not a base64 DER PKCS#10 request.";
+            return false;
+        }
+
+        if (KeyProblem(unverified.PublicKey) is { } weak)
         {
             errorCode = DpsErrorCodes.CsrKeyRejected;
             problem = weak;
             return false;
         }
 
-        try
-        {
-            CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256);
-        }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NotSupportedException)
+        if (loaded is null)
         {
             errorCode = DpsErrorCodes.CsrSignatureInvalid;
             problem = "The csr's signature does not verify with its public key.";
@@ -73,6 +76,22 @@ internal static class CsrReader
 
         request = loaded;
         return true;
+    }
+
+    /// <summary>The request in <paramref name="der"/>, its signature verified when <paramref name="verify"/>; null when it does
+    /// not load (not DER PKCS#10, a key algorithm or curve this platform does not know, e.g. a mutated OID, or, verifying, a
+    /// signature that does not verify).</summary>
+    private static CertificateRequest? Load(byte[] der, bool verify)
+    {
+        try
+        {
+            return CertificateRequest.LoadSigningRequest(der, HashAlgorithmName.SHA256,
+                verify ? CertificateRequestLoadOptions.Default : CertificateRequestLoadOptions.SkipSignatureValidation);
+        }
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Why a public key is too weak to certify, or null: RSA under 2048 bits, or ECDSA off P-256/P-384/P-521.</summary>

@@ -80,13 +80,11 @@ public sealed partial class EmulatedIotHub
 
         // The payload checks answer at once, with the codes IoT Hub answers (see HubCredentialErrors); the CSR's content is
         // verified after the 202, as the service's certificate backend does.
-        if (ReadIssueRequest(payload, device.DeviceId) is { } refusal)
+        if (ReadIssueRequest(payload, device.DeviceId, out var csr) is { } refusal)
         {
             await CredentialErrorAsync(device.DeviceId, answer, refusal.ErrorCode / 1000, refusal.ErrorCode, refusal.Message, correlationId, null, e.CancellationToken).ConfigureAwait(false);
             return;
         }
-
-        string csr = ReadCsr(payload);
 
         // The CN must stay what DPS issued: the registration id (the device id for an individual enrollment).
         var registered = await _options.Registry.FindAsync(HubHostName, device.DeviceId, e.CancellationToken).ConfigureAwait(false);
@@ -143,9 +141,11 @@ public sealed partial class EmulatedIotHub
         e.SessionItems[CertificateNameItem] as string;
 
     /// <summary>Checks the request payload as IoT Hub does before accepting it: a JSON object with exactly <c>id</c> (the
-    /// connected device's), <c>csr</c> (base64, at most 8 KB) and an optional <c>replace</c>; null when it passes.</summary>
-    private static (int ErrorCode, string Message)? ReadIssueRequest(byte[] payload, string deviceId)
+    /// connected device's), <c>csr</c> (base64, at most 8 KB) and an optional <c>replace</c>; null when it passes, and then
+    /// <paramref name="csr"/> is the request's <c>csr</c>.</summary>
+    private static (int ErrorCode, string Message)? ReadIssueRequest(byte[] payload, string deviceId, out string csr)
     {
+        csr = "";
         if (payload.Length == 0)
         {
             return (HubCredentialErrors.InvalidRequest, "Issue certificate request payload is missing: send a JSON object with 'id' and 'csr'.");
@@ -189,22 +189,23 @@ public sealed partial class EmulatedIotHub
                 }
             }
 
-            string? csr = root.TryGetProperty("csr", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            if (string.IsNullOrEmpty(csr))
+            string? text = root.TryGetProperty("csr", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            if (string.IsNullOrEmpty(text))
             {
                 return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field is invalid or missing.");
             }
 
-            if (csr.Length > MaxCsrChars)
+            if (text.Length > MaxCsrChars)
             {
                 return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field exceeds the maximum length.");
             }
 
-            if (!Convert.TryFromBase64String(csr, new byte[csr.Length], out _))
+            if (!Convert.TryFromBase64String(text, new byte[text.Length], out _))
             {
                 return (HubCredentialErrors.InvalidRequest, "Issue certificate request 'csr' field is not valid base64.");
             }
 
+            csr = text;
             return null;
         }
         catch (JsonException)
@@ -215,13 +216,6 @@ public sealed partial class EmulatedIotHub
 
     private static bool IsRequestId(string value) =>
         value.Length is >= 4 and <= 36 && value[0] != '-' && value[^1] != '-' && value.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '-');
-
-    /// <summary>The <c>csr</c> of a payload <see cref="ReadIssueRequest"/> accepted.</summary>
-    private static string ReadCsr(byte[] payload)
-    {
-        using var document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 4 });
-        return document.RootElement.GetProperty("csr").GetString()!;
-    }
 
     private Task CredentialErrorAsync(string deviceId, string answer, int status, int errorCode, string message, string correlationId, int? retryAfter,
         CancellationToken cancellationToken, string? credentialError = null, string? credentialMessage = null)
