@@ -34,8 +34,7 @@ trap cleanup EXIT
 
 echo "publishing DeviceOnly native into $work/publish"
 dotnet publish "$here" -c Release -r linux-x64 -p:PublishAot=true -p:StripSymbols=false -p:NativeOutputPath="$work/native/" \
-  -o "$work/publish" \
-  > "$work/publish.log" || { cat "$work/publish.log" >&2; exit 1; }
+  -o "$work/publish" > "$work/publish.log" || { cat "$work/publish.log" >&2; exit 1; }
 # The same code with its symbol table but without DWARF, which valgrind's reader gives up on.
 mkdir "$work/bin"
 objcopy --strip-debug "$work/publish/DeviceOnly" "$work/bin/DeviceOnly"
