@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Text;
 
 using MQTTnet;
 using MQTTnet.Diagnostics.Logger;
@@ -18,6 +20,11 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// </remarks>
 internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 {
+    // Read-only after construction, shared by every connection (MQTTnet reads them, never changes them; no secret in them).
+    private static readonly MqttClientTcpOptions ChannelOptionsPlaceholder = new();
+    private static readonly MqttClientSubscribeOptions ResponseSubscription = Subscription(DpsMqttTopics.ResponseFilter);
+    private static readonly MqttClientDisconnectOptions NormalDisconnection = new() { Reason = MqttClientDisconnectOptionsReason.NormalDisconnection };
+
     private readonly IMqttClient _client;
     private readonly TimeSpan _communicationTimeout;
     private Action<string, ReadOnlySequence<byte>>? _messageReceived;
@@ -45,20 +52,26 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
     public async ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
     {
-        var builder = new MqttClientOptionsBuilder()
-            .WithProtocolVersion(MqttProtocolVersion.V311)
-            .WithClientId(clientId)
-            .WithCleanSession(true)
-            .WithKeepAlivePeriod(TimeSpan.Zero)
-            .WithTimeout(_communicationTimeout)
+        // The options built directly (MQTTnet's builders are objects of their own per connection). The password's bytes are
+        // MQTTnet's to encode into CONNECT and zeroed once it is sent (or failed): the SAS token is not left behind in the
+        // client's options.
+        byte[]? passwordBytes = password is null ? null : Encoding.UTF8.GetBytes(password);
+        var options = new MqttClientOptions
+        {
+            ProtocolVersion = MqttProtocolVersion.V311,
+            ClientId = clientId,
+            CleanSession = true,
+            KeepAlivePeriod = TimeSpan.Zero,
+            Timeout = _communicationTimeout,
             // Our adapter factory opens the channel; MQTTnet only requires channel options to be present.
-            .WithTcpServer(Endpoint.Host, Endpoint.Port);
-        builder = password is null ? builder.WithCredentials(userName) : builder.WithCredentials(userName, password);
+            ChannelOptions = ChannelOptionsPlaceholder,
+            Credentials = new MqttClientCredentials(userName, passwordBytes),
+        };
 
         MqttClientConnectResult result;
         try
         {
-            result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+            result = await _client.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException ex) when (!_client.IsConnected)
         {
@@ -72,6 +85,13 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         {
             throw error;
         }
+        finally
+        {
+            if (passwordBytes is not null)
+            {
+                CryptographicOperations.ZeroMemory(passwordBytes);
+            }
+        }
 
         // MQTTnet 5 reports a refusing CONNACK as a result, not an exception.
         return ToReturnCode(result.ResultCode);
@@ -79,9 +99,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
     public async ValueTask<bool> SubscribeAsync(string topicFilter, CancellationToken cancellationToken)
     {
-        MqttClientSubscribeOptions options = new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtLeastOnce)
-            .Build();
+        MqttClientSubscribeOptions options = topicFilter == DpsMqttTopics.ResponseFilter ? ResponseSubscription : Subscription(topicFilter);
         try
         {
             MqttClientSubscribeResult result = await _client.SubscribeAsync(options, cancellationToken).ConfigureAwait(false);
@@ -96,11 +114,12 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
     public async ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        MqttApplicationMessage message = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(new ReadOnlySequence<byte>(payload))
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .Build();
+        var message = new MqttApplicationMessage
+        {
+            Topic = topic,
+            Payload = new ReadOnlySequence<byte>(payload),
+            QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+        };
         try
         {
             await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
@@ -120,9 +139,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
         try
         {
-            await _client.DisconnectAsync(
-                new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),
-                cancellationToken).ConfigureAwait(false);
+            await _client.DisconnectAsync(NormalDisconnection, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (Classify(ex, "Disconnecting from", cancellationToken) is { } error)
         {
@@ -152,6 +169,9 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
         return Task.CompletedTask;
     }
+
+    private static MqttClientSubscribeOptions Subscription(string topicFilter) =>
+        new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
     /// <summary>MQTT 3.1.1 §3.2.2.3 return codes, from MQTTnet's protocol-neutral result codes.</summary>
     private static int ToReturnCode(MqttClientConnectResultCode code) => code switch

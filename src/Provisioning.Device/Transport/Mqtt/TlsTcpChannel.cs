@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 using MQTTnet.Channel;
@@ -23,11 +24,16 @@ internal sealed class TlsTcpChannel : IMqttChannel
     /// <summary>How long closing waits for the pending read to end after the socket is shut down (it ends at once).</summary>
     private static readonly TimeSpan ReadEndDeadline = TimeSpan.FromSeconds(1);
 
+    /// <summary>The most a packet's pieces are gathered into one write (MQTTnet writes a PUBLISH as its header, then its payload).</summary>
+    private const int MaxGatheredBytes = 4096;
+
     private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
     private Socket? _socket;
-    private CancellationTokenSource? _readCancellation;
-    private TaskCompletionSource? _readEnded;
+    // The read that did not complete at once, which closing after DISCONNECT lets end; null or completed otherwise.
+    private Task<int>? _pendingRead;
+    private byte[]? _gathered;
+    private int _gatheredLength;
     private volatile bool _disconnecting;
 
     public TlsTcpChannel(SocketEndpoint endpoint)
@@ -71,59 +77,44 @@ internal sealed class TlsTcpChannel : IMqttChannel
     /// per registration (rethrown through SslStream, this channel and MQTTnet's reader).</remarks>
     public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
-        if (_disconnecting && Volatile.Read(ref _readEnded) is { } readEnded)
+        if (_disconnecting && Volatile.Read(ref _pendingRead) is { IsCompleted: false } read)
         {
             ShutDown();
-            try
-            {
-                await readEnded.Task.WaitAsync(ReadEndDeadline, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The read did not end: closing the stream below aborts it.
-            }
+            // Whichever way the read ends (end of stream, a failure) or if it does not end in time: closing the stream below
+            // aborts what is left.
+            await ((Task)read).WaitAsync(ReadEndDeadline, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         Dispose();
     }
 
     /// <remarks>
-    /// The read waits on a token of our own. Before DISCONNECT, a cancellation (a timeout, the caller's) cancels it as it always
-    /// did. Once DISCONNECT is sent, a cancellation (MQTTnet stopping its receive loop) shuts the socket down instead, and the read
-    /// ends as a closed connection, which is how MQTTnet's loop ends without an exception.
+    /// A read that completes at once (MQTTnet reads a packet's header and body in pieces, mostly from the TLS record already
+    /// decrypted) costs no state machine, cancellation registration or completion source. One that waits registers on the caller's
+    /// token: a cancellation shuts the socket down, so the read ends as end of stream. Before DISCONNECT that is reported as the
+    /// cancellation it is (MQTTnet's receive loop is cancelled only when the connection is being closed); once DISCONNECT is sent
+    /// (MQTTnet stopping its receive loop) as the closed connection, which is how MQTTnet's loop ends without an exception.
     /// </remarks>
-    public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
-        SslStream stream = Stream;
-        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _readEnded, ended);
-        try
+        ValueTask<int> read = Stream.ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None);
+        if (read.IsCompletedSuccessfully && !cancellationToken.IsCancellationRequested)
         {
-            CancellationTokenSource own = _readCancellation ??= new CancellationTokenSource();
-            int read;
-            using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).OnReadCancelled(), this))
-            {
-                try
-                {
-                    read = await stream.ReadAsync(buffer.AsMemory(offset, count), own.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (own.IsCancellationRequested)
-                {
-                    _readCancellation = null;
-                    own.Dispose();
-                    throw new OperationCanceledException(cancellationToken);
-                }
-            }
+            int received = read.Result;
+            _guard.Observe(buffer.AsSpan(offset, received));
+            return Task.FromResult(received);
+        }
 
-            _guard.Observe(buffer.AsSpan(offset, read));
-            return read;
-        }
-        finally
-        {
-            ended.TrySetResult();
-        }
+        Task<int> pending = ReadPendingAsync(read, buffer, offset, cancellationToken);
+        Volatile.Write(ref _pendingRead, pending);
+        return pending;
     }
 
+    /// <remarks>
+    /// A PUBLISH arrives from MQTTnet as two writes (its header, then its payload): they are gathered into one TLS record (one
+    /// encryption and one send instead of two). The gathering buffer is pooled and zeroed after use (CONNECT carries the SAS token;
+    /// it comes as one piece, but nothing written is kept).
+    /// </remarks>
     public async Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {
         SslStream stream = Stream;
@@ -132,6 +123,20 @@ internal sealed class TlsTcpChannel : IMqttChannel
             _disconnecting = true;
         }
 
+        if (_gatheredLength + buffer.Length <= MaxGatheredBytes && (!isEndOfPacket || _gatheredLength > 0))
+        {
+            _gathered ??= ArrayPool<byte>.Shared.Rent(MaxGatheredBytes);
+            buffer.CopyTo(_gathered.AsSpan(_gatheredLength));
+            _gatheredLength += (int)buffer.Length;
+            if (!isEndOfPacket)
+            {
+                return;
+            }
+
+            buffer = ReadOnlySequence<byte>.Empty;
+        }
+
+        await WriteGatheredAsync(stream, cancellationToken).ConfigureAwait(false);
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
             await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
@@ -147,21 +152,49 @@ internal sealed class TlsTcpChannel : IMqttChannel
 
     private SslStream Stream => _stream ?? throw new InvalidOperationException("The channel is not connected.");
 
-    private void OnReadCancelled()
+    private async Task<int> ReadPendingAsync(ValueTask<int> read, byte[] buffer, int offset, CancellationToken cancellationToken)
     {
-        if (_disconnecting && ShutDown())
+        int received;
+        using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).ShutDown(), this))
+        {
+            received = await read.ConfigureAwait(false);
+        }
+
+        if (received == 0 && cancellationToken.IsCancellationRequested && !_disconnecting)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        _guard.Observe(buffer.AsSpan(offset, received));
+        return received;
+    }
+
+    private async ValueTask WriteGatheredAsync(SslStream stream, CancellationToken cancellationToken)
+    {
+        if (_gatheredLength == 0)
         {
             return;
         }
 
         try
         {
-            _readCancellation?.Cancel();
+            await stream.WriteAsync(_gathered.AsMemory(0, _gatheredLength), cancellationToken).ConfigureAwait(false);
         }
-        catch (ObjectDisposedException)
+        finally
         {
-            // The read has ended meanwhile.
+            ReturnGathered();
         }
+    }
+
+    private void ReturnGathered()
+    {
+        if (Interlocked.Exchange(ref _gathered, null) is { } gathered)
+        {
+            CryptographicOperations.ZeroMemory(gathered.AsSpan(0, _gatheredLength));
+            ArrayPool<byte>.Shared.Return(gathered);
+        }
+
+        _gatheredLength = 0;
     }
 
     /// <summary>Shuts the socket down both ways: a pending receive completes with end of stream. False when already closed.</summary>
@@ -184,6 +217,6 @@ internal sealed class TlsTcpChannel : IMqttChannel
         stream?.Dispose();
         socket?.Dispose();
         _socket = null;
-        Interlocked.Exchange(ref _readCancellation, null)?.Dispose();
+        ReturnGathered();
     }
 }
