@@ -6,43 +6,59 @@ using System.Security.Cryptography;
 using System.Text;
 
 using MQTTnet;
-using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Adapter;
+using MQTTnet.Channel;
 using MQTTnet.Exceptions;
-using MQTTnet.Formatter;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 
 namespace Provisioning.Device.Transport.Mqtt;
 
-/// <summary>The <see cref="IDpsMqttConnection"/> of MQTTnet 5: one MQTT 3.1.1 client over our TLS or WebSocket channel.</summary>
+/// <summary>
+/// The <see cref="IDpsMqttConnection"/> of MQTTnet 5: MQTT 3.1.1 packets encoded and decoded by MQTTnet's channel adapter and
+/// packet formatter over our TLS or WebSocket channel, exchanged in the order DPS needs by a receive loop of our own.
+/// </summary>
 /// <remarks>
-/// Failures are classified as HTTPS's are (dps-protocol.md §1.7): a failed TLS handshake is not transient; a refused,
-/// broken or timed-out connection is.
+/// <para>Not MQTTnet's <c>MqttClient</c>: for one connection that sends CONNECT, SUBSCRIBE and a few QoS 1 PUBLISHes one at a time,
+/// its per-connection machinery (two background tasks, a packet dispatcher, queues, events, timeouts per packet) was 19 KB of the
+/// 42 KB a registration allocated, against 6 KB for the adapter and formatter alone (tests/Provisioning.Device.Benchmarks/README.md,
+/// "DPS over MQTT and AMQP: allocation"), and its receive loop ended each connection with a cancellation exception.</para>
+/// <para>One request is outstanding at a time (the transport's state machine sends one at a time): its acknowledgement (CONNACK,
+/// SUBACK, PUBACK with its packet identifier) completes it; any other acknowledgement is a protocol violation that closes the
+/// connection, as MQTTnet's client does. A PUBLISH received (QoS 0 or 1) is handed to the receiver, then acknowledged. Failures are
+/// classified as HTTPS's are (dps-protocol.md §1.7): a failed TLS handshake is not transient; a refused, broken or timed-out
+/// connection is.</para>
 /// </remarks>
 internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 {
-    // Read-only after construction, shared by every connection (MQTTnet reads them, never changes them; no secret in them).
-    private static readonly MqttClientTcpOptions ChannelOptionsPlaceholder = new();
-    private static readonly MqttClientSubscribeOptions ResponseSubscription = Subscription(DpsMqttTopics.ResponseFilter);
-    private static readonly MqttClientDisconnectOptions NormalDisconnection = new() { Reason = MqttClientDisconnectOptionsReason.NormalDisconnection };
+    private static readonly MqttDisconnectPacket Disconnect = new();
 
-    private readonly IMqttClient _client;
+    private readonly DpsChannelAdapterFactory _factory;
     private readonly TimeSpan _communicationTimeout;
+    private readonly Lock _gate = new();
     private Action<string, ReadOnlySequence<byte>>? _messageReceived;
     private Action<Exception?>? _connectionLost;
+    private IMqttChannel? _channel;
+    private MqttChannelAdapter? _adapter;
+    private Task? _receiveLoop;
+    private TaskCompletionSource<MqttPacket>? _awaiting;
+    private MqttControlPacketType _awaitedType;
+    private ushort _awaitedIdentifier;
+    private ushort _lastPacketIdentifier;
+    private volatile bool _connected;
+    private volatile bool _closing;
 
     public MqttNetDpsConnection(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
     {
-        _client = new MqttClientFactory().CreateMqttClient(MqttNetNullLogger.Instance, new DpsChannelAdapterFactory(endpoint, webSocketInvoker));
-        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
-        _client.DisconnectedAsync += OnDisconnectedAsync;
-        // MQTTnet's own limit on a packet exchange; the transport applies RequestTimeout with the TimeProvider on top.
+        _factory = new DpsChannelAdapterFactory(endpoint, webSocketInvoker);
+        // The bound of the DISCONNECT exchange (the transport applies RequestTimeout with the TimeProvider to the requests).
         _communicationTimeout = requestTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(100) : requestTimeout;
         Endpoint = endpoint;
     }
 
     public SocketEndpoint Endpoint { get; }
 
-    public bool IsConnected => _client.IsConnected;
+    public bool IsConnected => _connected;
 
     public void SetHandlers(Action<string, ReadOnlySequence<byte>> messageReceived, Action<Exception?> connectionLost)
     {
@@ -52,38 +68,43 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
     public async ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
     {
-        // The options built directly (MQTTnet's builders are objects of their own per connection). The password's bytes are
-        // MQTTnet's to encode into CONNECT and zeroed once it is sent (or failed): the SAS token is not left behind in the
-        // client's options.
+        CloseConnection();
+        _closing = false;
+        (IMqttChannel channel, MqttChannelAdapter adapter) = _factory.Create();
+        _channel = channel;
+        _adapter = adapter;
+        // The password's bytes are the formatter's to encode into CONNECT, and zeroed once it is sent (or failed).
         byte[]? passwordBytes = password is null ? null : Encoding.UTF8.GetBytes(password);
-        var options = new MqttClientOptions
-        {
-            ProtocolVersion = MqttProtocolVersion.V311,
-            ClientId = clientId,
-            CleanSession = true,
-            KeepAlivePeriod = TimeSpan.Zero,
-            Timeout = _communicationTimeout,
-            // Our adapter factory opens the channel; MQTTnet only requires channel options to be present.
-            ChannelOptions = ChannelOptionsPlaceholder,
-            Credentials = new MqttClientCredentials(userName, passwordBytes),
-        };
-
-        MqttClientConnectResult result;
         try
         {
-            result = await _client.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException ex) when (!_client.IsConnected)
-        {
-            // MQTTnet reports the loss of the connection before it has finished closing it, and refuses a new CONNECT
-            // until then: a retry moments later succeeds.
-            throw new ProvisioningException(
-                $"Connecting to the provisioning service ({Endpoint.Host}:{Endpoint.Port}) failed: the previous connection is still closing.",
-                isTransient: true, innerException: ex);
+            await channel.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            _receiveLoop = ReceiveLoopAsync(adapter);
+            Task<MqttPacket> connack = Expect(MqttControlPacketType.ConnAck, 0);
+            await adapter.SendPacketAsync(
+                new MqttConnectPacket { ClientId = clientId, Username = userName, Password = passwordBytes, CleanSession = true, KeepAlivePeriod = 0 },
+                cancellationToken).ConfigureAwait(false);
+            int code = (int)((MqttConnAckPacket)await connack.WaitAsync(cancellationToken).ConfigureAwait(false)).ReturnCode;
+            if (code == 0)
+            {
+                _connected = true;
+            }
+            else
+            {
+                // MQTT 3.1.1 §3.2.2.3: the server closes the connection after a refusing CONNACK.
+                CloseConnection();
+            }
+
+            return code;
         }
         catch (Exception ex) when (Classify(ex, "Connecting to", cancellationToken) is { } error)
         {
+            CloseConnection();
             throw error;
+        }
+        catch
+        {
+            CloseConnection();
+            throw;
         }
         finally
         {
@@ -92,19 +113,20 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
                 CryptographicOperations.ZeroMemory(passwordBytes);
             }
         }
-
-        // MQTTnet 5 reports a refusing CONNACK as a result, not an exception.
-        return ToReturnCode(result.ResultCode);
     }
 
     public async ValueTask<bool> SubscribeAsync(string topicFilter, CancellationToken cancellationToken)
     {
-        MqttClientSubscribeOptions options = topicFilter == DpsMqttTopics.ResponseFilter ? ResponseSubscription : Subscription(topicFilter);
         try
         {
-            MqttClientSubscribeResult result = await _client.SubscribeAsync(options, cancellationToken).ConfigureAwait(false);
-            return result.Items.Count == 1 && result.Items.First().ResultCode is
-                MqttClientSubscribeResultCode.GrantedQoS0 or MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2;
+            MqttChannelAdapter adapter = ConnectedAdapter();
+            ushort identifier = NextPacketIdentifier();
+            Task<MqttPacket> suback = Expect(MqttControlPacketType.SubAck, identifier);
+            var subscribe = new MqttSubscribePacket { PacketIdentifier = identifier };
+            subscribe.TopicFilters.Add(new MqttTopicFilter { Topic = topicFilter, QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce });
+            await adapter.SendPacketAsync(subscribe, cancellationToken).ConfigureAwait(false);
+            var result = (MqttSubAckPacket)await suback.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return result.ReasonCodes is [MqttSubscribeReasonCode.GrantedQoS0 or MqttSubscribeReasonCode.GrantedQoS1 or MqttSubscribeReasonCode.GrantedQoS2];
         }
         catch (Exception ex) when (Classify(ex, "Subscribing at", cancellationToken) is { } error)
         {
@@ -114,15 +136,21 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
 
     public async ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var message = new MqttApplicationMessage
-        {
-            Topic = topic,
-            Payload = new ReadOnlySequence<byte>(payload),
-            QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
-        };
         try
         {
-            await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+            MqttChannelAdapter adapter = ConnectedAdapter();
+            ushort identifier = NextPacketIdentifier();
+            Task<MqttPacket> puback = Expect(MqttControlPacketType.PubAck, identifier);
+            await adapter.SendPacketAsync(
+                new MqttPublishPacket
+                {
+                    Topic = topic,
+                    Payload = new ReadOnlySequence<byte>(payload),
+                    QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+                    PacketIdentifier = identifier,
+                },
+                cancellationToken).ConfigureAwait(false);
+            await puback.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (Classify(ex, "Publishing to", cancellationToken) is { } error)
         {
@@ -130,61 +158,155 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         }
     }
 
+    /// <remarks>DISCONNECT, then the channel closes (its pending read ends as end of stream, so the receive loop ends without an
+    /// exception), all within the communication timeout.</remarks>
     public async ValueTask DisconnectAsync(CancellationToken cancellationToken)
     {
-        if (!_client.IsConnected)
+        if (!_connected || _adapter is not { } adapter || _channel is not { } channel)
         {
             return;
         }
 
+        _connected = false;
+        _closing = true;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_communicationTimeout);
         try
         {
-            await _client.DisconnectAsync(NormalDisconnection, cancellationToken).ConfigureAwait(false);
+            await adapter.SendPacketAsync(Disconnect, timeout.Token).ConfigureAwait(false);
+            await channel.DisconnectAsync(timeout.Token).ConfigureAwait(false);
+            if (_receiveLoop is { } loop)
+            {
+                await loop.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (Classify(ex, "Disconnecting from", cancellationToken) is { } error)
         {
             throw error;
         }
-    }
-
-    public void Dispose()
-    {
-        _client.ApplicationMessageReceivedAsync -= OnMessageAsync;
-        _client.DisconnectedAsync -= OnDisconnectedAsync;
-        _client.Dispose();
-    }
-
-    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
-    {
-        _messageReceived?.Invoke(args.ApplicationMessage.Topic, args.ApplicationMessage.Payload);
-        return Task.CompletedTask;
-    }
-
-    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
-    {
-        if (args.ClientWasConnected)
+        finally
         {
-            _connectionLost?.Invoke(args.Exception);
+            CloseConnection();
+        }
+    }
+
+    public void Dispose() => CloseConnection();
+
+    /// <summary>Reads packets until the connection ends: acknowledgements complete the request waiting for them, PUBLISHes go to the
+    /// receiver. Never throws: how the connection ended goes to the waiting request and, unless we closed it, to the receiver of
+    /// the loss.</summary>
+    private async Task ReceiveLoopAsync(MqttChannelAdapter adapter)
+    {
+        Exception? cause = null;
+        try
+        {
+            // No token: the loop ends when the channel does (end of stream after DISCONNECT, or closed under the read).
+            while (await adapter.ReceivePacketAsync(CancellationToken.None).ConfigureAwait(false) is { } packet)
+            {
+                if (packet is MqttPublishPacket publish)
+                {
+                    await OnPublishAsync(adapter, publish).ConfigureAwait(false);
+                }
+                else if (!TryComplete(packet))
+                {
+                    throw new MqttProtocolViolationException($"Received packet '{packet}' at an unexpected time.");
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            cause = ex;
         }
 
-        return Task.CompletedTask;
+        bool wasConnected = _connected;
+        _connected = false;
+        TaskCompletionSource<MqttPacket>? awaiting;
+        lock (_gate)
+        {
+            awaiting = _awaiting;
+            _awaiting = null;
+        }
+
+        awaiting?.TrySetException(cause ?? new MqttCommunicationException("The connection was closed."));
+        if (wasConnected && !_closing)
+        {
+            _connectionLost?.Invoke(cause);
+        }
     }
 
-    private static MqttClientSubscribeOptions Subscription(string topicFilter) =>
-        new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtLeastOnce).Build();
-
-    /// <summary>MQTT 3.1.1 §3.2.2.3 return codes, from MQTTnet's protocol-neutral result codes.</summary>
-    private static int ToReturnCode(MqttClientConnectResultCode code) => code switch
+    private async ValueTask OnPublishAsync(MqttChannelAdapter adapter, MqttPublishPacket publish)
     {
-        MqttClientConnectResultCode.Success => 0,
-        MqttClientConnectResultCode.UnsupportedProtocolVersion => 1,
-        MqttClientConnectResultCode.ClientIdentifierNotValid => 2,
-        MqttClientConnectResultCode.ServerUnavailable => 3,
-        MqttClientConnectResultCode.BadUserNameOrPassword => 4,
-        MqttClientConnectResultCode.NotAuthorized => 5,
-        // Not a 3.1.1 code: reported as what it is, and never retried.
-        _ => 0x80 | (int)code,
-    };
+        if (publish.QualityOfServiceLevel == MqttQualityOfServiceLevel.ExactlyOnce)
+        {
+            // The subscription grants QoS 1 at most (MQTT 3.1.1 §3.8.4).
+            throw new MqttProtocolViolationException("Received a QoS 2 PUBLISH on a QoS 1 subscription.");
+        }
+
+        _messageReceived?.Invoke(publish.Topic, publish.Payload);
+        if (publish.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
+        {
+            await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = publish.PacketIdentifier }, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Registers the one request now waiting for an acknowledgement (before its packet is sent: the answer may come first).</summary>
+    private Task<MqttPacket> Expect(MqttControlPacketType type, ushort identifier)
+    {
+        var awaiting = new TaskCompletionSource<MqttPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _awaiting = awaiting;
+            _awaitedType = type;
+            _awaitedIdentifier = identifier;
+        }
+
+        return awaiting.Task;
+    }
+
+    private bool TryComplete(MqttPacket packet)
+    {
+        TaskCompletionSource<MqttPacket>? awaiting;
+        lock (_gate)
+        {
+            awaiting = _awaiting;
+            bool expected = awaiting is not null && _awaitedType switch
+            {
+                MqttControlPacketType.ConnAck => packet is MqttConnAckPacket,
+                MqttControlPacketType.SubAck => packet is MqttSubAckPacket { PacketIdentifier: var id } && id == _awaitedIdentifier,
+                MqttControlPacketType.PubAck => packet is MqttPubAckPacket { PacketIdentifier: var id } && id == _awaitedIdentifier,
+                _ => false,
+            };
+            if (!expected)
+            {
+                return false;
+            }
+
+            _awaiting = null;
+        }
+
+        awaiting!.TrySetResult(packet);
+        return true;
+    }
+
+    /// <summary>MQTT 3.1.1 §2.3.1: a non-zero identifier per request on this connection.</summary>
+    private ushort NextPacketIdentifier()
+    {
+        _lastPacketIdentifier = _lastPacketIdentifier == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketIdentifier + 1);
+        return _lastPacketIdentifier;
+    }
+
+    private MqttChannelAdapter ConnectedAdapter() =>
+        _connected && _adapter is { } adapter ? adapter : throw new MqttCommunicationException("The connection to the provisioning service is not open.");
+
+    private void CloseConnection()
+    {
+        _connected = false;
+        _closing = true;
+        // Disposing the adapter closes the channel: a pending read ends, and with it the receive loop.
+        Interlocked.Exchange(ref _adapter, null)?.Dispose();
+        _channel = null;
+        _receiveLoop = null;
+    }
 
     /// <returns>The error to throw, or <see langword="null"/> to let the exception pass (the caller's cancellation).</returns>
     private ProvisioningException? Classify(Exception ex, string verb, CancellationToken cancellationToken)
