@@ -25,7 +25,7 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// "DPS over MQTT and AMQP: allocation"), and its receive loop ended each connection with a cancellation exception.</para>
 /// <para>One request is outstanding at a time (the transport's state machine sends one at a time): its acknowledgement (CONNACK,
 /// SUBACK, PUBACK with its packet identifier) completes it; any other acknowledgement is a protocol violation that closes the
-/// connection, as MQTTnet's client does. A PUBLISH received (QoS 0 or 1) is handed to the receiver, then acknowledged. Failures are
+/// connection, as MQTTnet's client does. A PUBLISH received (QoS 0 or 1) is acknowledged, then handed to the receiver. Failures are
 /// classified as HTTPS's are (dps-protocol.md §1.7): a failed TLS handshake is not transient; a refused, broken or timed-out
 /// connection is.</para>
 /// </remarks>
@@ -230,7 +230,9 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         awaiting?.TrySetException(cause ?? new MqttCommunicationException("The connection was closed."));
         if (wasConnected && !_closing)
         {
-            _connectionLost?.Invoke(cause);
+            // A broken protocol is the service's fault and not worth retrying (as when it breaks a request's answer); any other end
+            // of the connection is for the transport to classify.
+            _connectionLost?.Invoke(cause is MqttProtocolViolationException ? Classify(cause, "Reading from", CancellationToken.None) : cause);
         }
     }
 
@@ -242,11 +244,13 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
             throw new MqttProtocolViolationException("Received a QoS 2 PUBLISH on a QoS 1 subscription.");
         }
 
-        _messageReceived?.Invoke(publish.Topic, publish.Payload);
+        // Acknowledged first: the receiver may end the registration at once, and its DISCONNECT must follow the PUBACK.
         if (publish.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
         {
             await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = publish.PacketIdentifier }, CancellationToken.None).ConfigureAwait(false);
         }
+
+        _messageReceived?.Invoke(publish.Topic, publish.Payload);
     }
 
     /// <summary>Registers the one request now waiting for an acknowledgement (before its packet is sent: the answer may come first).</summary>
