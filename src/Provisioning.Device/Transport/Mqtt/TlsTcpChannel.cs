@@ -21,17 +21,12 @@ internal sealed class TlsTcpChannel : IMqttChannel
     /// <summary>MQTT 3.1.1 §3.14: the DISCONNECT packet's first byte.</summary>
     private const byte DisconnectPacket = 0xE0;
 
-    /// <summary>How long closing waits for the pending read to end after the socket is shut down (it ends at once).</summary>
-    private static readonly TimeSpan ReadEndDeadline = TimeSpan.FromSeconds(1);
-
     /// <summary>The most a packet's pieces are gathered into one write (MQTTnet writes a PUBLISH as its header, then its payload).</summary>
     private const int MaxGatheredBytes = 4096;
 
     private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
     private Socket? _socket;
-    // The read that did not complete at once, which closing after DISCONNECT lets end; null or completed otherwise.
-    private Task<int>? _pendingRead;
     private byte[]? _gathered;
     private int _gatheredLength;
     private volatile bool _disconnecting;
@@ -72,28 +67,21 @@ internal sealed class TlsTcpChannel : IMqttChannel
         }
     }
 
-    /// <remarks>After DISCONNECT, the socket is shut down and the pending read is let end (with end of stream) before the stream
-    /// is closed: closing it under the read aborted the read, and MQTTnet's cancellation of it cost six first-chance exceptions
-    /// per registration (rethrown through SslStream, this channel and MQTTnet's reader).</remarks>
-    public async Task DisconnectAsync(CancellationToken cancellationToken)
+    /// <summary>Shuts the connection down both ways: a pending read ends as end of stream (MQTTnet's adapter reads it as the
+    /// connection closed, no exception). The stream is closed by <see cref="Dispose"/>, once the reader has seen the end: closing it
+    /// under a pending read aborted the read with an exception (six first-chance exceptions per registration before).</summary>
+    public Task DisconnectAsync(CancellationToken cancellationToken)
     {
-        if (_disconnecting && Volatile.Read(ref _pendingRead) is { IsCompleted: false } read)
-        {
-            ShutDown();
-            // Whichever way the read ends (end of stream, a failure) or if it does not end in time: closing the stream below
-            // aborts what is left.
-            await ((Task)read).WaitAsync(ReadEndDeadline, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        Dispose();
+        ShutDown();
+        return Task.CompletedTask;
     }
 
     /// <remarks>
-    /// A read that completes at once (MQTTnet reads a packet's header and body in pieces, mostly from the TLS record already
-    /// decrypted) costs no state machine, cancellation registration or completion source. One that waits registers on the caller's
-    /// token: a cancellation shuts the socket down, so the read ends as end of stream. Before DISCONNECT that is reported as the
-    /// cancellation it is (MQTTnet's receive loop is cancelled only when the connection is being closed); once DISCONNECT is sent
-    /// (MQTTnet stopping its receive loop) as the closed connection, which is how MQTTnet's loop ends without an exception.
+    /// A read that completes at once (MQTTnet's adapter reads a packet's header and body in pieces, mostly from the TLS record
+    /// already decrypted) costs no state machine, cancellation registration or completion source. The connection's receive loop
+    /// reads with no token and ends when <see cref="DisconnectAsync"/> or <see cref="Dispose"/> ends the connection; a caller that
+    /// passes one has a cancellation shut the socket down, reported as the cancellation it is (before DISCONNECT) or as the closed
+    /// connection (after it).
     /// </remarks>
     public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
@@ -105,9 +93,7 @@ internal sealed class TlsTcpChannel : IMqttChannel
             return Task.FromResult(received);
         }
 
-        Task<int> pending = ReadPendingAsync(read, buffer, offset, cancellationToken);
-        Volatile.Write(ref _pendingRead, pending);
-        return pending;
+        return ReadPendingAsync(read, buffer, offset, cancellationToken);
     }
 
     /// <remarks>
