@@ -60,8 +60,8 @@ internal sealed class AllocationProfile : EventListener
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"""
                   MQTTnet alone, a registration's packets over an in-memory channel that answers as DPS (no socket, TLS, JSON or SAS; the channel's own {channel / 1024:0.00} KB taken off):
-                    through MqttClient, with the DPS transport's options: {(throughClient - channel) / 1024:0.0} KB
-                    through its channel adapter and packet formatter alone, in order (no client): {(adapter - channel) / 1024:0.0} KB
+                    through MqttClient (as the DPS transport used it; the hub client still does): {(throughClient - channel) / 1024:0.0} KB
+                    through its channel adapter and packet formatter alone, in order (what the DPS transport uses now, without its own receive loop): {(adapter - channel) / 1024:0.0} KB
                 """));
         }
 

@@ -18,9 +18,9 @@ namespace Provisioning.Device.Benchmarks;
 /// MQTTnet's own allocation for one DPS registration's MQTT exchange, with no socket, TLS, JSON or SAS: the packets the client
 /// sends (CONNECT, SUBSCRIBE, two QoS 1 PUBLISHes, two PUBACKs, DISCONNECT) and receives (CONNACK, SUBACK, two PUBACKs, two QoS 1
 /// response PUBLISHes), over an in-memory channel that answers as DPS does. Measured two ways: through <see cref="MqttClient"/>
-/// with the options the DPS transport uses (what the library costs per connection as we use it), and through its channel adapter
-/// and packet formatter alone, driven in order (the codec's share: what would stay without the client's receive loop, dispatcher,
-/// queues and events).
+/// with the options the DPS transport used with it (the hub client still uses it), and through its channel adapter and packet
+/// formatter alone, driven in order (the codec's share, which the DPS transport pays now: no client receive loop, dispatcher,
+/// queues or events).
 /// </summary>
 internal static class MqttLibraryFloor
 {
@@ -69,7 +69,7 @@ internal static class MqttLibraryFloor
     public static async Task ThroughAdapterAsync(int device)
     {
         var channel = new ScriptedDpsChannel();
-        using var adapter = new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(512, 65535)), MqttNetNullLogger.Instance);
+        using var adapter = new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(1024, 65535)), MqttNetNullLogger.Instance);
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         CancellationToken token = deadline.Token;
         await adapter.ConnectAsync(token);
@@ -120,7 +120,7 @@ internal static class MqttLibraryFloor
     private sealed class Adapters(ScriptedDpsChannel channel) : IMqttClientAdapterFactory
     {
         public IMqttChannelAdapter CreateClientAdapter(MqttClientOptions options, MqttPacketInspector packetInspector, IMqttNetLogger logger) =>
-            new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(512, options.WriterBufferSizeMax)), logger)
+            new MqttChannelAdapter(channel, new MqttPacketFormatterAdapter(options.ProtocolVersion, new MqttBufferWriter(1024, options.WriterBufferSizeMax)), logger)
             {
                 PacketInspector = packetInspector,
             };

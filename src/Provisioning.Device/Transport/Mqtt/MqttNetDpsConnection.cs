@@ -79,11 +79,12 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         {
             await channel.ConnectAsync(cancellationToken).ConfigureAwait(false);
             _receiveLoop = ReceiveLoopAsync(adapter);
-            Task<MqttPacket> connack = Expect(MqttControlPacketType.ConnAck, 0);
+            TaskCompletionSource<MqttPacket> connack = Expect(MqttControlPacketType.ConnAck, 0);
+            using CancellationTokenRegistration cancel = CancelWith(connack, cancellationToken);
             await adapter.SendPacketAsync(
                 new MqttConnectPacket { ClientId = clientId, Username = userName, Password = passwordBytes, CleanSession = true, KeepAlivePeriod = 0 },
                 cancellationToken).ConfigureAwait(false);
-            int code = (int)((MqttConnAckPacket)await connack.WaitAsync(cancellationToken).ConfigureAwait(false)).ReturnCode;
+            int code = (int)((MqttConnAckPacket)await connack.Task.ConfigureAwait(false)).ReturnCode;
             if (code == 0)
             {
                 _connected = true;
@@ -121,11 +122,12 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         {
             MqttChannelAdapter adapter = ConnectedAdapter();
             ushort identifier = NextPacketIdentifier();
-            Task<MqttPacket> suback = Expect(MqttControlPacketType.SubAck, identifier);
+            TaskCompletionSource<MqttPacket> suback = Expect(MqttControlPacketType.SubAck, identifier);
+            using CancellationTokenRegistration cancel = CancelWith(suback, cancellationToken);
             var subscribe = new MqttSubscribePacket { PacketIdentifier = identifier };
             subscribe.TopicFilters.Add(new MqttTopicFilter { Topic = topicFilter, QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce });
             await adapter.SendPacketAsync(subscribe, cancellationToken).ConfigureAwait(false);
-            var result = (MqttSubAckPacket)await suback.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var result = (MqttSubAckPacket)await suback.Task.ConfigureAwait(false);
             return result.ReasonCodes is [MqttSubscribeReasonCode.GrantedQoS0 or MqttSubscribeReasonCode.GrantedQoS1 or MqttSubscribeReasonCode.GrantedQoS2];
         }
         catch (Exception ex) when (Classify(ex, "Subscribing at", cancellationToken) is { } error)
@@ -140,7 +142,8 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         {
             MqttChannelAdapter adapter = ConnectedAdapter();
             ushort identifier = NextPacketIdentifier();
-            Task<MqttPacket> puback = Expect(MqttControlPacketType.PubAck, identifier);
+            TaskCompletionSource<MqttPacket> puback = Expect(MqttControlPacketType.PubAck, identifier);
+            using CancellationTokenRegistration cancel = CancelWith(puback, cancellationToken);
             await adapter.SendPacketAsync(
                 new MqttPublishPacket
                 {
@@ -150,7 +153,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
                     PacketIdentifier = identifier,
                 },
                 cancellationToken).ConfigureAwait(false);
-            await puback.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await puback.Task.ConfigureAwait(false);
         }
         catch (Exception ex) when (Classify(ex, "Publishing to", cancellationToken) is { } error)
         {
@@ -254,7 +257,7 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
     }
 
     /// <summary>Registers the one request now waiting for an acknowledgement (before its packet is sent: the answer may come first).</summary>
-    private Task<MqttPacket> Expect(MqttControlPacketType type, ushort identifier)
+    private TaskCompletionSource<MqttPacket> Expect(MqttControlPacketType type, ushort identifier)
     {
         var awaiting = new TaskCompletionSource<MqttPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -264,8 +267,13 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
             _awaitedIdentifier = identifier;
         }
 
-        return awaiting.Task;
+        return awaiting;
     }
+
+    /// <summary>Ends the wait for an acknowledgement when <paramref name="cancellationToken"/> is cancelled (a registration on the
+    /// token instead of a wrapping task per wait).</summary>
+    private static CancellationTokenRegistration CancelWith(TaskCompletionSource<MqttPacket> awaiting, CancellationToken cancellationToken) =>
+        cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource<MqttPacket>)state!).TrySetCanceled(token), awaiting);
 
     private bool TryComplete(MqttPacket packet)
     {
