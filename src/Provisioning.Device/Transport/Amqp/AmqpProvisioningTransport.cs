@@ -101,8 +101,19 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         TimeSpan requestTimeout = _options.RequestTimeout;
-        using CancellationTokenSource? timeout = requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(requestTimeout, _options.TimeProvider);
-        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // With the system clock one source is the deadline and the link to the caller's token (CancelAfter); a source on another
+        // clock cannot be linked at creation, so a second one joins it to the caller's token.
+        bool infinite = requestTimeout == Timeout.InfiniteTimeSpan;
+        bool systemClock = _options.TimeProvider == TimeProvider.System;
+        using CancellationTokenSource? timeout = infinite || systemClock ? null : new CancellationTokenSource(requestTimeout, _options.TimeProvider);
+        using CancellationTokenSource? linked = infinite ? null
+            : timeout is not null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
+            : cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+        if (timeout is null)
+        {
+            linked?.CancelAfter(requestTimeout);
+        }
+
         CancellationToken token = linked?.Token ?? cancellationToken;
         bool keep = false;
         try
