@@ -20,9 +20,10 @@ namespace Provisioning.Device.Transport.Mqtt;
 /// </summary>
 /// <remarks>
 /// <para>Not MQTTnet's <c>MqttClient</c>: for one connection that sends CONNECT, SUBSCRIBE and a few QoS 1 PUBLISHes one at a time,
-/// its per-connection machinery (two background tasks, a packet dispatcher, queues, events, timeouts per packet) was 19 KB of the
-/// 42 KB a registration allocated, against 6 KB for the adapter and formatter alone (tests/Provisioning.Device.Benchmarks/README.md,
-/// "DPS over MQTT and AMQP: allocation"), and its receive loop ended each connection with a cancellation exception.</para>
+/// MQTTnet with its per-connection machinery (two background tasks, a packet dispatcher, queues, events, a timeout per packet) was
+/// 19–20 KB of the 43 KB a registration allocated, against 6–7 KB for the adapter and formatter alone, and it ended each connection
+/// with a cancellation exception (tests/Provisioning.Device.Benchmarks/README.md, "DPS over MQTT and AMQP: allocation per
+/// registration and the libraries' floors").</para>
 /// <para>One request is outstanding at a time (the transport's state machine sends one at a time): its acknowledgement (CONNACK,
 /// SUBACK, PUBACK with its packet identifier) completes it; any other acknowledgement is a protocol violation that closes the
 /// connection, as MQTTnet's client does. A PUBLISH received (QoS 0 or 1) is acknowledged, then handed to the receiver. Failures are
