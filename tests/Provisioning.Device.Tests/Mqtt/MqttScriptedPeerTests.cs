@@ -17,7 +17,6 @@ namespace Provisioning.Device.Tests.Mqtt;
 [Collection(nameof(MqttScriptedPeerTests))]
 public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
 {
-    private const string ResponseTopic = "$dps/registrations/res/200/?$rid=1";
 
     private readonly MqttPki _pki;
 
@@ -62,6 +61,23 @@ public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
     }
 
     [Fact]
+    public async Task Register_WhenTheConnectionIsLostWhileWaiting_RetriesOnANewConnectionAndIsAssigned()
+    {
+        // The first connection closes as soon as the register PUBLISH arrives; the second answers.
+        await using var peer = ScriptedPeer.Start(_pki, (connection, packet) => connection == 0 && packet.Type == 0x32 ? null : Answer(packet), connections: 2);
+        using SymmetricKeyAttestation attestation = Fakes.TestClients.SymmetricKey();
+        ProvisioningClientOptions options = _pki.Options(ProvisioningTransport.Mqtt);
+        options.RetryPolicy = new ProvisioningRetryPolicy { InitialDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(1) };
+        using var client = new ProvisioningDeviceClient($"localhost:{peer.Port}", Fakes.Dps.IdScope, attestation, options);
+
+        DeviceRegistrationResult result = await client.RegisterAsync(Ct);
+
+        Assert.Equal(ProvisioningRegistrationStatus.Assigned, result.Status);
+        // CONNECT, SUBSCRIBE, PUBLISH on the first; the whole exchange on the second.
+        Assert.Equal([0x10, 0x82, 0x32, 0x10, 0x82, 0x32, 0x40, 0xE0], await peer.ReceivedTypesAsync());
+    }
+
+    [Fact]
     public async Task Register_WhenThePubackIsForAnotherPacket_FailsAsAProtocolViolation()
     {
         await using var peer = ScriptedPeer.Start(_pki, packet => packet.Type == 0x32
@@ -80,7 +96,7 @@ public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
     public async Task Register_WhenTheAnswerComesAtQos2_FailsAsAProtocolViolation()
     {
         await using var peer = ScriptedPeer.Start(_pki, packet => packet.Type == 0x32
-            ? [.. PubAck(packet), .. Publish(0x34, ResponseTopic, Fakes.Dps.Assigned())]
+            ? [.. PubAck(packet), .. Publish(0x34, ResponseTopicFor(packet), Fakes.Dps.Assigned())]
             : Answer(packet));
         using SymmetricKeyAttestation attestation = Fakes.TestClients.SymmetricKey();
         using var client = new ProvisioningDeviceClient($"localhost:{peer.Port}", Fakes.Dps.IdScope, attestation, _pki.Options(ProvisioningTransport.Mqtt));
@@ -111,9 +127,17 @@ public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
     {
         0x10 => [0x20, 0x02, 0x00, 0x00],
         0x82 => [0x90, 0x03, packet.Body[0], packet.Body[1], 0x01],
-        0x32 => [.. PubAck(packet), .. Publish(0x32, ResponseTopic, Fakes.Dps.Assigned())],
+        0x32 => [.. PubAck(packet), .. Publish(0x32, ResponseTopicFor(packet), Fakes.Dps.Assigned())],
         _ => [],
     };
+
+    /// <summary>The assigned answer's topic, for the request id of <paramref name="publish"/>'s topic.</summary>
+    private static string ResponseTopicFor(MqttPacket publish)
+    {
+        string topic = Encoding.UTF8.GetString(publish.Body, 2, BinaryPrimitives.ReadUInt16BigEndian(publish.Body));
+        string requestId = topic[(topic.IndexOf("$rid=", StringComparison.Ordinal) + 5)..].Split('&')[0];
+        return "$dps/registrations/res/200/?$rid=" + requestId;
+    }
 
     private static byte[] PubAck(MqttPacket publish)
     {
@@ -190,12 +214,16 @@ public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
 
         public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-        public static ScriptedPeer Start(MqttPki pki, Func<MqttPacket, byte[]> script)
+        public static ScriptedPeer Start(MqttPki pki, Func<MqttPacket, byte[]> script) => Start(pki, (_, packet) => script(packet), connections: 1);
+
+        /// <summary>Serves <paramref name="connections"/> connections in turn; the script also gets the connection's index, and its
+        /// <see langword="null"/> answer closes that connection at once.</summary>
+        public static ScriptedPeer Start(MqttPki pki, Func<int, MqttPacket, byte[]?> script, int connections)
         {
             var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            return new ScriptedPeer(listener, stop, Task.Run(() => ServeAsync(listener, pki, script, stop.Token), Ct));
+            return new ScriptedPeer(listener, stop, Task.Run(() => ServeAsync(listener, pki, script, connections, stop.Token), Ct));
         }
 
         /// <summary>The first byte of every packet the client sent, once the client has hung up.</summary>
@@ -210,43 +238,51 @@ public sealed class MqttScriptedPeerTests : IClassFixture<MqttPki>
             _stop.Dispose();
         }
 
-        private static async Task<List<byte>> ServeAsync(TcpListener listener, MqttPki pki, Func<MqttPacket, byte[]> script, CancellationToken stop)
+        private static async Task<List<byte>> ServeAsync(TcpListener listener, MqttPki pki, Func<int, MqttPacket, byte[]?> script, int connections, CancellationToken stop)
         {
             var received = new List<byte>();
             var context = SslStreamCertificateContext.Create(pki.Value.Server, additionalCertificates: null, offline: true);
-            using TcpClient client = await listener.AcceptTcpClientAsync(stop);
-            await using var tls = new SslStream(client.GetStream());
-            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = context }, stop);
-            byte[] one = new byte[1];
-            while (await tls.ReadAsync(one, stop) == 1)
+            for (int index = 0; index < connections; index++)
             {
-                byte type = one[0];
-                int length = 0;
-                for (int shift = 0; ; shift += 7)
+                using TcpClient client = await listener.AcceptTcpClientAsync(stop);
+                await using var tls = new SslStream(client.GetStream());
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = context }, stop);
+                byte[] one = new byte[1];
+                while (await tls.ReadAsync(one, stop) == 1)
                 {
-                    Assert.True(shift <= 21, "a Remaining Length over four bytes");
-                    await tls.ReadExactlyAsync(one, stop);
-                    length |= (one[0] & 0x7F) << shift;
-                    if ((one[0] & 0x80) == 0)
+                    byte type = one[0];
+                    int length = 0;
+                    for (int shift = 0; ; shift += 7)
+                    {
+                        Assert.True(shift <= 21, "a Remaining Length over four bytes");
+                        await tls.ReadExactlyAsync(one, stop);
+                        length |= (one[0] & 0x7F) << shift;
+                        if ((one[0] & 0x80) == 0)
+                        {
+                            break;
+                        }
+                    }
+
+                    Assert.InRange(length, 0, 64 * 1024);
+                    byte[] body = new byte[length];
+                    await tls.ReadExactlyAsync(body, stop);
+                    received.Add(type);
+                    if (type == 0xE0)
                     {
                         break;
                     }
-                }
 
-                Assert.InRange(length, 0, 64 * 1024);
-                byte[] body = new byte[length];
-                await tls.ReadExactlyAsync(body, stop);
-                received.Add(type);
-                if (type == 0xE0)
-                {
-                    break;
-                }
+                    byte[]? answer = script(index, new MqttPacket(type, body));
+                    if (answer is null)
+                    {
+                        break;
+                    }
 
-                byte[] answer = script(new MqttPacket(type, body));
-                if (answer.Length > 0)
-                {
-                    await tls.WriteAsync(answer, stop);
-                    await tls.FlushAsync(stop);
+                    if (answer.Length > 0)
+                    {
+                        await tls.WriteAsync(answer, stop);
+                        await tls.FlushAsync(stop);
+                    }
                 }
             }
 

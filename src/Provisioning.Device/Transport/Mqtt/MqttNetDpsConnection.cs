@@ -48,6 +48,8 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
     private ushort _lastPacketIdentifier;
     private volatile bool _connected;
     private volatile bool _closing;
+    // Set by the current connection's receive loop when it ends (under the gate): a request registered after it fails at once.
+    private bool _loopEnded;
 
     public MqttNetDpsConnection(SocketEndpoint endpoint, HttpMessageInvoker? webSocketInvoker, TimeSpan requestTimeout)
     {
@@ -70,10 +72,15 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
     public async ValueTask<int> ConnectAsync(string clientId, string userName, string? password, CancellationToken cancellationToken)
     {
         CloseConnection();
-        _closing = false;
         (IMqttChannel channel, MqttChannelAdapter adapter) = _factory.Create();
-        _channel = channel;
-        _adapter = adapter;
+        lock (_gate)
+        {
+            _closing = false;
+            _loopEnded = false;
+            _channel = channel;
+            _adapter = adapter;
+        }
+
         // The password's bytes are the formatter's to encode into CONNECT, and zeroed once it is sent (or failed).
         byte[]? passwordBytes = password is null ? null : Encoding.UTF8.GetBytes(password);
         try
@@ -222,17 +229,25 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
             cause = ex;
         }
 
-        bool wasConnected = _connected;
-        _connected = false;
+        bool report;
         TaskCompletionSource<MqttPacket>? awaiting;
         lock (_gate)
         {
+            if (!ReferenceEquals(_adapter, adapter))
+            {
+                // The loop of a connection already closed (and perhaps replaced): nothing current is its to end.
+                return;
+            }
+
+            report = _connected && !_closing;
+            _connected = false;
+            _loopEnded = true;
             awaiting = _awaiting;
             _awaiting = null;
         }
 
-        awaiting?.TrySetException(cause ?? new MqttCommunicationException("The connection was closed."));
-        if (wasConnected && !_closing)
+        awaiting?.TrySetException(cause ?? ConnectionClosed());
+        if (report)
         {
             // A broken protocol is the service's fault and not worth retrying (as when it breaks a request's answer); any other end
             // of the connection is for the transport to classify.
@@ -263,6 +278,13 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         var awaiting = new TaskCompletionSource<MqttPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
+            if (_loopEnded)
+            {
+                // The connection ended since the caller looked: no answer can come.
+                awaiting.TrySetException(ConnectionClosed());
+                return awaiting;
+            }
+
             _awaiting = awaiting;
             _awaitedType = type;
             _awaitedIdentifier = identifier;
@@ -308,6 +330,8 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
         return _lastPacketIdentifier;
     }
 
+    private static MqttCommunicationException ConnectionClosed() => new("The connection to the provisioning service was closed.");
+
     private MqttChannelAdapter ConnectedAdapter() =>
         _connected && _adapter is { } adapter ? adapter : throw new MqttCommunicationException("The connection to the provisioning service is not open.");
 
@@ -315,8 +339,16 @@ internal sealed class MqttNetDpsConnection : IDpsMqttConnection
     {
         _connected = false;
         _closing = true;
-        // Disposing the adapter closes the channel: a pending read ends, and with it the receive loop.
-        Interlocked.Exchange(ref _adapter, null)?.Dispose();
+        // Disposing the adapter closes the channel: a pending read ends, and with it the receive loop (which then finds the
+        // connection is no longer current and leaves the state alone).
+        MqttChannelAdapter? adapter;
+        lock (_gate)
+        {
+            adapter = _adapter;
+            _adapter = null;
+        }
+
+        adapter?.Dispose();
         _channel = null;
         _receiveLoop = null;
     }
