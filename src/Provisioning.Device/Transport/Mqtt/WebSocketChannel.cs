@@ -59,7 +59,17 @@ internal sealed class WebSocketChannel : IMqttChannel
         ClientWebSocket socket = Socket;
         while (true)
         {
-            ValueWebSocketReceiveResult result = await socket.ReceiveAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false);
+            ValueWebSocketReceiveResult result;
+            try
+            {
+                result = await socket.ReceiveAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException && Volatile.Read(ref _socket) is null)
+            {
+                // Closed by us (after DISCONNECT, or disposed): the end of the stream, not a failure to rethrow up the reader's awaits.
+                return 0;
+            }
+
             if (result.MessageType == WebSocketMessageType.Close)
             {
                 return 0;
