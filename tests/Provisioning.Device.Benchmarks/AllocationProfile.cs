@@ -21,7 +21,7 @@ internal sealed class AllocationProfile : EventListener
     private long _total;
     private volatile bool _recording;
 
-    public static async Task RunAsync(LoadRunner runner, BenchmarkEmulator emulator, ArraySegment<BenchmarkDevice> devices, int concurrency)
+    public static async Task RunAsync(LoadRunner runner, BenchmarkEmulator emulator, ProvisioningTransport transport, ArraySegment<BenchmarkDevice> devices, int concurrency)
     {
         int third = devices.Count / 3;
         Uri endpoint = new(emulator.GlobalEndpoint);
@@ -36,7 +36,7 @@ internal sealed class AllocationProfile : EventListener
         int next = 0;
         double client = await PerOperationAsync(third, () =>
         {
-            new ProvisioningDeviceClient(endpoint.ToString(), emulator.IdScope, devices[next++].Attestation ?? throw new InvalidOperationException("The allocation profile measures devices whose attestation is made up front (symmetric key)."), emulator.CreateClientOptions(ProvisioningTransport.Https)).Dispose();
+            new ProvisioningDeviceClient(emulator.EndpointFor(transport), emulator.IdScope, devices[next++].Attestation ?? throw new InvalidOperationException("The allocation profile measures devices whose attestation is made up front (symmetric key)."), emulator.CreateClientOptions(transport)).Dispose();
             return Task.CompletedTask;
         });
         int one = third;
@@ -50,6 +50,20 @@ internal sealed class AllocationProfile : EventListener
               ProvisioningDeviceClient built and disposed (options, transport, TLS options): {client / 1024:0.0} KB
               whole registration (client, connect, TLS, PUT, GET, JSON, SAS, result): {registration / 1024:0.0} KB
             """));
+        if (transport == ProvisioningTransport.Mqtt)
+        {
+            // MQTTnet's own share of a registration, no socket or TLS: see MqttLibraryFloor.
+            int device = 0;
+            double channel = await PerOperationAsync(third, MqttLibraryFloor.ChannelAloneAsync);
+            double throughClient = await PerOperationAsync(third, () => MqttLibraryFloor.ThroughClientAsync(device++));
+            double adapter = await PerOperationAsync(third, () => MqttLibraryFloor.ThroughAdapterAsync(device++));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"""
+                  MQTTnet alone, a registration's packets over an in-memory channel that answers as DPS (no socket, TLS, JSON or SAS; the channel's own {channel / 1024:0.00} KB taken off):
+                    through MqttClient (as the DPS transport used it; the hub client still does): {(throughClient - channel) / 1024:0.0} KB
+                    through its channel adapter and packet formatter alone, in order (what the DPS transport uses now, without its own receive loop): {(adapter - channel) / 1024:0.0} KB
+                """));
+        }
 
         // By type, under load, from the runtime's allocation ticks.
         using var profile = new AllocationProfile();

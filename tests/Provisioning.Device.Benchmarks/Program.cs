@@ -47,7 +47,7 @@ if (settings.Allocations)
 {
     // Where the bytes go, instead of the load run: see AllocationProfile.
     await runner.RunAsync(fleet.Take(0, warmupCount), settings.Concurrency, settings.PauseMs);
-    await AllocationProfile.RunAsync(runner, emulator, fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
+    await AllocationProfile.RunAsync(runner, emulator, settings.Transport, fleet.Take(warmupCount, settings.Devices), settings.Concurrency);
     return 0;
 }
 

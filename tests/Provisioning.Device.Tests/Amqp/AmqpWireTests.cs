@@ -151,4 +151,55 @@ public sealed class AmqpWireTests
 
         Assert.Same(attestation, client.Attestation);
     }
+
+    private const string AssigningAnswer = """{"operationId":"4.d0a6.op","status":"assigning"}""";
+
+    [Fact]
+    public void Answer_InOneDataSection_IsReadWhereItLiesAndZeroedAfter()
+    {
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(AssigningAnswer);
+        using AmqpMessage answer = AmqpMessage.Create(new Data { Value = new ArraySegment<byte>(body) });
+
+        DpsReply reply = AmqpProvisioningTransport.Interpret(answer, "the registration");
+
+        Assert.Equal("4.d0a6.op", reply.Operation?.OperationId);
+        Assert.Equal(ProvisioningRegistrationStatus.Assigning, reply.Operation?.Status);
+        Assert.All(body, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void Answer_SplitOverDataSections_IsJoinedInOrderAndEverySectionZeroed()
+    {
+        byte[] all = System.Text.Encoding.UTF8.GetBytes(AssigningAnswer);
+        byte[] first = all[..10];
+        byte[] second = all[10..25];
+        byte[] third = all[25..];
+        using AmqpMessage answer = AmqpMessage.Create(
+        [
+            new Data { Value = new ArraySegment<byte>(first) },
+            new Data { Value = new ArraySegment<byte>(second) },
+            new Data { Value = new ArraySegment<byte>(third) },
+        ]);
+
+        DpsReply reply = AmqpProvisioningTransport.Interpret(answer, "the registration");
+
+        Assert.Equal("4.d0a6.op", reply.Operation?.OperationId);
+        Assert.All(first.Concat(second).Concat(third), b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void Answer_OverTheBodyLimitAcrossSections_IsRefusedAsMalformed()
+    {
+        byte[] half = new byte[(DpsResponseReader.MaxBodyBytes / 2) + 1];
+        using AmqpMessage answer = AmqpMessage.Create(
+        [
+            new Data { Value = new ArraySegment<byte>(half) },
+            new Data { Value = new ArraySegment<byte>(half) },
+        ]);
+
+        ProvisioningException ex = Assert.Throws<ProvisioningException>(() => AmqpProvisioningTransport.Interpret(answer, "the registration"));
+
+        Assert.False(ex.IsTransient);
+        Assert.Contains("KB limit", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -27,6 +27,9 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
 
     private static readonly AmqpVersion Version100 = new(1, 0, 0);
 
+    /// <summary>AMQP 1.0 §5.3.1: the SASL protocol header (read-only: only ever written).</summary>
+    private static readonly byte[] SaslHeader = [(byte)'A', (byte)'M', (byte)'Q', (byte)'P', (byte)ProtocolId.AmqpSasl, 1, 0, 0];
+
     private readonly AmqpConnection _connection;
 
     private AmqpDpsConnection(AmqpConnection connection, SendingAmqpLink sender, ReceivingAmqpLink receiver)
@@ -143,7 +146,7 @@ internal sealed class AmqpDpsConnection : IAsyncDisposable
     /// <summary>Sends a protocol header and checks that the service answers with the same one (AMQP 1.0 §2.2).</summary>
     private static async Task ExchangeHeaderAsync(Stream stream, ProtocolId protocol, CancellationToken cancellationToken)
     {
-        byte[] header = [(byte)'A', (byte)'M', (byte)'Q', (byte)'P', (byte)protocol, 1, 0, 0];
+        byte[] header = protocol == ProtocolId.AmqpSasl ? SaslHeader : [(byte)'A', (byte)'M', (byte)'Q', (byte)'P', (byte)protocol, 1, 0, 0];
         await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         byte[] reply = new byte[header.Length];

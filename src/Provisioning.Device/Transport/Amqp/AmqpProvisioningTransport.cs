@@ -101,8 +101,19 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         TimeSpan requestTimeout = _options.RequestTimeout;
-        using CancellationTokenSource? timeout = requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(requestTimeout, _options.TimeProvider);
-        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        // With the system clock one source is the deadline and the link to the caller's token (CancelAfter); a source on another
+        // clock cannot be linked at creation, so a second one joins it to the caller's token.
+        bool infinite = requestTimeout == Timeout.InfiniteTimeSpan;
+        bool systemClock = _options.TimeProvider == TimeProvider.System;
+        using CancellationTokenSource? timeout = infinite || systemClock ? null : new CancellationTokenSource(requestTimeout, _options.TimeProvider);
+        using CancellationTokenSource? linked = infinite ? null
+            : timeout is not null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
+            : cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+        if (timeout is null)
+        {
+            linked?.CancelAfter(requestTimeout);
+        }
+
         CancellationToken token = linked?.Token ?? cancellationToken;
         bool keep = false;
         try
@@ -238,35 +249,62 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
         }
     }
 
-    private static DpsReply Interpret(AmqpMessage answer, string operation)
+    internal static DpsReply Interpret(AmqpMessage answer, string operation)
     {
         TimeSpan? retryAfter = AmqpErrors.ReadRetryAfter(answer.ApplicationProperties?.Map);
-        byte[] body = ArrayPool<byte>.Shared.Rent(DpsResponseReader.MaxBodyBytes);
+        // The body's sections, checked and measured first: one section (the usual answer) is read where it lies; several are
+        // joined into a buffer of their size.
         int length = 0;
-        try
+        int sections = 0;
+        ArraySegment<byte> only = default;
+        foreach (Data data in answer.DataBody ?? [])
         {
-            foreach (Data data in answer.DataBody ?? [])
+            if (data.Value is not ArraySegment<byte> segment)
             {
-                if (data.Value is not ArraySegment<byte> segment)
-                {
-                    throw ProvisioningException.Malformed(operation, "a data section of the answer holds no binary");
-                }
-
-                if (length + segment.Count > DpsResponseReader.MaxBodyBytes)
-                {
-                    throw ProvisioningException.Malformed(operation, $"the body is over the {DpsResponseReader.MaxBodyBytes / 1024} KB limit");
-                }
-
-                segment.AsSpan().CopyTo(body.AsSpan(length));
-                length += segment.Count;
+                throw ProvisioningException.Malformed(operation, "a data section of the answer holds no binary");
             }
 
-            // The body's own status says whether the operation is final; over AMQP there is no HTTP status beside it.
-            return DpsResponseReader.Interpret(HttpStatusCode.OK, body.AsSpan(0, length), retryAfter, challengeAllowed: false, operation);
+            if (length + segment.Count > DpsResponseReader.MaxBodyBytes)
+            {
+                throw ProvisioningException.Malformed(operation, $"the body is over the {DpsResponseReader.MaxBodyBytes / 1024} KB limit");
+            }
+
+            length += segment.Count;
+            only = segment;
+            sections++;
+        }
+
+        if (sections <= 1)
+        {
+            try
+            {
+                // The body's own status says whether the operation is final; over AMQP there is no HTTP status beside it.
+                return DpsResponseReader.Interpret(HttpStatusCode.OK, only.AsSpan(), retryAfter, challengeAllowed: false, operation);
+            }
+            finally
+            {
+                // The received message's own bytes can hold the activation blob.
+                CryptographicOperations.ZeroMemory(only.AsSpan());
+            }
+        }
+
+        byte[] body = ArrayPool<byte>.Shared.Rent(length);
+        int joined = 0;
+        try
+        {
+            foreach (Data data in answer.DataBody!)
+            {
+                var segment = (ArraySegment<byte>)data.Value;
+                segment.AsSpan().CopyTo(body.AsSpan(joined));
+                joined += segment.Count;
+                CryptographicOperations.ZeroMemory(segment.AsSpan());
+            }
+
+            return DpsResponseReader.Interpret(HttpStatusCode.OK, body.AsSpan(0, joined), retryAfter, challengeAllowed: false, operation);
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(body.AsSpan(0, length));
+            CryptographicOperations.ZeroMemory(body.AsSpan(0, joined));
             ArrayPool<byte>.Shared.Return(body);
         }
     }

@@ -16,11 +16,16 @@ namespace Provisioning.Device.Transport.Amqp;
 internal sealed class AmqpStreamTransport : TransportBase
 {
     private readonly Stream _stream;
+    private readonly Action _readCompleted;
+    // The read in progress when it did not complete at once (the library reads one frame piece at a time), and its arguments.
+    private ValueTask<int> _pendingRead;
+    private TransportAsyncCallbackArgs? _pendingReadArgs;
 
     public AmqpStreamTransport(Stream stream, string? local, string? remote)
         : base("dps-stream")
     {
         _stream = stream;
+        _readCompleted = OnReadCompleted;
         LocalEndPoint = local ?? "";
         RemoteEndPoint = remote ?? "";
     }
@@ -56,7 +61,8 @@ internal sealed class AmqpStreamTransport : TransportBase
             return false;
         }
 
-        _ = CompleteReadAsync(read, args);
+        // Completed by a continuation on the read itself: no state machine per read.
+        Park(read, args);
         return true;
     }
 
@@ -123,11 +129,23 @@ internal sealed class AmqpStreamTransport : TransportBase
         args.CompletedCallback(args);
     }
 
-    private static async Task CompleteReadAsync(ValueTask<int> read, TransportAsyncCallbackArgs args)
+    private void Park(ValueTask<int> read, TransportAsyncCallbackArgs args)
     {
+        _pendingRead = read;
+        _pendingReadArgs = args;
+        read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_readCompleted);
+    }
+
+    private void OnReadCompleted()
+    {
+        TransportAsyncCallbackArgs args = _pendingReadArgs!;
+        ValueTask<int> read = _pendingRead;
+        _pendingRead = default;
+        _pendingReadArgs = null;
         try
         {
-            args.BytesTransfered = await read.ConfigureAwait(false);
+            // Completed: this continuation runs once the read has ended.
+            args.BytesTransfered = read.Result;
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Security.Authentication.AuthenticationException)
         {

@@ -34,35 +34,39 @@ internal static class DpsMqttTopics
             throw Malformed(operation, topic, "it does not start with " + ResponsePrefix);
         }
 
-        string rest = topic[ResponsePrefix.Length..];
+        // Read in place: only the request id becomes a string (a response arrives for every request).
+        ReadOnlySpan<char> rest = topic.AsSpan(ResponsePrefix.Length);
         int slash = rest.IndexOf("/?", StringComparison.Ordinal);
-        if (slash != 3 || !IsDigits(rest.AsSpan(0, 3)) || rest[0] is < '1' or > '5')
+        if (slash != 3 || !IsDigits(rest[..3]) || rest[0] is < '1' or > '5')
         {
             throw Malformed(operation, topic, "the status is not a three-digit HTTP status followed by /?");
         }
 
-        int status = int.Parse(rest.AsSpan(0, 3), NumberStyles.None, CultureInfo.InvariantCulture);
+        int status = int.Parse(rest[..3], NumberStyles.None, CultureInfo.InvariantCulture);
         string? requestId = null;
         TimeSpan? retryAfter = null;
         bool sawRetryAfter = false;
-        foreach (string pair in rest[(slash + 2)..].Split('&'))
+        ReadOnlySpan<char> query = rest[(slash + 2)..];
+        while (true)
         {
-            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            int ampersand = query.IndexOf('&');
+            ReadOnlySpan<char> pair = ampersand < 0 ? query : query[..ampersand];
+            int equals = pair.IndexOf('=');
             if (equals <= 0)
             {
                 throw Malformed(operation, topic, "a query parameter is not key=value");
             }
 
-            string key = pair[..equals];
-            string value = pair[(equals + 1)..];
-            if (key == RequestIdKey)
+            ReadOnlySpan<char> key = pair[..equals];
+            ReadOnlySpan<char> value = pair[(equals + 1)..];
+            if (key.SequenceEqual(RequestIdKey))
             {
                 if (requestId is not null || value.Length == 0)
                 {
                     throw Malformed(operation, topic, "$rid is repeated or empty");
                 }
 
-                requestId = value;
+                requestId = value.ToString();
             }
             else if (key.Equals(RetryAfterKey, StringComparison.OrdinalIgnoreCase))
             {
@@ -74,6 +78,13 @@ internal static class DpsMqttTopics
                 sawRetryAfter = true;
                 retryAfter = TimeSpan.FromSeconds(Math.Min(int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture), MaxRetryAfterSeconds));
             }
+
+            if (ampersand < 0)
+            {
+                break;
+            }
+
+            query = query[(ampersand + 1)..];
         }
 
         if (requestId is null)

@@ -15,7 +15,7 @@ internal interface IDpsMqttConnection : IDisposable
     /// <summary>Whether CONNACK 0 arrived and the connection has not closed since.</summary>
     bool IsConnected { get; }
 
-    /// <summary>Sets the receivers: every PUBLISH received (acknowledged after the call), and the loss of the connection.</summary>
+    /// <summary>Sets the receivers: every PUBLISH received (acknowledged before the call, so that a DISCONNECT the receiver causes follows the PUBACK), and the loss of the connection.</summary>
     void SetHandlers(Action<string, ReadOnlySequence<byte>> messageReceived, Action<Exception?> connectionLost);
 
     /// <summary>Opens the connection and sends CONNECT (CleanSession, no will, keep-alive 0).</summary>

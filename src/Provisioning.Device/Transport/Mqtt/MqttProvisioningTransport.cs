@@ -89,9 +89,11 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
         DpsRequestContext context, Func<string, string> topicFor, ReadOnlyMemory<byte> body, string operation, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);
-        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        CancellationToken token = linked?.Token ?? cancellationToken;
+        // A source on another clock than the system's cannot be linked at creation: a second one joins it to the caller's token.
+        using CancellationTokenSource? clockTimeout = _requestTimeout == Timeout.InfiniteTimeSpan || _time == TimeProvider.System
+            ? null : new CancellationTokenSource(_requestTimeout, _time);
+        using CancellationTokenSource? deadline = StartDeadline(clockTimeout, cancellationToken);
+        CancellationToken token = deadline?.Token ?? cancellationToken;
         PendingRequest? pending = null;
         try
         {
@@ -106,7 +108,7 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
 
             // Registered before publishing: the answer may arrive before the PUBACK does.
             await _connection.PublishAsync(topicFor(requestId), body, token).ConfigureAwait(false);
-            (DpsMqttResponse response, byte[] payload) = await pending.Task.WaitAsync(token).ConfigureAwait(false);
+            (DpsMqttResponse response, ArraySegment<byte> payload) = await pending.Task.WaitAsync(token).ConfigureAwait(false);
             try
             {
                 return DpsResponseReader.Interpret(response.Status, payload, response.RetryAfter, challengeAllowed: false, operation);
@@ -135,6 +137,25 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
             // its payload can hold the activation blob, so it is zeroed whichever way the wait ended.
             pending?.Close();
         }
+    }
+
+    /// <summary>The request's deadline joined to the caller's token, or <see langword="null"/> without a timeout. With the system
+    /// clock one source does both (linked to the caller's token, cancelled after the timeout).</summary>
+    private CancellationTokenSource? StartDeadline(CancellationTokenSource? clockTimeout, CancellationToken cancellationToken)
+    {
+        if (_requestTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return null;
+        }
+
+        if (clockTimeout is not null)
+        {
+            return CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, clockTimeout.Token);
+        }
+
+        CancellationTokenSource source = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+        source.CancelAfter(_requestTimeout);
+        return source;
     }
 
     private async ValueTask EnsureConnectedAsync(DpsRequestContext context, CancellationToken cancellationToken)
@@ -200,7 +221,11 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
             return;
         }
 
-        pending.Complete(response, payload.ToArray());
+        // A pooled copy (MQTTnet's buffer is its own once this returns), zeroed and given back when the request ends.
+        int length = (int)payload.Length;
+        byte[] copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+        payload.CopyTo(copy);
+        pending.Complete(response, copy, length, pooled: length > 0);
     }
 
     private void OnConnectionLost(Exception? cause)
@@ -255,10 +280,12 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
     /// <summary>One request waiting for its response topic.</summary>
     internal sealed class PendingRequest
     {
-        private readonly TaskCompletionSource<(DpsMqttResponse, byte[])> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<(DpsMqttResponse, ArraySegment<byte>)> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _lock = new();
         private bool _closed;
         private byte[]? _payload;
+        private int _length;
+        private bool _pooled;
 
         public PendingRequest(string requestId, string operation)
         {
@@ -270,20 +297,26 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
 
         public string Operation { get; }
 
-        public Task<(DpsMqttResponse Response, byte[] Payload)> Task => _completion.Task;
+        public Task<(DpsMqttResponse Response, ArraySegment<byte> Payload)> Task => _completion.Task;
 
-        public void Complete(DpsMqttResponse response, byte[] payload)
+        public void Complete(DpsMqttResponse response, byte[] payload) => Complete(response, payload, payload.Length, pooled: false);
+
+        /// <summary>Delivers the answer; its first <paramref name="length"/> bytes of <paramref name="payload"/> are the body, and a
+        /// <paramref name="pooled"/> array goes back to the shared pool (zeroed) when the request ends.</summary>
+        public void Complete(DpsMqttResponse response, byte[] payload, int length, bool pooled)
         {
             lock (_lock)
             {
                 // A duplicate delivery (QoS 1 allows it): the first answer stands. After Close no one will read it.
-                if (_closed || !_completion.TrySetResult((response, payload)))
+                if (_closed || !_completion.TrySetResult((response, new ArraySegment<byte>(payload, 0, length))))
                 {
-                    CryptographicOperations.ZeroMemory(payload);
+                    Release(payload, length, pooled);
                 }
                 else
                 {
                     _payload = payload;
+                    _length = length;
+                    _pooled = pooled;
                 }
             }
         }
@@ -296,12 +329,21 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
                 _closed = true;
                 if (_payload is not null)
                 {
-                    CryptographicOperations.ZeroMemory(_payload);
+                    Release(_payload, _length, _pooled);
                     _payload = null;
                 }
             }
         }
 
         public void Fail(ProvisioningException error) => _completion.TrySetException(error);
+
+        private static void Release(byte[] payload, int length, bool pooled)
+        {
+            CryptographicOperations.ZeroMemory(payload.AsSpan(0, length));
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+            }
+        }
     }
 }

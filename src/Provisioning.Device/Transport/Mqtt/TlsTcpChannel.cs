@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 using MQTTnet.Channel;
@@ -20,14 +21,14 @@ internal sealed class TlsTcpChannel : IMqttChannel
     /// <summary>MQTT 3.1.1 §3.14: the DISCONNECT packet's first byte.</summary>
     private const byte DisconnectPacket = 0xE0;
 
-    /// <summary>How long closing waits for the pending read to end after the socket is shut down (it ends at once).</summary>
-    private static readonly TimeSpan ReadEndDeadline = TimeSpan.FromSeconds(1);
+    /// <summary>The most a packet's pieces are gathered into one write (MQTTnet writes a PUBLISH as its header, then its payload).</summary>
+    private const int MaxGatheredBytes = 4096;
 
     private readonly MqttPacketSizeGuard _guard = new();
     private SslStream? _stream;
     private Socket? _socket;
-    private CancellationTokenSource? _readCancellation;
-    private TaskCompletionSource? _readEnded;
+    private byte[]? _gathered;
+    private int _gatheredLength;
     private volatile bool _disconnecting;
 
     public TlsTcpChannel(SocketEndpoint endpoint)
@@ -66,64 +67,40 @@ internal sealed class TlsTcpChannel : IMqttChannel
         }
     }
 
-    /// <remarks>After DISCONNECT, the socket is shut down and the pending read is let end (with end of stream) before the stream
-    /// is closed: closing it under the read aborted the read, and MQTTnet's cancellation of it cost six first-chance exceptions
-    /// per registration (rethrown through SslStream, this channel and MQTTnet's reader).</remarks>
-    public async Task DisconnectAsync(CancellationToken cancellationToken)
+    /// <summary>Shuts the connection down both ways: a pending read ends as end of stream (MQTTnet's adapter reads it as the
+    /// connection closed, no exception). The stream is closed by <see cref="Dispose"/>, once the reader has seen the end: closing it
+    /// under a pending read aborted the read with an exception (six first-chance exceptions per registration before).</summary>
+    public Task DisconnectAsync(CancellationToken cancellationToken)
     {
-        if (_disconnecting && Volatile.Read(ref _readEnded) is { } readEnded)
-        {
-            ShutDown();
-            try
-            {
-                await readEnded.Task.WaitAsync(ReadEndDeadline, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The read did not end: closing the stream below aborts it.
-            }
-        }
-
-        Dispose();
+        ShutDown();
+        return Task.CompletedTask;
     }
 
     /// <remarks>
-    /// The read waits on a token of our own. Before DISCONNECT, a cancellation (a timeout, the caller's) cancels it as it always
-    /// did. Once DISCONNECT is sent, a cancellation (MQTTnet stopping its receive loop) shuts the socket down instead, and the read
-    /// ends as a closed connection, which is how MQTTnet's loop ends without an exception.
+    /// A read that completes at once (MQTTnet's adapter reads a packet's header and body in pieces, mostly from the TLS record
+    /// already decrypted) costs no state machine, cancellation registration or completion source. The connection's receive loop
+    /// reads with no token and ends when <see cref="DisconnectAsync"/> or <see cref="Dispose"/> ends the connection; a caller that
+    /// passes one has a cancellation shut the socket down, reported as the cancellation it is (before DISCONNECT) or as the closed
+    /// connection (after it).
     /// </remarks>
-    public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
-        SslStream stream = Stream;
-        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _readEnded, ended);
-        try
+        ValueTask<int> read = Stream.ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None);
+        if (read.IsCompletedSuccessfully && !cancellationToken.IsCancellationRequested)
         {
-            CancellationTokenSource own = _readCancellation ??= new CancellationTokenSource();
-            int read;
-            using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).OnReadCancelled(), this))
-            {
-                try
-                {
-                    read = await stream.ReadAsync(buffer.AsMemory(offset, count), own.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (own.IsCancellationRequested)
-                {
-                    _readCancellation = null;
-                    own.Dispose();
-                    throw new OperationCanceledException(cancellationToken);
-                }
-            }
+            int received = read.Result;
+            _guard.Observe(buffer.AsSpan(offset, received));
+            return Task.FromResult(received);
+        }
 
-            _guard.Observe(buffer.AsSpan(offset, read));
-            return read;
-        }
-        finally
-        {
-            ended.TrySetResult();
-        }
+        return ReadPendingAsync(read, buffer, offset, cancellationToken);
     }
 
+    /// <remarks>
+    /// A PUBLISH arrives from MQTTnet as two writes (its header, then its payload): they are gathered into one TLS record (one
+    /// encryption and one send instead of two). The gathering buffer is pooled and zeroed after use (CONNECT carries the SAS token;
+    /// it comes as one piece, but nothing written is kept).
+    /// </remarks>
     public async Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {
         SslStream stream = Stream;
@@ -132,6 +109,20 @@ internal sealed class TlsTcpChannel : IMqttChannel
             _disconnecting = true;
         }
 
+        if (_gatheredLength + buffer.Length <= MaxGatheredBytes && (!isEndOfPacket || _gatheredLength > 0))
+        {
+            _gathered ??= ArrayPool<byte>.Shared.Rent(MaxGatheredBytes);
+            buffer.CopyTo(_gathered.AsSpan(_gatheredLength));
+            _gatheredLength += (int)buffer.Length;
+            if (!isEndOfPacket)
+            {
+                return;
+            }
+
+            buffer = ReadOnlySequence<byte>.Empty;
+        }
+
+        await WriteGatheredAsync(stream, cancellationToken).ConfigureAwait(false);
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
             await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
@@ -147,21 +138,49 @@ internal sealed class TlsTcpChannel : IMqttChannel
 
     private SslStream Stream => _stream ?? throw new InvalidOperationException("The channel is not connected.");
 
-    private void OnReadCancelled()
+    private async Task<int> ReadPendingAsync(ValueTask<int> read, byte[] buffer, int offset, CancellationToken cancellationToken)
     {
-        if (_disconnecting && ShutDown())
+        int received;
+        using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).ShutDown(), this))
+        {
+            received = await read.ConfigureAwait(false);
+        }
+
+        if (received == 0 && cancellationToken.IsCancellationRequested && !_disconnecting)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        _guard.Observe(buffer.AsSpan(offset, received));
+        return received;
+    }
+
+    private async ValueTask WriteGatheredAsync(SslStream stream, CancellationToken cancellationToken)
+    {
+        if (_gatheredLength == 0)
         {
             return;
         }
 
         try
         {
-            _readCancellation?.Cancel();
+            await stream.WriteAsync(_gathered.AsMemory(0, _gatheredLength), cancellationToken).ConfigureAwait(false);
         }
-        catch (ObjectDisposedException)
+        finally
         {
-            // The read has ended meanwhile.
+            ReturnGathered();
         }
+    }
+
+    private void ReturnGathered()
+    {
+        if (Interlocked.Exchange(ref _gathered, null) is { } gathered)
+        {
+            CryptographicOperations.ZeroMemory(gathered.AsSpan(0, _gatheredLength));
+            ArrayPool<byte>.Shared.Return(gathered);
+        }
+
+        _gatheredLength = 0;
     }
 
     /// <summary>Shuts the socket down both ways: a pending receive completes with end of stream. False when already closed.</summary>
@@ -184,6 +203,6 @@ internal sealed class TlsTcpChannel : IMqttChannel
         stream?.Dispose();
         socket?.Dispose();
         _socket = null;
-        Interlocked.Exchange(ref _readCancellation, null)?.Dispose();
+        ReturnGathered();
     }
 }
