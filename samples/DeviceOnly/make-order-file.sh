@@ -10,7 +10,8 @@
 #
 #     samples/DeviceOnly/make-order-file.sh            # RUNS=3 per DPS transport by default
 #
-# Needs valgrind (its exp-bbv tool records every basic block that runs), nm (binutils) and perl, besides the .NET SDK.
+# Needs valgrind (its exp-bbv tool records every basic block that runs), binutils (nm, objcopy, readelf) and perl, besides
+# the .NET SDK.
 # It publishes the sample native, starts the emulator with seed.json, boots the device under valgrind over HTTPS and over
 # MQTT, and maps each block's address to its method through the binary's symbols.
 set -euo pipefail
@@ -57,7 +58,7 @@ for transport in https mqtt; do
     echo "first boot under valgrind: $transport, run $i of $runs"
     valgrind --tool=exp-bbv --bb-out-file="$work/bb.$transport.$i" --pc-out-file="$work/pc.$transport.$i" \
       "$work/bin/DeviceOnly" --emulator "$work/emulator/emulator.json" --registration-id device-only-01 \
-      --symmetric-key "$key" --transport "$transport" > "$work/run.$transport.$i.log" 2>&1 \
+      --symmetric-key "$key" --transport "$transport" --stats > "$work/run.$transport.$i.log" 2>&1 \
       || { cat "$work/run.$transport.$i.log" >&2; echo "make-order-file: the $transport boot failed" >&2; exit 1; }
   done
 done
@@ -83,7 +84,9 @@ perl -e '
     my $a = hex $f[0];
     $at{$f[3]} //= $a;
     next unless $a >= $lo && $a < $hi;
-    push @start, $a; push @end, $a + hex $f[1]; push @name, $f[3];
+    # Identical bodies are folded into one, under several names: the compiler knows the body by one of them, so all go in.
+    if (@start && $start[-1] == $a) { push @{$name[-1]}, $f[3]; my $e = $a + hex $f[1]; $end[-1] = $e if $e > $end[-1]; next }
+    push @start, $a; push @end, $a + hex $f[1]; push @name, [$f[3]];
   }
   my (%seen, @order);
   for my $file (@ARGV) {
@@ -105,7 +108,8 @@ perl -e '
       my ($l, $h) = (0, $#start);
       while ($l < $h) { my $m = ($l + $h + 1) >> 1; if ($start[$m] <= $a) { $l = $m } else { $h = $m - 1 } }
       next unless $start[$l] <= $a && $a < $end[$l];
-      push @order, $name[$l] unless $seen{$name[$l]}++;
+      next if $seen{$start[$l]}++;
+      push @order, @{$name[$l]};
     }
   }
   die "no managed method ran: is the binary the one the symbols come from?\n" if @order < 100;
