@@ -50,18 +50,8 @@ internal sealed class RegistrationStateMachine
         }
 
         using Activity? activity = ProvisioningDiagnostics.Source.StartActivity(ProvisioningDiagnostics.RegisterActivityName, ActivityKind.Client);
-        // With the system clock, one source linked to the caller's token carries the deadline (one timer, no second source).
-        bool systemClock = time == TimeProvider.System;
-        using CancellationTokenSource? deadline = _options.RegistrationTimeout == Timeout.InfiniteTimeSpan
-            ? null
-            : systemClock ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource(_options.RegistrationTimeout, time);
-        if (systemClock)
-        {
-            deadline?.CancelAfter(_options.RegistrationTimeout);
-        }
-
-        using CancellationTokenSource? linked = deadline is null || systemClock ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        CancellationToken token = (linked ?? deadline)?.Token ?? cancellationToken;
+        using var deadline = Deadline.Start(_options.RegistrationTimeout, time, cancellationToken);
+        CancellationToken token = deadline.Token;
         string outcome = "error";
         try
         {
@@ -74,7 +64,7 @@ internal sealed class RegistrationStateMachine
             };
             return result;
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && deadline?.IsCancellationRequested == true)
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && deadline.Token.IsCancellationRequested)
         {
             outcome = "timeout";
             Log.Errored(_logger, _registrationId, _state, "the registration deadline passed");

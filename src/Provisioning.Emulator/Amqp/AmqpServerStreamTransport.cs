@@ -38,14 +38,13 @@ internal sealed class AmqpServerStreamTransport(Stream stream, string local, str
 
     public override bool ReadAsync(TransportAsyncCallbackArgs args)
     {
-        var read = stream.ReadAsync(args.Buffer.AsMemory(args.Offset, args.Count));
+        var read = ReadCoreAsync(args);
         if (read.IsCompletedSuccessfully)
         {
-            args.BytesTransfered = read.Result;
             return false;
         }
 
-        _ = CompleteReadAsync(read, args);
+        _ = CompleteAsync(read, args);
         return true;
     }
 
@@ -97,25 +96,17 @@ internal sealed class AmqpServerStreamTransport(Stream stream, string local, str
         args.BytesTransfered = total;
     }
 
-    private static async Task CompleteAsync(ValueTask write, TransportAsyncCallbackArgs args)
+    /// <summary>One read of a frame piece; the state machine of a read that waits is pooled.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadCoreAsync(TransportAsyncCallbackArgs args) =>
+        args.BytesTransfered = await stream.ReadAsync(args.Buffer.AsMemory(args.Offset, args.Count)).ConfigureAwait(false);
+
+    /// <summary>Ends a read or write that did not complete at once, handing a stream failure to the library with the callback.</summary>
+    private static async Task CompleteAsync(ValueTask operation, TransportAsyncCallbackArgs args)
     {
         try
         {
-            await write.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsStreamFailure(ex))
-        {
-            args.Exception = ex;
-        }
-
-        args.CompletedCallback(args);
-    }
-
-    private static async Task CompleteReadAsync(ValueTask<int> read, TransportAsyncCallbackArgs args)
-    {
-        try
-        {
-            args.BytesTransfered = await read.ConfigureAwait(false);
+            await operation.ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStreamFailure(ex))
         {

@@ -100,21 +100,8 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
     private async ValueTask<DpsReply> SendAsync(DpsRequestContext context, string? operationId, string operation, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        TimeSpan requestTimeout = _options.RequestTimeout;
-        // With the system clock one source is the deadline and the link to the caller's token (CancelAfter); a source on another
-        // clock cannot be linked at creation, so a second one joins it to the caller's token.
-        bool infinite = requestTimeout == Timeout.InfiniteTimeSpan;
-        bool systemClock = _options.TimeProvider == TimeProvider.System;
-        using CancellationTokenSource? timeout = infinite || systemClock ? null : new CancellationTokenSource(requestTimeout, _options.TimeProvider);
-        using CancellationTokenSource? linked = infinite ? null
-            : timeout is not null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
-            : cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
-        if (timeout is null)
-        {
-            linked?.CancelAfter(requestTimeout);
-        }
-
-        CancellationToken token = linked?.Token ?? cancellationToken;
+        using var deadline = Deadline.Start(_options.RequestTimeout, _options.TimeProvider, cancellationToken);
+        CancellationToken token = deadline.Token;
         bool keep = false;
         try
         {
@@ -147,7 +134,7 @@ internal sealed class AmqpProvisioningTransport : IProvisioningTransport, IAsync
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ProvisioningException(
-                $"{Capitalize(operation)} over AMQP timed out after {requestTimeout.TotalSeconds:0.###} s.", isTransient: true, innerException: ex);
+                $"{Capitalize(operation)} over AMQP timed out after {_options.RequestTimeout.TotalSeconds:0.###} s.", isTransient: true, innerException: ex);
         }
         catch (Exception ex) when (ex is not ProvisioningException and not OperationCanceledException && AmqpErrors.IsCommunicationFailure(ex))
         {

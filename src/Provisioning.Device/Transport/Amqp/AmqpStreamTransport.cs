@@ -16,16 +16,11 @@ namespace Provisioning.Device.Transport.Amqp;
 internal sealed class AmqpStreamTransport : TransportBase
 {
     private readonly Stream _stream;
-    private readonly Action _readCompleted;
-    // The read in progress when it did not complete at once (the library reads one frame piece at a time), and its arguments.
-    private ValueTask<int> _pendingRead;
-    private TransportAsyncCallbackArgs? _pendingReadArgs;
 
     public AmqpStreamTransport(Stream stream, string? local, string? remote)
         : base("dps-stream")
     {
         _stream = stream;
-        _readCompleted = OnReadCompleted;
         LocalEndPoint = local ?? "";
         RemoteEndPoint = remote ?? "";
     }
@@ -54,15 +49,13 @@ internal sealed class AmqpStreamTransport : TransportBase
 
     public override bool ReadAsync(TransportAsyncCallbackArgs args)
     {
-        ValueTask<int> read = _stream.ReadAsync(args.Buffer.AsMemory(args.Offset, args.Count));
+        ValueTask read = ReadCoreAsync(args);
         if (read.IsCompletedSuccessfully)
         {
-            args.BytesTransfered = read.Result;
             return false;
         }
 
-        // Completed by a continuation on the read itself: no state machine per read.
-        Park(read, args);
+        _ = CompleteAsync(read, args);
         return true;
     }
 
@@ -115,37 +108,18 @@ internal sealed class AmqpStreamTransport : TransportBase
         await _stream.FlushAsync().ConfigureAwait(false);
     }
 
-    private static async Task CompleteAsync(ValueTask write, TransportAsyncCallbackArgs args)
+    /// <summary>One read of a frame piece (the library reads one at a time); the state machine of a read that waits is pooled.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadCoreAsync(TransportAsyncCallbackArgs args) =>
+        args.BytesTransfered = await _stream.ReadAsync(args.Buffer.AsMemory(args.Offset, args.Count)).ConfigureAwait(false);
+
+    /// <summary>Ends a read or write that did not complete at once: its error, if the connection's, goes to the library with the
+    /// callback.</summary>
+    private static async Task CompleteAsync(ValueTask operation, TransportAsyncCallbackArgs args)
     {
         try
         {
-            await write.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Security.Authentication.AuthenticationException)
-        {
-            args.Exception = ex;
-        }
-
-        args.CompletedCallback(args);
-    }
-
-    private void Park(ValueTask<int> read, TransportAsyncCallbackArgs args)
-    {
-        _pendingRead = read;
-        _pendingReadArgs = args;
-        read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_readCompleted);
-    }
-
-    private void OnReadCompleted()
-    {
-        TransportAsyncCallbackArgs args = _pendingReadArgs!;
-        ValueTask<int> read = _pendingRead;
-        _pendingRead = default;
-        _pendingReadArgs = null;
-        try
-        {
-            // Completed: this continuation runs once the read has ended.
-            args.BytesTransfered = read.Result;
+            await operation.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Security.Authentication.AuthenticationException)
         {

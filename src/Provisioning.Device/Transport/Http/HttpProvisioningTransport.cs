@@ -64,9 +64,8 @@ internal sealed class HttpProvisioningTransport : IProvisioningTransport
             request.Content.Headers.TryAddWithoutValidation("Content-Type", JsonContentType);
         }
 
-        using CancellationTokenSource? timeout = _requestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_requestTimeout, _time);
-        using CancellationTokenSource? linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        CancellationToken token = linked?.Token ?? cancellationToken;
+        using var deadline = Deadline.Start(_requestTimeout, _time, cancellationToken);
+        CancellationToken token = deadline.Token;
         try
         {
             using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);

@@ -89,11 +89,8 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
         DpsRequestContext context, Func<string, string> topicFor, ReadOnlyMemory<byte> body, string operation, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        // A source on another clock than the system's cannot be linked at creation: a second one joins it to the caller's token.
-        using CancellationTokenSource? clockTimeout = _requestTimeout == Timeout.InfiniteTimeSpan || _time == TimeProvider.System
-            ? null : new CancellationTokenSource(_requestTimeout, _time);
-        using CancellationTokenSource? deadline = StartDeadline(clockTimeout, cancellationToken);
-        CancellationToken token = deadline?.Token ?? cancellationToken;
+        using var deadline = Deadline.Start(_requestTimeout, _time, cancellationToken);
+        CancellationToken token = deadline.Token;
         PendingRequest? pending = null;
         try
         {
@@ -137,25 +134,6 @@ internal sealed class MqttProvisioningTransport : IProvisioningTransport, IAsync
             // its payload can hold the activation blob, so it is zeroed whichever way the wait ended.
             pending?.Close();
         }
-    }
-
-    /// <summary>The request's deadline joined to the caller's token, or <see langword="null"/> without a timeout. With the system
-    /// clock one source does both (linked to the caller's token, cancelled after the timeout).</summary>
-    private CancellationTokenSource? StartDeadline(CancellationTokenSource? clockTimeout, CancellationToken cancellationToken)
-    {
-        if (_requestTimeout == Timeout.InfiniteTimeSpan)
-        {
-            return null;
-        }
-
-        if (clockTimeout is not null)
-        {
-            return CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, clockTimeout.Token);
-        }
-
-        CancellationTokenSource source = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
-        source.CancelAfter(_requestTimeout);
-        return source;
     }
 
     private async ValueTask EnsureConnectedAsync(DpsRequestContext context, CancellationToken cancellationToken)

@@ -78,22 +78,34 @@ internal sealed class TlsTcpChannel : IMqttChannel
 
     /// <remarks>
     /// A read that completes at once (MQTTnet's adapter reads a packet's header and body in pieces, mostly from the TLS record
-    /// already decrypted) costs no state machine, cancellation registration or completion source. The connection's receive loop
-    /// reads with no token and ends when <see cref="DisconnectAsync"/> or <see cref="Dispose"/> ends the connection; a caller that
-    /// passes one has a cancellation shut the socket down, reported as the cancellation it is (before DISCONNECT) or as the closed
-    /// connection (after it).
+    /// already decrypted) costs no cancellation registration or completion source, and its state machine stays on the stack. The
+    /// connection's receive loop reads with no token and ends when <see cref="DisconnectAsync"/> or <see cref="Dispose"/> ends the
+    /// connection; a caller that passes one has a cancellation shut the socket down, reported as the cancellation it is (before
+    /// DISCONNECT) or as the closed connection (after it).
     /// </remarks>
-    public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
         ValueTask<int> read = Stream.ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None);
-        if (read.IsCompletedSuccessfully && !cancellationToken.IsCancellationRequested)
+        int received;
+        if (read.IsCompleted && !cancellationToken.IsCancellationRequested)
         {
-            int received = read.Result;
-            _guard.Observe(buffer.AsSpan(offset, received));
-            return Task.FromResult(received);
+            received = await read.ConfigureAwait(false);
+        }
+        else
+        {
+            using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).ShutDown(), this))
+            {
+                received = await read.ConfigureAwait(false);
+            }
+
+            if (received == 0 && cancellationToken.IsCancellationRequested && !_disconnecting)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
         }
 
-        return ReadPendingAsync(read, buffer, offset, cancellationToken);
+        _guard.Observe(buffer.AsSpan(offset, received));
+        return received;
     }
 
     /// <remarks>
@@ -137,23 +149,6 @@ internal sealed class TlsTcpChannel : IMqttChannel
     public void Dispose() => Close(socket: null);
 
     private SslStream Stream => _stream ?? throw new InvalidOperationException("The channel is not connected.");
-
-    private async Task<int> ReadPendingAsync(ValueTask<int> read, byte[] buffer, int offset, CancellationToken cancellationToken)
-    {
-        int received;
-        using (cancellationToken.UnsafeRegister(static state => ((TlsTcpChannel)state!).ShutDown(), this))
-        {
-            received = await read.ConfigureAwait(false);
-        }
-
-        if (received == 0 && cancellationToken.IsCancellationRequested && !_disconnecting)
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-
-        _guard.Observe(buffer.AsSpan(offset, received));
-        return received;
-    }
 
     private async ValueTask WriteGatheredAsync(SslStream stream, CancellationToken cancellationToken)
     {
